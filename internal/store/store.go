@@ -1,0 +1,119 @@
+// Package store declares where TaskPulse keeps its signals and the contract
+// every implementation keeps. Implementations live in subpackages: duckdb
+// (embedded, a local file) and clickhouse. Package storetest holds the
+// conformance suite both must pass.
+//
+// The writer is the only caller that inserts; the query, stream and
+// alerting services read. Services declare the few methods they use as
+// small interfaces of their own; Store is the whole contract.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+// ErrNotFound is returned when a task (or other item) does not exist for
+// the tenant asking.
+var ErrNotFound = errors.New("not found")
+
+// Task is the current state of a task, derived from its progress events:
+// the fields of the latest event by (timestamp, seq, ingest_order,
+// event_id), which makes it deterministic even when events share a
+// millisecond or arrive out of order.
+type Task struct {
+	Tenant      string
+	TaskID      string
+	UserID      string
+	TaskType    string
+	TaskName    string
+	Status      schema.Status
+	CurrentStep string
+	StepsDone   int64
+	StepsTotal  int64
+	Message     string
+	ETA         *int64
+	Error       string
+	Attributes  map[string]string
+
+	// Progress is that of the latest event that carried one, and
+	// ProgressAt that event's timestamp (0 when none did).
+	Progress   float64
+	ProgressAt int64
+
+	CreatedAt int64  // timestamp of the earliest event, unix ms
+	StartedAt *int64 // timestamp of the earliest "running" event
+	UpdatedAt int64  // timestamp of the latest event
+
+	// The rest of the latest event's order key, and its id.
+	Seq         int64
+	IngestOrder int64
+	EventID     string
+
+	// Events counts the distinct events of the task.
+	Events int64
+}
+
+// TaskCursor marks a position in a task listing, which is ordered by
+// (UpdatedAt, TaskID) descending.
+type TaskCursor struct {
+	UpdatedAt int64
+	TaskID    string
+}
+
+// TaskFilter selects tasks of one tenant. Zero fields do not filter.
+type TaskFilter struct {
+	Tenant       string
+	Statuses     []schema.Status
+	TaskIDs      []string
+	UserID       string
+	TaskType     string
+	UpdatedSince int64 // unix ms, inclusive
+	UpdatedUntil int64 // unix ms, exclusive
+	After        *TaskCursor
+	Limit        int // required, > 0
+}
+
+// EventCursor marks a position in a task's timeline, which is ordered by
+// (Timestamp, Seq, IngestOrder, EventID) ascending.
+type EventCursor struct {
+	Timestamp   int64
+	Seq         int64
+	IngestOrder int64
+	EventID     string
+}
+
+// EventFilter selects a page of one task's events.
+type EventFilter struct {
+	After *EventCursor
+	Limit int // required, > 0
+}
+
+// Store is the contract between TaskPulse's services and a store.
+//
+//   - Idempotency: inserting an event whose (tenant, event_id) is already
+//     stored changes nothing any query returns, so a redelivered batch or a
+//     retried request never counts twice.
+//   - Order independence: the current state of a task is the same whatever
+//     order its events were inserted in.
+//   - Isolation: every read names its tenant and returns only its rows.
+//   - Visibility: once InsertProgress returns nil, every read sees the
+//     events.
+type Store interface {
+	// InsertProgress stores events, all or none. Every event has its
+	// tenant, event_id, timestamp, task_id and status set.
+	InsertProgress(ctx context.Context, events []schema.Progress) error
+
+	// Tasks lists the tasks matching f, newest first by (UpdatedAt, TaskID).
+	Tasks(ctx context.Context, f TaskFilter) ([]Task, error)
+	// Task returns one task's current state, or ErrNotFound.
+	Task(ctx context.Context, tenant, taskID string) (Task, error)
+	// TaskEvents returns one task's events, oldest first.
+	TaskEvents(ctx context.Context, tenant, taskID string, f EventFilter) ([]schema.Progress, error)
+
+	// Ping reports whether the store can serve.
+	Ping(ctx context.Context) error
+	Close() error
+}

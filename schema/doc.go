@@ -1,0 +1,9 @@
+// Package schema defines the signals TaskPulse carries, how they are
+// validated, and how they are encoded on the bus.
+//
+// A client sends signals as JSON. Ingest decodes them into these types,
+// validates every item with Validate, stamps what the client left out
+// (event_id, timestamp, ingest order and tenant) and publishes the encoded
+// record. Every later stage (writer, stream, alerting) decodes the same
+// bytes with Decode, so this package is the one place the wire format lives.
+package schema
