@@ -19,41 +19,41 @@ import (
 // the tenant asking.
 var ErrNotFound = errors.New("not found")
 
-// Task is the current state of a task, derived from its progress events:
+// Task is the current state of a task, as every API renders it, derived from its progress events:
 // the fields of the latest event by (timestamp, seq, ingest_order,
 // event_id), which makes it deterministic even when events share a
 // millisecond or arrive out of order.
 type Task struct {
-	Tenant      string
-	TaskID      string
-	UserID      string
-	TaskType    string
-	TaskName    string
-	Status      schema.Status
-	CurrentStep string
-	StepsDone   int64
-	StepsTotal  int64
-	Message     string
-	ETA         *int64
-	Error       string
-	Attributes  map[string]string
+	Tenant      string            `json:"-"`
+	TaskID      string            `json:"task_id"`
+	UserID      string            `json:"user_id,omitempty"`
+	TaskType    string            `json:"task_type,omitempty"`
+	TaskName    string            `json:"task_name,omitempty"`
+	Status      schema.Status     `json:"status"`
+	CurrentStep string            `json:"current_step,omitempty"`
+	StepsDone   int64             `json:"steps_done"`
+	StepsTotal  int64             `json:"steps_total"`
+	Message     string            `json:"message,omitempty"`
+	ETA         *int64            `json:"eta,omitempty"`
+	Error       string            `json:"error,omitempty"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
 
 	// Progress is that of the latest event that carried one, and
 	// ProgressAt that event's timestamp (0 when none did).
-	Progress   float64
-	ProgressAt int64
+	Progress   float64 `json:"progress"`
+	ProgressAt int64   `json:"progress_at,omitempty"`
 
-	CreatedAt int64  // timestamp of the earliest event, unix ms
-	StartedAt *int64 // timestamp of the earliest "running" event
-	UpdatedAt int64  // timestamp of the latest event
+	CreatedAt int64  `json:"created_at"`           // timestamp of the earliest event, unix ms
+	StartedAt *int64 `json:"started_at,omitempty"` // timestamp of the earliest "running" event
+	UpdatedAt int64  `json:"updated_at"`           // timestamp of the latest event
 
 	// The rest of the latest event's order key, and its id.
-	Seq         int64
-	IngestOrder int64
-	EventID     string
+	Seq         int64  `json:"seq"`
+	IngestOrder int64  `json:"ingest_order"`
+	EventID     string `json:"event_id"`
 
 	// Events counts the distinct events of the task.
-	Events int64
+	Events int64 `json:"events"`
 }
 
 // TaskCursor marks a position in a task listing, which is ordered by
