@@ -1,0 +1,135 @@
+package ingest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+func TestBodyFormat(t *testing.T) {
+	f := func(contentType, want string) {
+		t.Helper()
+		got, err := bodyFormat(contentType)
+		if want == "" {
+			require.ErrorIs(t, err, errUnsupportedMedia, contentType)
+			return
+		}
+		require.NoError(t, err, contentType)
+		require.Equal(t, want, got, contentType)
+	}
+	f("application/json", formatJSON)
+	f("application/json; charset=utf-8", formatJSON)
+	f("application/x-ndjson", formatNDJSON)
+	f("application/jsonl", formatNDJSON)
+	f("text/plain", "")
+	f("", "")
+	f("application/xml", "")
+}
+
+func TestSplitItems(t *testing.T) {
+	f := func(format, body string, wantItems int, wantErrIndex int) {
+		t.Helper()
+		items, err := splitItems(format, []byte(body))
+		if wantErrIndex >= 0 {
+			var fe schema.FieldError
+			require.ErrorAs(t, err, &fe, body)
+			require.Equal(t, wantErrIndex, fe.Index, body)
+			require.Equal(t, "body", fe.Field)
+			return
+		}
+		require.NoError(t, err, body)
+		require.Len(t, items, wantItems, body)
+	}
+	f(formatJSON, `{"task_id":"a"}`, 1, -1)
+	f(formatJSON, `  [{"task_id":"a"}, {"task_id":"b"}]  `, 2, -1)
+	f(formatJSON, `[{"task_id":"a"}, {"task_id":]`, 0, 1)
+	f(formatJSON, `[{"task_id":"a"}`, 0, 1)
+	f(formatJSON, `[{"task_id":"a"}] x`, 0, 1)
+	f(formatJSON, `[]`, 0, 0)
+	f(formatJSON, ``, 0, 0)
+	f(formatJSON, `{"task_id":`, 0, 0)
+	f(formatNDJSON, "{\"a\":1}\n\n{\"a\":2}\r\n", 2, -1)
+	f(formatNDJSON, "{\"a\":1}\n{\"a\":", 0, 1)
+	f(formatNDJSON, "\n \n", 0, 0)
+}
+
+func TestDecodeProgress(t *testing.T) {
+	f := func(item, wantField, wantReason string) {
+		t.Helper()
+		_, errs := decodeProgress(3, []byte(item))
+		if wantField == "" {
+			require.Empty(t, errs, item)
+			return
+		}
+		require.Len(t, errs, 1, item)
+		require.Equal(t, 3, errs[0].Index)
+		require.Equal(t, wantField, errs[0].Field, item)
+		require.Contains(t, errs[0].Reason, wantReason, item)
+	}
+	f(`{"task_id":"a","status":"running","progress":5}`, "", "")
+	f(`{"task_id":"a","progres":5}`, "progres", "not a known field")
+	f(`{"task_id":7}`, "task_id", "string")
+	f(`{"progress":"5"}`, "progress", "number")
+	f(`{"attributes":{"k":1}}`, "attributes", "string")
+	f(`{"tenant":"other"}`, "tenant", "set by the server")
+	f(`{"ingest_order":9}`, "ingest_order", "set by the server")
+	f(`[1]`, "body", "object")
+	f(`"x"`, "body", "object")
+}
+
+func TestDecodeAllReportsEveryBadItem(t *testing.T) {
+	s := &Service{}
+	items := [][]byte{
+		[]byte(`{"task_id":"ok","status":"running","progress":10}`),
+		[]byte(`{"task_id":"","status":"running"}`),
+		[]byte(`{"task_id":"b","status":"exploded","progress":101}`),
+	}
+	_, problems := s.decodeAll(items, 1_700_000_000_000)
+	got := map[string]bool{}
+	for _, p := range problems {
+		got[p.Field+"@"+string(rune('0'+p.Index))] = true
+	}
+	require.Equal(t, map[string]bool{"task_id@1": true, "status@2": true, "progress@2": true}, got)
+	require.Equal(t, 2, countItems(problems))
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add("application/json", `{"task_id":"a","status":"running","progress":50}`)
+	f.Add("application/json", `[{"task_id":"a","status":"completed"},{"task_id":"b","status":"failed","error":"x"}]`)
+	f.Add("application/x-ndjson", "{\"task_id\":\"a\",\"status\":\"paused\"}\n{\"task_id\":\"b\",\"status\":\"running\",\"attributes\":{\"k\":\"v\"}}")
+	f.Add("application/json", `{"task_id":"a","status":"running","progress":1e400}`)
+	s := &Service{}
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		format, err := bodyFormat(contentType)
+		if err != nil {
+			return
+		}
+		items, err := splitItems(format, []byte(body))
+		if err != nil {
+			var fe schema.FieldError
+			require.ErrorAs(t, err, &fe)
+			return
+		}
+		events, problems := s.decodeAll(items, 1_700_000_000_000)
+		require.Len(t, events, len(items))
+		for _, p := range problems {
+			require.True(t, p.Index >= 0 && p.Index < len(items), "problem index %d out of range", p.Index)
+			require.NotEmpty(t, p.Field)
+		}
+		if len(problems) == 0 {
+			// Whatever is accepted must survive the trip over the bus.
+			for i := range events {
+				events[i].Tenant, events[i].EventID, events[i].Timestamp = "t", "e", 1_700_000_000_000
+				b, err := schema.EncodeProgress(&events[i])
+				require.NoError(t, err)
+				back, err := schema.DecodeProgress(b)
+				require.NoError(t, err)
+				require.Equal(t, events[i].TaskID, back.TaskID)
+				require.True(t, strings.EqualFold(string(events[i].Status), string(back.Status)))
+			}
+		}
+	})
+}

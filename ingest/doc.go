@@ -1,0 +1,18 @@
+// Package ingest takes signals in over HTTP and moves them onto the bus,
+// and drains the bus into the store.
+//
+// The HTTP side (Service) decodes a request body (one JSON object, a JSON
+// array, or NDJSON), validates every item, stamps what the client left out
+// (event_id, timestamp, ingest order; the tenant always comes from the API
+// key) and publishes the whole request in one bus call. It answers 202 only
+// after the bus holds the records durably, and 400 with every bad item and
+// field when anything is wrong, in which case nothing of the request is
+// published.
+//
+// The Writer consumes the bus in a consumer group, decodes records in
+// batches, sends undecodable ones to the dead-letter topic with the reason,
+// inserts the rest into the store (retrying with backoff while the store is
+// down) and lets the bus commit only after the insert succeeded. The store
+// ignores event_ids it already holds, so a redelivered batch changes
+// nothing.
+package ingest

@@ -1,0 +1,226 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+// Publisher is the part of the bus ingest needs.
+type Publisher interface {
+	Publish(ctx context.Context, recs ...bus.Record) error
+}
+
+// Config tunes the HTTP ingest.
+type Config struct {
+	// PublishTimeout bounds one bus write; past it the request gets 503.
+	PublishTimeout time.Duration
+	// RetryAfter is what a 503 asks the client to wait, in seconds.
+	RetryAfter int
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	if c.PublishTimeout <= 0 {
+		return errors.New("ingest: publish timeout must be positive")
+	}
+	if c.RetryAfter <= 0 {
+		return errors.New("ingest: retry-after must be positive")
+	}
+	return nil
+}
+
+// Deps are what the HTTP ingest talks to.
+type Deps struct {
+	Bus        Publisher
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// Service is the HTTP ingest.
+type Service struct {
+	cfg    Config
+	bus    Publisher
+	log    *slog.Logger
+	events *prometheus.CounterVec
+	now    func() time.Time
+	order  atomic.Int64
+}
+
+// New makes the HTTP ingest; Routes mounts it.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if cfg.PublishTimeout == 0 {
+		cfg.PublishTimeout = 10 * time.Second
+	}
+	if cfg.RetryAfter == 0 {
+		cfg.RetryAfter = 5
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Bus == nil {
+		panic("BUG: ingest.New without a bus")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registerer == nil {
+		deps.Registerer = prometheus.NewRegistry()
+	}
+	s := &Service{
+		cfg: cfg,
+		bus: deps.Bus,
+		log: deps.Logger.With("component", "ingest"),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskpulse_ingest_events_total",
+			Help: "Events received over HTTP, by signal and outcome (accepted, rejected, unavailable).",
+		}, []string{"signal", "outcome"}),
+		now: time.Now,
+	}
+	if err := deps.Registerer.Register(s.events); err != nil {
+		return nil, fmt.Errorf("register ingest metrics: %w", err)
+	}
+	return s, nil
+}
+
+// Routes mounts the ingest endpoints on r, which must already run
+// auth.Middleware.
+func (s *Service) Routes(r fiber.Router) {
+	r.Post("/v1/progress", s.postProgress)
+}
+
+func (s *Service) postProgress(c *fiber.Ctx) error {
+	format, err := bodyFormat(c.Get(fiber.HeaderContentType))
+	if err != nil {
+		return httpx.NewError(fiber.StatusUnsupportedMediaType, httpx.CodeUnsupportedMedia,
+			"Content-Type must be application/json (an object or an array) or application/x-ndjson")
+	}
+	items, err := splitItems(format, c.Body())
+	if err != nil {
+		s.events.WithLabelValues(schema.TopicProgress, "rejected").Inc()
+		return badJSON(err)
+	}
+	now := s.now()
+	events, problems := s.decodeAll(items, now.UnixMilli())
+	if len(problems) > 0 {
+		s.events.WithLabelValues(schema.TopicProgress, "rejected").Add(float64(len(items)))
+		return &httpx.Error{
+			Status:  fiber.StatusBadRequest,
+			Code:    httpx.CodeValidation,
+			Message: fmt.Sprintf("%d of %d items are invalid; nothing was accepted", countItems(problems), len(items)),
+			Details: problems,
+		}
+	}
+	recs, ids, err := s.stamp(events, auth.Tenant(c), now)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.PublishTimeout)
+	defer cancel()
+	if err := s.bus.Publish(ctx, recs...); err != nil {
+		s.events.WithLabelValues(schema.TopicProgress, "unavailable").Add(float64(len(recs)))
+		s.log.Warn("publish failed", "err", err, "events", len(recs))
+		return &httpx.Error{
+			Status:     fiber.StatusServiceUnavailable,
+			Code:       httpx.CodeUnavailable,
+			Message:    "the bus cannot take data now; nothing was accepted, retry later",
+			RetryAfter: s.cfg.RetryAfter,
+		}
+	}
+	s.events.WithLabelValues(schema.TopicProgress, "accepted").Add(float64(len(recs)))
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"accepted": len(recs), "event_ids": ids})
+}
+
+// decodeAll decodes and validates every item, collecting every problem.
+func (s *Service) decodeAll(items [][]byte, now int64) ([]schema.Progress, []schema.FieldError) {
+	events := make([]schema.Progress, len(items))
+	var problems []schema.FieldError
+	for i, item := range items {
+		p, errs := decodeProgress(i, item)
+		if errs == nil {
+			for _, e := range p.Validate(now) {
+				e.Index = i
+				errs = append(errs, e)
+			}
+		}
+		problems = append(problems, errs...)
+		events[i] = p
+	}
+	return events, problems
+}
+
+// stamp fills in what the client left out and encodes the records. The
+// ingest order is strictly increasing within this process, so events of one
+// request, and of later requests, keep the order ingest saw them in when
+// their timestamps and seqs tie.
+func (s *Service) stamp(events []schema.Progress, tenant string, now time.Time) ([]bus.Record, []string, error) {
+	recs := make([]bus.Record, len(events))
+	ids := make([]string, len(events))
+	for i := range events {
+		p := &events[i]
+		p.Tenant = tenant
+		if p.EventID == "" {
+			id, err := uuid.NewV7()
+			if err != nil {
+				return nil, nil, fmt.Errorf("stamp event id: %w", err)
+			}
+			p.EventID = id.String()
+		}
+		if p.Timestamp == 0 {
+			p.Timestamp = now.UnixMilli()
+		}
+		p.IngestOrder = s.nextOrder(now)
+		b, err := schema.EncodeProgress(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode progress: %w", err)
+		}
+		recs[i] = bus.Record{Topic: schema.TopicProgress, Key: []byte(p.TaskID), Value: b}
+		ids[i] = p.EventID
+	}
+	return recs, ids, nil
+}
+
+// nextOrder returns a number above every earlier one, close to the time in
+// nanoseconds so that it also orders well against other ingest processes.
+func (s *Service) nextOrder(now time.Time) int64 {
+	for {
+		prev := s.order.Load()
+		next := max(prev+1, now.UnixNano())
+		if s.order.CompareAndSwap(prev, next) {
+			return next
+		}
+	}
+}
+
+func badJSON(err error) error {
+	var fe schema.FieldError
+	if !errors.As(err, &fe) {
+		fe = schema.FieldError{Field: "body", Reason: err.Error()}
+	}
+	return &httpx.Error{
+		Status:  fiber.StatusBadRequest,
+		Code:    httpx.CodeInvalidJSON,
+		Message: fe.Error() + "; nothing was accepted",
+		Details: []schema.FieldError{fe},
+	}
+}
+
+func countItems(problems []schema.FieldError) int {
+	seen := map[int]bool{}
+	for _, p := range problems {
+		seen[p.Index] = true
+	}
+	return len(seen)
+}

@@ -1,0 +1,253 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+// Consumer is the part of the bus the writer needs: it consumes in a group
+// and publishes poison records to the dead-letter topic.
+type Consumer interface {
+	Publisher
+	Consume(ctx context.Context, group string, topics []string, opts bus.ConsumeOptions, h bus.Handler) error
+}
+
+// ProgressInserter stores progress events idempotently by event_id.
+type ProgressInserter interface {
+	InsertProgress(ctx context.Context, events []schema.Progress) error
+}
+
+// WriterConfig tunes the writer.
+type WriterConfig struct {
+	Group     string        // consumer group shared by every writer
+	BatchSize int           // most records in one insert
+	BatchWait time.Duration // longest a partial batch waits for more
+	// RetryMin and RetryMax bound the backoff between failed inserts.
+	RetryMin, RetryMax time.Duration
+	// DrainTimeout bounds the insert of the batch in hand at shutdown.
+	DrainTimeout time.Duration
+}
+
+// Validate reports the first setting that cannot work.
+func (c *WriterConfig) Validate() error {
+	switch {
+	case c.Group == "":
+		return errors.New("writer: group must be set")
+	case c.BatchSize <= 0:
+		return errors.New("writer: batch size must be positive")
+	case c.BatchWait <= 0:
+		return errors.New("writer: batch wait must be positive")
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return errors.New("writer: retry backoff must be positive, min <= max")
+	}
+	return nil
+}
+
+func (c *WriterConfig) fillDefaults() {
+	if c.Group == "" {
+		c.Group = "taskpulse-writer"
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 5000
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = 200 * time.Millisecond
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 10 * time.Second
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+}
+
+// WriterDeps are what the writer talks to.
+type WriterDeps struct {
+	Bus        Consumer
+	Store      ProgressInserter
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// Writer drains the bus into the store.
+type Writer struct {
+	cfg   WriterConfig
+	bus   Consumer
+	store ProgressInserter
+	log   *slog.Logger
+
+	rows       *prometheus.CounterVec
+	batchSizes prometheus.Histogram
+	failures   prometheus.Counter
+}
+
+// NewWriter makes a writer; Run starts it.
+func NewWriter(cfg WriterConfig, deps WriterDeps) (*Writer, error) {
+	cfg.fillDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Bus == nil || deps.Store == nil {
+		panic("BUG: ingest.NewWriter without a bus or a store")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registerer == nil {
+		deps.Registerer = prometheus.NewRegistry()
+	}
+	w := &Writer{
+		cfg:   cfg,
+		bus:   deps.Bus,
+		store: deps.Store,
+		log:   deps.Logger.With("component", "writer"),
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "taskpulse_writer_records_total",
+			Help: "Records the writer handled, by topic and outcome (stored, deadletter).",
+		}, []string{"topic", "outcome"}),
+		batchSizes: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "taskpulse_writer_batch_size",
+			Help:    "Records per store insert.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "taskpulse_writer_insert_failures_total",
+			Help: "Store inserts that failed and were retried.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{w.rows, w.batchSizes, w.failures} {
+		if err := deps.Registerer.Register(c); err != nil {
+			return nil, fmt.Errorf("register writer metrics: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// Run consumes until ctx ends. A batch in hand when ctx ends is still
+// inserted and committed (bounded by DrainTimeout), so a graceful stop
+// leaves nothing to redeliver.
+func (w *Writer) Run(ctx context.Context) error {
+	opts := bus.ConsumeOptions{MaxBatch: w.cfg.BatchSize, MaxWait: w.cfg.BatchWait}
+	backoff := w.cfg.RetryMin
+	for {
+		err := w.bus.Consume(ctx, w.cfg.Group, []string{schema.TopicProgress}, opts, w.Handle)
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.log.Error("consume stopped; restarting", "err", err, "backoff", backoff)
+		if !sleep(ctx, jitter(backoff)) {
+			return nil
+		}
+		backoff = min(2*backoff, w.cfg.RetryMax)
+	}
+}
+
+// Handle stores one batch. It returns nil only once every record is in the
+// store or in the dead-letter topic; until then it retries, so the bus
+// never commits a record that is not stored.
+func (w *Writer) Handle(ctx context.Context, batch []bus.Record) error {
+	events := make([]schema.Progress, 0, len(batch))
+	var poison []bus.Record
+	for _, rec := range batch {
+		p, err := schema.DecodeProgress(rec.Value)
+		if err != nil {
+			poison = append(poison, deadLetter(rec, err))
+			continue
+		}
+		events = append(events, p)
+	}
+	// Once a batch is in hand it is finished even if ctx ends, so that a
+	// graceful shutdown drains it instead of leaving it to redelivery.
+	drain, cancel := drainContext(ctx, w.cfg.DrainTimeout)
+	defer cancel()
+	if len(poison) > 0 {
+		if err := w.retry(drain, "publish dead letters", func(ctx context.Context) error {
+			return w.bus.Publish(ctx, poison...)
+		}); err != nil {
+			return err
+		}
+		w.rows.WithLabelValues(schema.TopicProgress, "deadletter").Add(float64(len(poison)))
+		w.log.Warn("records sent to the dead-letter topic", "count", len(poison), "first_reason", poison[0].Headers["reason"])
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	if err := w.retry(drain, "insert progress batch", func(ctx context.Context) error {
+		return w.store.InsertProgress(ctx, events)
+	}); err != nil {
+		return err
+	}
+	w.batchSizes.Observe(float64(len(events)))
+	w.rows.WithLabelValues(schema.TopicProgress, "stored").Add(float64(len(events)))
+	return nil
+}
+
+// retry calls f until it succeeds or ctx ends, backing off exponentially
+// with jitter, so a store outage pauses the writer instead of losing data.
+func (w *Writer) retry(ctx context.Context, what string, f func(context.Context) error) error {
+	backoff := w.cfg.RetryMin
+	for {
+		err := f(ctx)
+		if err == nil {
+			return nil
+		}
+		w.failures.Inc()
+		w.log.Warn(what+" failed; retrying", "err", err, "backoff", backoff)
+		if !sleep(ctx, jitter(backoff)) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		backoff = min(2*backoff, w.cfg.RetryMax)
+	}
+}
+
+// deadLetter wraps a record that cannot be stored with why, and where it
+// came from, for the dead-letter topic.
+func deadLetter(rec bus.Record, reason error) bus.Record {
+	h := map[string]string{
+		"reason":             reason.Error(),
+		"original_topic":     rec.Topic,
+		"original_partition": strconv.Itoa(rec.Partition),
+		"original_offset":    strconv.FormatInt(rec.Offset, 10),
+	}
+	return bus.Record{Topic: schema.TopicDeadLetter, Key: rec.Key, Value: rec.Value, Headers: h}
+}
+
+// drainContext keeps ctx's values but not its cancellation: the work it
+// guards ends after ctx ends, within timeout.
+func drainContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	drain, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(timeout, cancel)
+		context.AfterFunc(drain, func() { t.Stop() })
+	})
+	return drain, func() { stop(); cancel() }
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits d, or returns false as soon as ctx ends.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

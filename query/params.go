@@ -1,0 +1,126 @@
+package query
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/taskpulse/taskpulse/internal/httpx"
+)
+
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// params reads a request's query parameters, refusing any it does not know.
+type params struct {
+	c    *fiber.Ctx
+	args map[string][]string
+}
+
+func newParams(c *fiber.Ctx, known ...string) (*params, error) {
+	p := &params{c: c, args: map[string][]string{}}
+	var unknown string
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		p.args[string(k)] = append(p.args[string(k)], string(v))
+	})
+	for k := range p.args {
+		if !contains(known, k) && k != "api_key" && (unknown == "" || k < unknown) {
+			unknown = k
+		}
+	}
+	if unknown != "" {
+		return nil, httpx.BadParameter(unknown, "is not a known parameter (known: "+strings.Join(known, ", ")+")")
+	}
+	return p, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// str returns a single-valued parameter.
+func (p *params) str(name string) (string, error) {
+	vs := p.args[name]
+	if len(vs) > 1 {
+		return "", httpx.BadParameter(name, "must be given once")
+	}
+	if len(vs) == 0 {
+		return "", nil
+	}
+	return vs[0], nil
+}
+
+// list returns a parameter given repeatedly or comma-separated.
+func (p *params) list(name string) []string {
+	var out []string
+	for _, v := range p.args[name] {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+func (p *params) limit() (int, error) {
+	s, err := p.str("limit")
+	if err != nil || s == "" {
+		return defaultLimit, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, httpx.BadParameter("limit", "must be an integer from 1 to "+strconv.Itoa(maxLimit))
+	}
+	return n, nil
+}
+
+// time reads a time as unix milliseconds or RFC 3339, returning unix ms.
+func (p *params) time(name string) (int64, error) {
+	s, err := p.str(name)
+	if err != nil || s == "" {
+		return 0, err
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms >= 0 {
+		return ms, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UnixMilli(), nil
+	}
+	return 0, httpx.BadParameter(name, "must be unix milliseconds or an RFC 3339 time")
+}
+
+// cursor decodes an opaque cursor into v.
+func (p *params) cursor(v any) (bool, error) {
+	s, err := p.str("cursor")
+	if err != nil || s == "" {
+		return false, err
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
+		return false, httpx.BadParameter("cursor", "is not a cursor this API returned")
+	}
+	return true, nil
+}
+
+func encodeCursor(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("BUG: cursor does not encode: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,163 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+// Reader is the part of the store the query API needs.
+type Reader interface {
+	Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, error)
+	Task(ctx context.Context, tenant, taskID string) (store.Task, error)
+	TaskEvents(ctx context.Context, tenant, taskID string, f store.EventFilter) ([]schema.Progress, error)
+}
+
+// Deps are what the query API talks to.
+type Deps struct {
+	Store  Reader
+	Logger *slog.Logger
+}
+
+// Service is the HTTP query API.
+type Service struct {
+	store Reader
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New makes the query API; Routes mounts it.
+func New(deps Deps) *Service {
+	if deps.Store == nil {
+		panic("BUG: query.New without a store")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: deps.Store, log: deps.Logger.With("component", "query"), now: time.Now}
+}
+
+// Routes mounts the query endpoints on r, which must already run
+// auth.Middleware.
+func (s *Service) Routes(r fiber.Router) {
+	r.Get("/v1/tasks", s.listTasks)
+	r.Get("/v1/tasks/:id", s.getTask)
+	r.Get("/v1/tasks/:id/events", s.taskEvents)
+}
+
+func (s *Service) listTasks(c *fiber.Ctx) error {
+	p, err := newParams(c, "status", "user_id", "task_type", "updated_since", "updated_until", "limit", "cursor")
+	if err != nil {
+		return err
+	}
+	f := store.TaskFilter{Tenant: auth.Tenant(c)}
+	for _, st := range p.list("status") {
+		if !schema.Status(st).Valid() {
+			return httpx.BadParameter("status", "must be among pending, running, paused, completed, failed, cancelled")
+		}
+		f.Statuses = append(f.Statuses, schema.Status(st))
+	}
+	if f.UserID, err = p.str("user_id"); err != nil {
+		return err
+	}
+	if f.TaskType, err = p.str("task_type"); err != nil {
+		return err
+	}
+	if f.UpdatedSince, err = p.time("updated_since"); err != nil {
+		return err
+	}
+	if f.UpdatedUntil, err = p.time("updated_until"); err != nil {
+		return err
+	}
+	if f.UpdatedSince > 0 && f.UpdatedUntil > 0 && f.UpdatedUntil <= f.UpdatedSince {
+		return httpx.BadParameter("updated_until", "must be after updated_since")
+	}
+	if f.Limit, err = p.limit(); err != nil {
+		return err
+	}
+	var after store.TaskCursor
+	if ok, err := p.cursor(&after); err != nil {
+		return err
+	} else if ok {
+		f.After = &after
+	}
+	tasks, err := s.store.Tasks(c.UserContext(), f)
+	if err != nil {
+		return s.storeError(err)
+	}
+	views := make([]TaskView, len(tasks))
+	now := s.now().UnixMilli()
+	for i, t := range tasks {
+		views[i] = view(t, now)
+	}
+	next := ""
+	if len(tasks) == f.Limit {
+		last := tasks[len(tasks)-1]
+		next = encodeCursor(store.TaskCursor{UpdatedAt: last.UpdatedAt, TaskID: last.TaskID})
+	}
+	return c.JSON(fiber.Map{"tasks": views, "next_cursor": next})
+}
+
+func (s *Service) getTask(c *fiber.Ctx) error {
+	if _, err := newParams(c); err != nil {
+		return err
+	}
+	t, err := s.store.Task(c.UserContext(), auth.Tenant(c), c.Params("id"))
+	if err != nil {
+		return s.storeError(err)
+	}
+	return c.JSON(view(t, s.now().UnixMilli()))
+}
+
+func (s *Service) taskEvents(c *fiber.Ctx) error {
+	p, err := newParams(c, "limit", "cursor")
+	if err != nil {
+		return err
+	}
+	tenant, id := auth.Tenant(c), c.Params("id")
+	f := store.EventFilter{}
+	if f.Limit, err = p.limit(); err != nil {
+		return err
+	}
+	var after store.EventCursor
+	if ok, err := p.cursor(&after); err != nil {
+		return err
+	} else if ok {
+		f.After = &after
+	}
+	events, err := s.store.TaskEvents(c.UserContext(), tenant, id, f)
+	if err != nil {
+		return s.storeError(err)
+	}
+	if len(events) == 0 && f.After == nil {
+		// An empty first page may be an unknown task: say so.
+		if _, err := s.store.Task(c.UserContext(), tenant, id); err != nil {
+			return s.storeError(err)
+		}
+	}
+	for i := range events {
+		events[i].Tenant = ""
+	}
+	next := ""
+	if len(events) == f.Limit {
+		last := events[len(events)-1]
+		next = encodeCursor(store.EventCursor{Timestamp: last.Timestamp, Seq: last.Seq, IngestOrder: last.IngestOrder, EventID: last.EventID})
+	}
+	return c.JSON(fiber.Map{"events": events, "next_cursor": next})
+}
+
+func (s *Service) storeError(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return httpx.NewError(fiber.StatusNotFound, httpx.CodeNotFound, "no such task")
+	}
+	s.log.Error("store read failed", "err", err)
+	return httpx.NewError(fiber.StatusServiceUnavailable, httpx.CodeUnavailable, "the store cannot answer now")
+}
