@@ -1,0 +1,115 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"sync"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/taskpulse/taskpulse/internal/store"
+)
+
+// Options tune the embedded database. The zero value lets DuckDB choose.
+type Options struct {
+	// Threads caps DuckDB's worker threads, which matters when the whole
+	// pipeline shares a small machine with the store.
+	Threads int
+	// MemoryLimit caps DuckDB's buffer memory, in DuckDB's notation
+	// ("2GB", "512MiB").
+	MemoryLimit string
+	// Logger receives a line per applied migration; nil discards.
+	Logger *slog.Logger
+}
+
+// Store is the DuckDB implementation of store.Store. It is safe for use by
+// many goroutines: reads run concurrently, inserts one at a time.
+type Store struct {
+	db  *sql.DB
+	log *slog.Logger
+
+	// writeMu serialises inserts on writer, the one connection that holds
+	// the staging tables.
+	writeMu sync.Mutex
+	writer  *sql.Conn
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the DuckDB file at path, creating it if needed, and applies
+// pending migrations. An empty path opens a private in-memory database.
+func Open(path string, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	connector, err := duckdb.NewConnector(dsn(path, opts), nil)
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
+	}
+	s := &Store{db: sql.OpenDB(connector), log: log.With("component", "store", "store", "duckdb")}
+	if err := s.open(context.Background()); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	if _, err := s.Migrate(ctx); err != nil {
+		return err
+	}
+	// The writer connection is taken after migrating so that it never
+	// holds a catalog older than the schema it writes to.
+	w, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("reserve writer connection: %w", err)
+	}
+	s.writer = w
+	return nil
+}
+
+func dsn(path string, opts Options) string {
+	q := url.Values{}
+	if opts.Threads > 0 {
+		q.Set("threads", strconv.Itoa(opts.Threads))
+	}
+	if opts.MemoryLimit != "" {
+		q.Set("memory_limit", opts.MemoryLimit)
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping duckdb: %w", err)
+	}
+	return nil
+}
+
+// Close waits for a running insert, then closes the database. DuckDB
+// checkpoints the file on close, so the next Open starts quickly.
+func (s *Store) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var werr error
+	if s.writer != nil {
+		werr = s.writer.Close()
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close duckdb: %w", err)
+	}
+	if werr != nil {
+		return fmt.Errorf("close duckdb writer: %w", werr)
+	}
+	return nil
+}
