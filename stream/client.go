@@ -1,0 +1,288 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/gofiber/contrib/websocket"
+)
+
+// client is the state of one connection: its subscriptions, what it has
+// been sent per task, and its outgoing queue. The hub delivers to it from
+// the bus goroutine; its reader goroutine changes its subscriptions; its
+// writer goroutine drains the queue. Everything below mu is guarded by it.
+type client struct {
+	svc    *Service
+	conn   *websocket.Conn
+	tenant string
+	// ctx ends with the connection and bounds its snapshot queries.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// wake tells the writer that the queue, or a pong, is waiting.
+	wake chan struct{}
+	// stop is closed once, when the connection must end.
+	stop chan struct{}
+
+	mu   sync.Mutex
+	subs map[Subscription]struct{}
+	// loading is the subscription whose snapshot is being queried; events
+	// it matches wait in held until the snapshot is queued, so none is
+	// lost between the query and the first live event.
+	loading *Subscription
+	held    queue
+	out     queue
+	// sent holds, per task, the newest state the client has been given;
+	// anything not newer is stale.
+	sent map[string]sentState
+	// pong is the payload of a ping the writer still has to answer.
+	pong      *string
+	stopped   bool
+	closeCode int
+	closeText string
+}
+
+type sentState struct {
+	key    orderKey
+	userID string
+}
+
+func newClient(s *Service, conn *websocket.Conn, tenant string) *client {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &client{
+		svc:    s,
+		conn:   conn,
+		tenant: tenant,
+		ctx:    ctx,
+		cancel: cancel,
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		subs:   make(map[Subscription]struct{}),
+		sent:   make(map[string]sentState),
+	}
+}
+
+// deliver takes a live event the hub routed here. It never blocks: the
+// bus goroutine serves every connection.
+func (c *client) deliver(ev *event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return
+	}
+	if c.loading != nil && c.loading.matches(&ev.p) {
+		coalesced, ok := c.held.push(message{ev: ev}, c.svc.cfg.QueueSize)
+		c.svc.metrics.drop(reasonCoalesced, coalesced)
+		if !ok {
+			c.endSlow()
+		}
+		return
+	}
+	c.queueLive(ev)
+}
+
+// queueLive queues ev if a ready subscription still wants it and it is
+// newer than what the client has of its task. c.mu is held.
+func (c *client) queueLive(ev *event) {
+	if !c.wants(ev) {
+		return
+	}
+	if s, ok := c.sent[ev.p.TaskID]; ok && !ev.key.after(s.key) {
+		c.svc.metrics.drop(reasonStale, 1)
+		return
+	}
+	c.sent[ev.p.TaskID] = sentState{key: ev.key, userID: ev.p.UserID}
+	c.queue(message{ev: ev})
+}
+
+func (c *client) wants(ev *event) bool {
+	for sub := range c.subs {
+		if sub.matches(&ev.p) {
+			return true
+		}
+	}
+	return false
+}
+
+// queue adds m to the outgoing queue and wakes the writer. c.mu is held.
+func (c *client) queue(m message) {
+	coalesced, ok := c.out.push(m, c.svc.cfg.QueueSize)
+	c.svc.metrics.drop(reasonCoalesced, coalesced)
+	if !ok {
+		c.endSlow()
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// send queues an encoded message other than progress.
+func (c *client) send(frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		c.queue(message{frame: frame})
+	}
+}
+
+// endSlow closes a connection that cannot keep up; the client reconnects
+// and catches up from fresh snapshots. c.mu is held.
+func (c *client) endSlow() {
+	c.svc.metrics.drop(reasonSlowConsumer, c.out.len()+c.held.len()+1)
+	c.out.take()
+	c.held.take()
+	c.endLocked(CloseSlowConsumer, "too slow: reconnect for a fresh snapshot")
+}
+
+// end asks the writer to close the connection with code and text, unless
+// it is already closing.
+func (c *client) end(code int, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.endLocked(code, text)
+}
+
+func (c *client) endLocked(code int, text string) {
+	if c.stopped {
+		return
+	}
+	c.stopped = true
+	c.closeCode, c.closeText = code, text
+	close(c.stop)
+}
+
+// subscribe registers sub, sends its snapshot, then lets its live events
+// through. It runs on the reader goroutine, so subscriptions change one at
+// a time.
+func (c *client) subscribe(sub Subscription) {
+	c.mu.Lock()
+	_, dup := c.subs[sub]
+	full := len(c.subs) >= c.svc.cfg.MaxSubscriptions
+	if !dup && !full {
+		c.loading = &sub
+	}
+	c.mu.Unlock()
+	switch {
+	case dup:
+		c.send(encodeError(&Error{Code: CodeAlreadySubscribed, Message: "the connection already has this subscription"}))
+		return
+	case full:
+		c.send(encodeError(&Error{Code: CodeTooManySubscriptions, Message: "the connection has the maximum number of subscriptions"}))
+		return
+	}
+
+	// The hub knows the subscription before the store is asked, so every
+	// event the snapshot might miss is held rather than lost.
+	c.svc.hub.add(c.tenant, sub, c)
+	snap, err := c.svc.snapshot(c.ctx, c.tenant, sub)
+	var frame []byte
+	if err == nil {
+		frame = mustEncode(snap)
+	}
+
+	c.mu.Lock()
+	c.loading = nil
+	held := c.held.take()
+	if err == nil {
+		c.subs[sub] = struct{}{}
+		for i := range snap.Tasks {
+			t := &snap.Tasks[i]
+			if s, ok := c.sent[t.TaskID]; !ok || taskKey(t).after(s.key) {
+				c.sent[t.TaskID] = sentState{key: taskKey(t), userID: t.UserID}
+			}
+		}
+		if !c.stopped {
+			c.queue(message{frame: frame})
+		}
+	}
+	// Held events go through the same checks as live ones: without the
+	// subscription they are unwanted, and those not newer than the
+	// snapshot are stale.
+	for _, m := range held {
+		if !c.stopped {
+			c.queueLive(m.ev)
+		}
+	}
+	c.mu.Unlock()
+
+	if err != nil {
+		c.svc.hub.remove(c.tenant, sub, c)
+		if !errors.Is(err, context.Canceled) {
+			c.svc.log.Warn("snapshot failed", "tenant", c.tenant, "err", err)
+		}
+		c.send(encodeError(&Error{Code: CodeSnapshotFailed, Message: "the current state could not be read; subscribe again"}))
+		return
+	}
+	c.svc.metrics.subscriptions.Inc()
+}
+
+// unsubscribe removes sub and forgets the tasks no remaining subscription
+// covers, so a later subscription starts again from its snapshot.
+func (c *client) unsubscribe(sub Subscription) {
+	c.mu.Lock()
+	_, ok := c.subs[sub]
+	if ok {
+		delete(c.subs, sub)
+		for id, s := range c.sent {
+			if !c.covers(id, s.userID) {
+				delete(c.sent, id)
+			}
+		}
+		if !c.stopped {
+			c.queue(message{frame: mustEncode(unsubscribedMessage{Type: TypeUnsubscribed, Subscription: sub})})
+		}
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.send(encodeError(&Error{Code: CodeNotSubscribed, Message: "the connection has no such subscription"}))
+		return
+	}
+	c.svc.hub.remove(c.tenant, sub, c)
+	c.svc.metrics.subscriptions.Dec()
+}
+
+func (c *client) covers(taskID, userID string) bool {
+	for sub := range c.subs {
+		if sub.covers(taskID, userID) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropSubscriptions removes every subscription from the hub when the
+// connection ends.
+func (c *client) dropSubscriptions() {
+	c.mu.Lock()
+	subs := c.subs
+	c.subs = nil
+	c.mu.Unlock()
+	for sub := range subs {
+		c.svc.hub.remove(c.tenant, sub, c)
+	}
+	c.svc.metrics.subscriptions.Sub(float64(len(subs)))
+}
+
+// next hands the writer everything queued and a pending pong.
+func (c *client) next() ([]message, *string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pong := c.pong
+	c.pong = nil
+	return c.out.take(), pong
+}
+
+// answerPing has the writer send a pong, keeping all writes on one
+// goroutine.
+func (c *client) answerPing(data string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pong = &data
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}

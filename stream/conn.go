@@ -1,0 +1,158 @@
+package stream
+
+import (
+	"errors"
+	"time"
+
+	fws "github.com/fasthttp/websocket"
+	"github.com/gofiber/contrib/websocket"
+)
+
+// closeGrace is how long the writer waits, after its close frame, for the
+// peer's answer before it drops the TCP connection: dropping it at once
+// could reset the connection before the peer has read the frame.
+const closeGrace = time.Second
+
+// maxClientMessage bounds one client message; subscriptions are small.
+const maxClientMessage = 4 << 10
+
+// serve runs one connection. It is the reader; a second goroutine is the
+// only writer. It returns only after the writer has finished, because the
+// connection is recycled as soon as it returns.
+func (s *Service) serve(conn *websocket.Conn) {
+	req, _ := conn.Locals(localConnect).(*connectRequest)
+	if req == nil {
+		panic("BUG: stream connection without its connect request")
+	}
+	c := newClient(s, conn, req.tenant)
+	if !s.register(c) {
+		_ = conn.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
+			time.Now().Add(s.cfg.WriteWait))
+		return
+	}
+	defer s.unregister(c)
+
+	conn.SetReadLimit(maxClientMessage)
+	// The library's own handlers would answer pings and closes from this
+	// goroutine; the writer answers them instead.
+	conn.SetCloseHandler(func(int, string) error { return nil })
+	conn.SetPingHandler(func(data string) error {
+		c.answerPing(data)
+		return c.extendRead()
+	})
+	conn.SetPongHandler(func(string) error { return c.extendRead() })
+
+	readerDone := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop(readerDone)
+	}()
+	code, text := websocket.CloseNormalClosure, ""
+	// Deferred so that even a panic below stops the writer before the
+	// connection is recycled.
+	defer func() {
+		close(readerDone)
+		c.end(code, text)
+		<-writerDone
+	}()
+
+	for _, sub := range req.subs {
+		c.subscribe(sub)
+	}
+	if err := c.readLoop(); errors.Is(err, fws.ErrReadLimit) {
+		code, text = websocket.CloseMessageTooBig, "a message is at most 4 KiB"
+	}
+}
+
+// readLoop handles client messages until the connection fails, the peer
+// closes it, or it stays silent past PongWait.
+func (c *client) readLoop() error {
+	for {
+		if err := c.extendRead(); err != nil {
+			return err
+		}
+		_, data, err := c.conn.ReadMessage()
+		if err != nil {
+			return err
+		}
+		m, err := parseClientMessage(data)
+		switch {
+		case err != nil:
+			c.send(encodeError(err))
+		case m.Type == TypeSubscribe:
+			c.subscribe(m.Subscription)
+		default:
+			c.unsubscribe(m.Subscription)
+		}
+	}
+}
+
+// extendRead gives the peer another PongWait: anything it sends proves it
+// is alive.
+func (c *client) extendRead() error {
+	return c.conn.SetReadDeadline(time.Now().Add(c.svc.cfg.PongWait))
+}
+
+// writeLoop is the connection's only writer: queued messages, pings,
+// pongs and the close frame. It closes the TCP connection when it returns,
+// which also ends a reader still waiting.
+func (c *client) writeLoop(readerDone <-chan struct{}) {
+	defer c.conn.NetConn().Close()
+	ping := time.NewTicker(c.svc.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.wake:
+			batch, pong := c.next()
+			if pong != nil {
+				if err := c.conn.WriteControl(websocket.PongMessage, []byte(*pong), c.writeDeadline()); err != nil {
+					c.lost(err)
+					return
+				}
+			}
+			for _, m := range batch {
+				if err := c.write(m.bytes()); err != nil {
+					c.lost(err)
+					return
+				}
+				c.svc.metrics.sent.Inc()
+			}
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, c.writeDeadline()); err != nil {
+				c.lost(err)
+				return
+			}
+		case <-c.stop:
+			c.mu.Lock()
+			code, text := c.closeCode, c.closeText
+			c.mu.Unlock()
+			_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), c.writeDeadline())
+			grace := time.NewTimer(closeGrace)
+			defer grace.Stop()
+			select {
+			case <-readerDone:
+			case <-grace.C:
+			}
+			return
+		}
+	}
+}
+
+func (c *client) write(frame []byte) error {
+	if err := c.conn.SetWriteDeadline(c.writeDeadline()); err != nil {
+		return err
+	}
+	return c.conn.WriteMessage(websocket.TextMessage, frame)
+}
+
+func (c *client) writeDeadline() time.Time {
+	return time.Now().Add(c.svc.cfg.WriteWait)
+}
+
+// lost stops a connection whose write failed: nothing more can be sent.
+func (c *client) lost(err error) {
+	c.svc.log.Debug("stream connection lost", "tenant", c.tenant, "err", err)
+	c.end(websocket.CloseAbnormalClosure, "")
+}

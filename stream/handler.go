@@ -1,0 +1,99 @@
+package stream
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/httpx"
+)
+
+// localConnect is the Fiber local that carries a connection's tenant and
+// query subscriptions across the upgrade: the WebSocket handler sees the
+// request's locals, but only the last value of a repeated query parameter.
+const localConnect = "taskpulse.stream.connect"
+
+type connectRequest struct {
+	tenant string
+	subs   []Subscription
+}
+
+// Routes mounts GET /v1/stream on r, which must already run
+// auth.Middleware.
+func (s *Service) Routes(r fiber.Router) {
+	r.Get("/v1/stream", s.accept, websocket.New(s.serve, websocket.Config{
+		// Write buffers are taken from a pool only while a message is
+		// written, instead of one held by every idle connection.
+		WriteBufferPool: &sync.Pool{},
+		// The default recovery writes to the connection from the reader
+		// goroutine while the writer may be writing too.
+		RecoverHandler: s.recoverConn,
+	}))
+}
+
+// accept checks a connect request before the upgrade, while a plain HTTP
+// error can still be answered.
+func (s *Service) accept(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		c.Set(fiber.HeaderUpgrade, "websocket")
+		return httpx.NewError(fiber.StatusUpgradeRequired, CodeUpgradeRequired,
+			"this endpoint speaks WebSocket only; connect with a WebSocket client")
+	}
+	subs, err := querySubscriptions(c)
+	if err != nil {
+		return err
+	}
+	if len(subs) > s.cfg.MaxSubscriptions {
+		return httpx.BadParameter("task_id", fmt.Sprintf("and user_id together name at most %d subscriptions", s.cfg.MaxSubscriptions))
+	}
+	c.Locals(localConnect, &connectRequest{tenant: auth.Tenant(c), subs: subs})
+	return c.Next()
+}
+
+// querySubscriptions reads ?task_id=a&task_id=b&user_id=u&all=true.
+func querySubscriptions(c *fiber.Ctx) ([]Subscription, error) {
+	args := c.Context().QueryArgs()
+	var subs []Subscription
+	seen := map[Subscription]bool{}
+	add := func(param string, sub Subscription) error {
+		if err := sub.validate(); err != nil {
+			return httpx.BadParameter(param, "must be a non-empty id of at most 256 bytes")
+		}
+		if !seen[sub] {
+			seen[sub] = true
+			subs = append(subs, sub)
+		}
+		return nil
+	}
+	// Peeked bytes belong to Fiber's request buffer; string() copies them.
+	for _, v := range args.PeekMulti("task_id") {
+		if err := add("task_id", Subscription{TaskID: string(v)}); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range args.PeekMulti("user_id") {
+		if err := add("user_id", Subscription{UserID: string(v)}); err != nil {
+			return nil, err
+		}
+	}
+	if v := args.Peek("all"); v != nil {
+		all, err := strconv.ParseBool(string(v))
+		if err != nil {
+			return nil, httpx.BadParameter("all", "must be true or false")
+		}
+		if all {
+			subs = append(subs, Subscription{All: true})
+		}
+	}
+	return subs, nil
+}
+
+func (s *Service) recoverConn(*websocket.Conn) {
+	if v := recover(); v != nil {
+		s.log.Error("stream connection panicked", "panic", v)
+	}
+}

@@ -1,0 +1,131 @@
+package stream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/taskpulse/taskpulse/schema"
+	"github.com/taskpulse/taskpulse/internal/store"
+)
+
+// Subscription selects the tasks a connection follows: exactly one of its
+// fields is set. It is also how the server names a subscription back to the
+// client, in snapshots and unsubscribe answers.
+type Subscription struct {
+	TaskID string `json:"task_id,omitempty"`
+	UserID string `json:"user_id,omitempty"`
+	All    bool   `json:"all,omitempty"`
+}
+
+func (s Subscription) validate() error {
+	set := 0
+	for _, on := range []bool{s.TaskID != "", s.UserID != "", s.All} {
+		if on {
+			set++
+		}
+	}
+	switch {
+	case set != 1:
+		return &Error{Code: CodeInvalidMessage, Message: "a subscription names exactly one of task_id, user_id or all:true"}
+	case len(s.TaskID) > schema.MaxIDLen || len(s.UserID) > schema.MaxIDLen:
+		return &Error{Code: CodeInvalidMessage, Message: fmt.Sprintf("task_id and user_id are at most %d bytes", schema.MaxIDLen)}
+	}
+	return nil
+}
+
+func (s Subscription) matches(p *schema.Progress) bool {
+	switch {
+	case s.All:
+		return true
+	case s.TaskID != "":
+		return s.TaskID == p.TaskID
+	default:
+		return s.UserID == p.UserID
+	}
+}
+
+// covers reports whether s selects a task of the given id and user, which
+// is what matches knows from an event.
+func (s Subscription) covers(taskID, userID string) bool {
+	return s.All || s.TaskID == taskID || (s.UserID != "" && s.UserID == userID)
+}
+
+func (s Subscription) filter(tenant string, limit int) store.TaskFilter {
+	f := store.TaskFilter{Tenant: tenant, UserID: s.UserID, Limit: limit}
+	if s.TaskID != "" {
+		f.TaskIDs = []string{s.TaskID}
+	}
+	return f
+}
+
+// Message types, in the "type" field of every message.
+const (
+	TypeSubscribe    = "subscribe"
+	TypeUnsubscribe  = "unsubscribe"
+	TypeSnapshot     = "snapshot"
+	TypeProgress     = "progress"
+	TypeUnsubscribed = "unsubscribed"
+	TypeError        = "error"
+)
+
+// clientMessage is what a client sends: a type and a subscription.
+type clientMessage struct {
+	Type string `json:"type"`
+	Subscription
+}
+
+type snapshotMessage struct {
+	Type         string       `json:"type"`
+	Subscription Subscription `json:"subscription"`
+	Tasks        []store.Task `json:"tasks"`
+	Truncated    bool         `json:"truncated,omitempty"`
+}
+
+type progressMessage struct {
+	Type  string           `json:"type"`
+	Event *schema.Progress `json:"event"`
+}
+
+type unsubscribedMessage struct {
+	Type         string       `json:"type"`
+	Subscription Subscription `json:"subscription"`
+}
+
+type errorMessage struct {
+	Type string `json:"type"`
+	*Error
+}
+
+// parseClientMessage decodes one client message; the error it returns is
+// an *Error to send back.
+func parseClientMessage(data []byte) (clientMessage, error) {
+	var m clientMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, &Error{Code: CodeInvalidJSON, Message: "a message is one JSON object: " + err.Error()}
+	}
+	if m.Type != TypeSubscribe && m.Type != TypeUnsubscribe {
+		return m, &Error{Code: CodeInvalidMessage, Message: `"type" must be "subscribe" or "unsubscribe"`}
+	}
+	return m, m.Subscription.validate()
+}
+
+// encodeError renders err as an error message. Errors that are not an
+// *Error are internal and are not shown to the client in detail.
+func encodeError(err error) []byte {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Code: CodeInternal, Message: "internal error"}
+	}
+	return mustEncode(errorMessage{Type: TypeError, Error: e})
+}
+
+// mustEncode encodes the server's own message types, which hold nothing
+// json.Marshal can refuse.
+func mustEncode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("BUG: encode stream message: " + err.Error())
+	}
+	return b
+}

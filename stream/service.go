@@ -1,0 +1,181 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+// Subscriber is the part of the bus the stream needs: every record, from
+// now on, independently of any consumer group.
+type Subscriber interface {
+	Subscribe(ctx context.Context, topics []string, h bus.Handler) error
+}
+
+// Snapshotter is the part of the store the stream needs for snapshots.
+type Snapshotter interface {
+	Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, error)
+}
+
+// Deps are what the stream talks to.
+type Deps struct {
+	Bus        Subscriber
+	Store      Snapshotter
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// Service is the WebSocket hub: Routes accepts connections, Run feeds them
+// from the bus.
+type Service struct {
+	cfg     Config
+	bus     Subscriber
+	store   Snapshotter
+	log     *slog.Logger
+	metrics *metrics
+	hub     *hub
+
+	// ctx ends when Run returns, and with it every snapshot query.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	closing bool
+	// conns counts connections from register to unregister, so Run can
+	// wait for them to close.
+	conns sync.WaitGroup
+}
+
+// New makes the hub; Routes mounts it and Run feeds it.
+func New(cfg Config, deps Deps) (*Service, error) {
+	cfg.fillDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Bus == nil || deps.Store == nil {
+		panic("BUG: stream.New without a bus or a store")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registerer == nil {
+		deps.Registerer = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(deps.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Service{
+		cfg:     cfg,
+		bus:     deps.Bus,
+		store:   deps.Store,
+		log:     deps.Logger.With("component", "stream"),
+		metrics: m,
+		hub:     newHub(),
+		ctx:     ctx,
+		cancel:  cancel,
+		clients: make(map[*client]struct{}),
+	}, nil
+}
+
+// Run subscribes to progress records and fans them out until ctx ends or
+// the bus fails; either way it then closes every connection (1001, going
+// away) and returns once they are closed. Clients reconnect, to this
+// instance or another, and start again from snapshots, so a bus failure
+// never leaves them with a silent gap.
+func (s *Service) Run(ctx context.Context) error {
+	err := s.bus.Subscribe(ctx, []string{schema.TopicProgress}, s.route)
+	s.shutdown()
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("stream: subscribe to %s: %w", schema.TopicProgress, err)
+	}
+	return nil
+}
+
+// route fans one batch out. It never fails: a record that cannot be
+// decoded reaches nobody and is counted, and the stream keeps no offsets.
+func (s *Service) route(_ context.Context, batch []bus.Record) error {
+	for i := range batch {
+		rec := &batch[i]
+		if rec.Topic != schema.TopicProgress {
+			continue
+		}
+		p, err := schema.DecodeProgress(rec.Value)
+		if err == nil {
+			err = s.hub.publish(p)
+		}
+		if err != nil {
+			s.metrics.drop(reasonUndecodable, 1)
+			s.log.Warn("skipping progress record", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+		}
+	}
+	return nil
+}
+
+// snapshot reads the current state of the tasks sub selects. It asks for
+// one task more than the limit to learn whether the answer is complete.
+func (s *Service) snapshot(ctx context.Context, tenant string, sub Subscription) (snapshotMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PongWait)
+	defer cancel()
+	tasks, err := s.store.Tasks(ctx, sub.filter(tenant, s.cfg.SnapshotLimit+1))
+	if err != nil {
+		return snapshotMessage{}, fmt.Errorf("read snapshot: %w", err)
+	}
+	msg := snapshotMessage{Type: TypeSnapshot, Subscription: sub, Tasks: tasks}
+	if len(tasks) > s.cfg.SnapshotLimit {
+		msg.Tasks, msg.Truncated = tasks[:s.cfg.SnapshotLimit], true
+	}
+	if msg.Tasks == nil {
+		msg.Tasks = []store.Task{}
+	}
+	return msg, nil
+}
+
+func (s *Service) register(c *client) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.clients[c] = struct{}{}
+	s.conns.Add(1)
+	s.metrics.connections.Inc()
+	return true
+}
+
+func (s *Service) unregister(c *client) {
+	c.dropSubscriptions()
+	c.cancel()
+	s.mu.Lock()
+	delete(s.clients, c)
+	s.mu.Unlock()
+	s.metrics.connections.Dec()
+	s.conns.Done()
+}
+
+// shutdown refuses new connections, closes the open ones and waits for
+// them.
+func (s *Service) shutdown() {
+	s.mu.Lock()
+	s.closing = true
+	clients := make([]*client, 0, len(s.clients))
+	for c := range s.clients {
+		clients = append(clients, c)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	for _, c := range clients {
+		c.end(websocket.CloseGoingAway, "server shutting down")
+	}
+	s.conns.Wait()
+}
