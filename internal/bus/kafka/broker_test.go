@@ -1,0 +1,83 @@
+package kafka
+
+import (
+	"context"
+	"crypto/rand"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// The tests run against TASKPULSE_KAFKA_BROKERS when it is set, and
+// otherwise against one in-process kfake cluster shared by the package, so
+// a plain `go test` exercises the Kafka wire protocol with no service. In
+// CI a missing broker is a failure, since CI must test the real one.
+var (
+	fakeOnce    sync.Once
+	fakeCluster *kfake.Cluster
+	fakeErr     error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fakeCluster != nil {
+		fakeCluster.Close()
+	}
+	os.Exit(code)
+}
+
+func testBrokers(t testing.TB) []string {
+	t.Helper()
+	if s := os.Getenv("TASKPULSE_KAFKA_BROKERS"); s != "" {
+		return strings.Split(s, ",")
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("TASKPULSE_KAFKA_BROKERS is not set: CI must test the Kafka bus against a real broker (deploy/kafka.sh start)")
+	}
+	fakeOnce.Do(func() {
+		fakeCluster, fakeErr = kfake.NewCluster(kfake.NumBrokers(1))
+	})
+	if fakeErr != nil {
+		t.Fatalf("cannot start kfake cluster: %v", fakeErr)
+	}
+	return fakeCluster.ListenAddrs()
+}
+
+// testConfig returns a Config for the test brokers with small partitions,
+// so topic creation stays cheap.
+func testConfig(t testing.TB) Config {
+	t.Helper()
+	return Config{Brokers: testBrokers(t), Partitions: 3}
+}
+
+func openTest(t testing.TB, cfg Config, opts ...Option) *Bus {
+	t.Helper()
+	b, err := Open(context.Background(), cfg, opts...)
+	if err != nil {
+		t.Fatalf("cannot open bus: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("cannot close bus: %v", err)
+		}
+	})
+	return b
+}
+
+// randomName returns a topic or group name no other test uses, so tests
+// against a long-lived broker do not see each other's records.
+func randomName(prefix string) string {
+	return prefix + "-" + strings.ToLower(rand.Text()[:12])
+}
+
+// testContext returns a context that ends before the test's deadline.
+func testContext(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

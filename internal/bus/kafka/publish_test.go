@@ -1,0 +1,168 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/taskpulse/taskpulse/internal/bus"
+)
+
+func TestWriterConfig(t *testing.T) {
+	b := openTest(t, Config{Brokers: []string{"127.0.0.1:1"}, BatchTimeout: 3 * time.Millisecond})
+	w := b.writer
+	if w.RequiredAcks != kafka.RequireAll {
+		t.Errorf("RequiredAcks = %v, want RequireAll: a record is acknowledged only once every in-sync replica has it", w.RequiredAcks)
+	}
+	if w.Async {
+		t.Error("writer is asynchronous: Publish must return only after the brokers acknowledged")
+	}
+	if _, ok := w.Balancer.(*kafka.Murmur2Balancer); !ok {
+		t.Errorf("Balancer = %T, want *kafka.Murmur2Balancer, which hashes keys as Java clients do", w.Balancer)
+	}
+	if w.BatchTimeout != 3*time.Millisecond {
+		t.Errorf("BatchTimeout = %s, want the configured 3ms", w.BatchTimeout)
+	}
+	if w.Compression != kafka.Lz4 {
+		t.Errorf("Compression = %v, want the default lz4", w.Compression)
+	}
+}
+
+// TestPublishUnavailable checks that Publish gives up within its write
+// timeout with bus.ErrUnavailable when no broker answers, so ingest can
+// answer 503 instead of hanging.
+func TestPublishUnavailable(t *testing.T) {
+	const writeTimeout = 2 * time.Second
+	f := func(t *testing.T, brokers []string, topic string) {
+		t.Helper()
+		b := openTest(t, Config{Brokers: brokers, Partitions: 1, WriteTimeout: writeTimeout})
+		start := time.Now()
+		err := b.Publish(context.Background(), bus.Record{Topic: topic, Key: []byte("k"), Value: []byte("v")})
+		took := time.Since(start)
+		if !errors.Is(err, bus.ErrUnavailable) {
+			t.Fatalf("Publish error = %v, want bus.ErrUnavailable", err)
+		}
+		// The bound leaves room for a connection attempt that started just
+		// before the deadline and for a slow machine.
+		if took > writeTimeout+5*time.Second {
+			t.Fatalf("Publish took %s, want about the write timeout %s", took, writeTimeout)
+		}
+		t.Logf("Publish failed after %s: %v", took, err)
+	}
+
+	t.Run("nothing listening", func(t *testing.T) {
+		f(t, []string{closedPort(t)}, "progress")
+	})
+
+	t.Run("cluster went away", func(t *testing.T) {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1))
+		if err != nil {
+			t.Fatalf("cannot start kfake cluster: %v", err)
+		}
+		brokers := c.ListenAddrs()
+		b := openTest(t, Config{Brokers: brokers, Partitions: 1, WriteTimeout: writeTimeout})
+		topic := randomName("gone")
+		if err := b.Publish(testContext(t, 10*time.Second), bus.Record{Topic: topic, Value: []byte("before")}); err != nil {
+			t.Fatalf("Publish before the cluster closed: %v", err)
+		}
+		c.Close()
+		start := time.Now()
+		err = b.Publish(context.Background(), bus.Record{Topic: topic, Value: []byte("after")})
+		if !errors.Is(err, bus.ErrUnavailable) {
+			t.Fatalf("Publish error = %v, want bus.ErrUnavailable", err)
+		}
+		took := time.Since(start)
+		if took > writeTimeout+5*time.Second {
+			t.Fatalf("Publish took %s, want about the write timeout %s", took, writeTimeout)
+		}
+		t.Logf("Publish to a known topic failed after %s: %v", took, err)
+		// A bus with no cluster at all fails the same way.
+		f(t, brokers, randomName("never"))
+	})
+}
+
+// closedPort returns a loopback address where nothing listens.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("cannot listen: %v", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatalf("cannot close listener: %v", err)
+	}
+	return addr
+}
+
+func TestPublishAfterClose(t *testing.T) {
+	b, err := Open(context.Background(), testConfig(t))
+	if err != nil {
+		t.Fatalf("cannot open bus: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := b.Publish(context.Background(), bus.Record{Topic: "progress"}); !errors.Is(err, bus.ErrClosed) {
+		t.Errorf("Publish after Close = %v, want bus.ErrClosed", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+}
+
+// BenchmarkPublish measures synchronous Publish calls of 1, 100 and 500
+// records of ~330 bytes from parallel publishers, as ingest makes them, and
+// reports records per second.
+func BenchmarkPublish(b *testing.B) {
+	for _, size := range []int{1, 100, 500} {
+		for _, publishers := range []int{1, 4, 16} {
+			b.Run(fmt.Sprintf("batch=%d/publishers=%d", size, publishers), func(b *testing.B) {
+				benchmarkPublish(b, size, publishers)
+			})
+		}
+	}
+}
+
+func benchmarkPublish(b *testing.B, size, publishers int) {
+	cfg := testConfig(b)
+	cfg.Partitions = 6
+	bs := openTest(b, cfg)
+	topic := randomName("bench")
+	value := make([]byte, 330)
+	for i := range value {
+		value[i] = 'a' + byte(i%26)
+	}
+	ctx := context.Background()
+	if err := bs.Publish(ctx, bus.Record{Topic: topic, Value: value}); err != nil {
+		b.Fatalf("cannot publish: %v", err)
+	}
+	var calls, keys atomic.Int64
+	var wg sync.WaitGroup
+	b.SetBytes(int64(size * len(value)))
+	b.ResetTimer()
+	for range publishers {
+		wg.Go(func() {
+			recs := make([]bus.Record, size)
+			for calls.Add(1) <= int64(b.N) {
+				for i := range recs {
+					recs[i] = bus.Record{Topic: topic, Key: fmt.Appendf(nil, "task-%d", keys.Add(1)%1000), Value: value}
+				}
+				if err := bs.Publish(ctx, recs...); err != nil {
+					b.Errorf("cannot publish: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "records/s")
+}
