@@ -1,12 +1,14 @@
 package duckdb
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 )
 
-// attrArrays splits attributes into the parallel key and value arrays the
-// tables hold, keys sorted so that equal maps are stored identically.
+// attrArrays splits attributes into the parallel key and value arrays
+// progress_events holds, keys sorted so that equal maps are stored
+// identically.
 func attrArrays(m map[string]string) (keys, values []string) {
 	keys = make([]string, 0, len(m))
 	for k := range m {
@@ -20,7 +22,8 @@ func attrArrays(m map[string]string) (keys, values []string) {
 	return keys, values
 }
 
-// attrMap rebuilds attributes from the arrays as the driver scans them.
+// attrMap rebuilds an event's attributes from the arrays as the driver
+// scans them.
 // No attributes read back as a nil map.
 func attrMap(keys, values []any) (map[string]string, error) {
 	if len(keys) != len(values) {
@@ -37,6 +40,32 @@ func attrMap(keys, values []any) (map[string]string, error) {
 			return nil, fmt.Errorf("attributes: entry %d is %T=%T, not strings", i, k, values[i])
 		}
 		m[ks] = vs
+	}
+	return m, nil
+}
+
+// attrJSON encodes attributes as the JSON object the tasks table holds.
+// encoding/json sorts map keys, so equal maps encode identically.
+func attrJSON(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic("BUG: a map of strings did not encode: " + err.Error())
+	}
+	return string(b)
+}
+
+// parseAttrJSON decodes what attrJSON encoded; no attributes read back as
+// a nil map.
+func parseAttrJSON(s string) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("attributes: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
 	}
 	return m, nil
 }

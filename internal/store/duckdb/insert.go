@@ -18,7 +18,7 @@ const (
 	eventColumns = `tenant, event_id, timestamp, seq, ingest_order, task_id, user_id, task_type, task_name,
     status, progress, current_step, steps_done, steps_total, message, eta, error, attr_keys, attr_values`
 	taskColumns = `tenant, task_id, user_id, task_type, task_name, status, current_step, steps_done, steps_total,
-    message, eta, error, attr_keys, attr_values, progress, progress_at, progress_seq, progress_ingest_order,
+    message, eta, error, attributes, progress, progress_at, progress_seq, progress_ingest_order,
     progress_event_id, created_at, started_at, updated_at, seq, ingest_order, event_id, events`
 )
 
@@ -60,8 +60,7 @@ ON CONFLICT (tenant, task_id) DO UPDATE SET
     message               = CASE WHEN ` + deltaIsLater + ` THEN excluded.message ELSE tasks.message END,
     eta                   = CASE WHEN ` + deltaIsLater + ` THEN excluded.eta ELSE tasks.eta END,
     error                 = CASE WHEN ` + deltaIsLater + ` THEN excluded.error ELSE tasks.error END,
-    attr_keys             = CASE WHEN ` + deltaIsLater + ` THEN excluded.attr_keys ELSE tasks.attr_keys END,
-    attr_values           = CASE WHEN ` + deltaIsLater + ` THEN excluded.attr_values ELSE tasks.attr_values END,
+    attributes            = CASE WHEN ` + deltaIsLater + ` THEN excluded.attributes ELSE tasks.attributes END,
     updated_at            = CASE WHEN ` + deltaIsLater + ` THEN excluded.updated_at ELSE tasks.updated_at END,
     seq                   = CASE WHEN ` + deltaIsLater + ` THEN excluded.seq ELSE tasks.seq END,
     ingest_order          = CASE WHEN ` + deltaIsLater + ` THEN excluded.ingest_order ELSE tasks.ingest_order END,

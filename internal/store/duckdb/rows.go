@@ -21,10 +21,9 @@ func eventRow(row []driver.Value, e *schema.Progress) []driver.Value {
 // taskRow appends d's values in the order of taskColumns.
 func taskRow(row []driver.Value, d *taskDelta) []driver.Value {
 	e := d.latest
-	keys, values := attrArrays(e.Attributes)
 	row = append(row,
 		e.Tenant, e.TaskID, e.UserID, e.TaskType, e.TaskName, string(e.Status), e.CurrentStep,
-		e.StepsDone, e.StepsTotal, e.Message, nullable(e.ETA), e.Error, keys, values)
+		e.StepsDone, e.StepsTotal, e.Message, nullable(e.ETA), e.Error, attrJSON(e.Attributes))
 	if p := d.withProgress; p != nil {
 		row = append(row, *p.Progress, p.Timestamp, p.Seq, p.IngestOrder, p.EventID)
 	} else {
@@ -75,16 +74,16 @@ type scanner interface{ Scan(dest ...any) error }
 // scanTask reads a row selected with taskReadColumns.
 func scanTask(r scanner) (store.Task, error) {
 	var (
-		t            store.Task
-		status       string
-		eta          sql.NullInt64
-		keys, values []any
-		progress     sql.NullFloat64
-		progressAt   sql.NullInt64
-		startedAt    sql.NullInt64
+		t          store.Task
+		status     string
+		eta        sql.NullInt64
+		attrs      string
+		progress   sql.NullFloat64
+		progressAt sql.NullInt64
+		startedAt  sql.NullInt64
 	)
 	err := r.Scan(&t.Tenant, &t.TaskID, &t.UserID, &t.TaskType, &t.TaskName, &status, &t.CurrentStep,
-		&t.StepsDone, &t.StepsTotal, &t.Message, &eta, &t.Error, &keys, &values, &progress, &progressAt,
+		&t.StepsDone, &t.StepsTotal, &t.Message, &eta, &t.Error, &attrs, &progress, &progressAt,
 		&t.CreatedAt, &startedAt, &t.UpdatedAt, &t.Seq, &t.IngestOrder, &t.EventID, &t.Events)
 	if err != nil {
 		return t, err
@@ -98,7 +97,7 @@ func scanTask(r scanner) (store.Task, error) {
 	if startedAt.Valid {
 		t.StartedAt = &startedAt.Int64
 	}
-	if t.Attributes, err = attrMap(keys, values); err != nil {
+	if t.Attributes, err = parseAttrJSON(attrs); err != nil {
 		return t, fmt.Errorf("task %s: %w", t.TaskID, err)
 	}
 	return t, nil

@@ -13,7 +13,7 @@ import (
 // taskReadColumns are the tasks columns a store.Task is made of, in the
 // order scanTask reads them.
 const taskReadColumns = `tenant, task_id, user_id, task_type, task_name, status, current_step, steps_done,
-    steps_total, message, eta, error, attr_keys, attr_values, progress, progress_at, created_at, started_at,
+    steps_total, message, eta, error, attributes, progress, progress_at, created_at, started_at,
     updated_at, seq, ingest_order, event_id, events`
 
 const selectTask = `SELECT ` + taskReadColumns + ` FROM tasks WHERE tenant = ? AND task_id = ?`

@@ -124,8 +124,10 @@ func testProgressCarried(t *testing.T, f *fixture) {
 	require.Equal(t, 0.0, task.Progress)
 	require.Zero(t, task.ProgressAt, "no event carried progress yet")
 
+	// The latest progress arrives first; the earlier ones must not replace it.
+	f.insert(events[3])
 	f.insert(events[0])
-	f.insert(events[3], events[1])
+	f.insert(events[1])
 	task = f.task("a")
 	require.Equal(t, schema.StatusPaused, task.Status)
 	require.Equal(t, 60.0, task.Progress, "e4 ties e2 on timestamp and wins on seq")
