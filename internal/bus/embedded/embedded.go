@@ -254,7 +254,11 @@ func (b *Bus) Close() error {
 	return b.closeFiles()
 }
 
+// closeFiles holds topicsMu so a topic created by a call racing with Close
+// is either refused or closed here.
 func (b *Bus) closeFiles() error {
+	b.topicsMu.Lock()
+	defer b.topicsMu.Unlock()
 	var errs []error
 	b.topics.Range(func(_, v any) bool {
 		if err := v.(*topic).active.Close(); err != nil {

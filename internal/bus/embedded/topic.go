@@ -297,12 +297,6 @@ func (t *topic) dropBefore(off int64) (int, error) {
 	return n, nil
 }
 
-func (t *topic) segmentCount() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.segments)
-}
-
 // syncDir makes the creation, rename or removal of entries in dir durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
