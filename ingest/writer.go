@@ -27,6 +27,10 @@ type ProgressInserter interface {
 	InsertProgress(ctx context.Context, events []schema.Progress) error
 }
 
+// DefaultWriterGroup is the consumer group writers share unless told
+// otherwise.
+const DefaultWriterGroup = "taskpulse-writer"
+
 // WriterConfig tunes the writer.
 type WriterConfig struct {
 	Group     string        // consumer group shared by every writer
@@ -55,7 +59,7 @@ func (c *WriterConfig) Validate() error {
 
 func (c *WriterConfig) fillDefaults() {
 	if c.Group == "" {
-		c.Group = "taskpulse-writer"
+		c.Group = DefaultWriterGroup
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 5000
@@ -135,6 +139,9 @@ func NewWriter(cfg WriterConfig, deps WriterDeps) (*Writer, error) {
 	}
 	return w, nil
 }
+
+// Group is the consumer group the writer reads in.
+func (w *Writer) Group() string { return w.cfg.Group }
 
 // Run consumes until ctx ends. A batch in hand when ctx ends is still
 // inserted and committed (bounded by DrainTimeout), so a graceful stop

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -52,7 +53,7 @@ func RequestMetrics(reg prometheus.Registerer) fiber.Handler {
 		if status == fiber.StatusNotFound && route == "/" {
 			route = "unmatched"
 		}
-		method := c.Method()
+		method := strings.Clone(c.Method()) // Fiber reuses the buffer behind it
 		requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 		latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		return err

@@ -1,0 +1,43 @@
+# The README's two commands are `make run` and `make test`; the rest are
+# what they are built from.
+
+GO ?= go
+
+.PHONY: run build test test-integration services-start services-stop chdb-check fuzz bench loadgen vet
+
+run:
+	$(GO) run ./cmd/taskpulse
+
+build:
+	$(GO) build -o taskpulse ./cmd/taskpulse
+
+# Unit tests and the all-in-one pipeline end to end; the Kafka and
+# ClickHouse suites join in when TASKPULSE_KAFKA_BROKERS and
+# TASKPULSE_CLICKHOUSE_ADDR are set (CI=true makes their absence a failure).
+test: vet
+	$(GO) test -count=1 -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+
+# Starts real Kafka and ClickHouse on loopback, runs every test against
+# them plus the current-ClickHouse SQL check, and stops them again.
+test-integration:
+	bash .ci/run
+
+services-start:
+	bash deploy/kafka.sh start
+	bash deploy/clickhouse.sh start
+
+services-stop:
+	-bash deploy/kafka.sh stop
+	-bash deploy/clickhouse.sh stop
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./ingest/
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+loadgen:
+	$(GO) run ./cmd/taskpulse loadgen

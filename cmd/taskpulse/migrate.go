@@ -1,0 +1,10 @@
+package main
+
+import (
+	"context"
+	"errors"
+)
+
+func migrate(ctx context.Context, args []string) error {
+	return errors.New("migrate: not wired yet")
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/config"
+)
+
+// Service names for --services.
+const (
+	svcIngest = "ingest"
+	svcWriter = "writer"
+	svcQuery  = "query"
+	svcStream = "stream"
+)
+
+var allServices = []string{svcIngest, svcWriter, svcQuery, svcStream}
+
+// settings is everything serve and migrate read from flags, environment
+// and the config file.
+type settings struct {
+	configFile  string
+	listen      string
+	dataDir     string
+	services    []string
+	apiKeys     string
+	apiKeysFile string
+	bodyLimit   int
+	logLevel    string
+	logFormat   string
+
+	writerBatch   int
+	writerWait    time.Duration
+	streamQueue   int
+	shutdownGrace time.Duration
+
+	keys auth.Keys
+}
+
+func (s *settings) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.configFile, "config", "", "YAML file of settings, keyed by flag name")
+	fs.StringVar(&s.listen, "listen", "127.0.0.1:8080", "HTTP address to listen on")
+	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory of the embedded bus and DuckDB store")
+	fs.Func("services", "comma list of services to run: ingest,writer,query,stream (default all)", func(v string) error {
+		s.services = nil
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name == "all" {
+				s.services = append(s.services, allServices...)
+			} else if slices.Contains(allServices, name) {
+				s.services = append(s.services, name)
+			} else if name != "" {
+				return fmt.Errorf("unknown service %q (known: %s)", name, strings.Join(allServices, ", "))
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&s.apiKeys, "api-keys", "", "API keys as key=tenant pairs, comma separated")
+	fs.StringVar(&s.apiKeysFile, "api-keys-file", "", "file of key=tenant lines")
+	fs.IntVar(&s.bodyLimit, "body-limit", 16<<20, "largest request body in bytes")
+	fs.StringVar(&s.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&s.logFormat, "log-format", "text", "text or json")
+	fs.IntVar(&s.writerBatch, "writer-batch", 5000, "most events the writer inserts at once")
+	fs.DurationVar(&s.writerWait, "writer-wait", 200*time.Millisecond, "longest the writer waits to fill a batch")
+	fs.IntVar(&s.streamQueue, "stream-queue", 256, "messages queued per WebSocket connection before progress is coalesced")
+	fs.DurationVar(&s.shutdownGrace, "shutdown-grace", 30*time.Second, "how long a stop waits for in-flight work")
+}
+
+func (s *settings) parse(fs *flag.FlagSet, args []string) error {
+	if err := config.Parse(fs, args, "config"); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if len(s.services) == 0 {
+		s.services = allServices
+	}
+	keys, err := auth.LoadKeys(s.apiKeys, s.apiKeysFile)
+	if err != nil {
+		return err
+	}
+	s.keys = keys
+	return s.validate()
+}
+
+func (s *settings) validate() error {
+	host, _, err := net.SplitHostPort(s.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", s.listen, err)
+	}
+	if len(s.keys) == 0 && !isLoopback(host) {
+		return errors.New("refusing to listen on " + s.listen + " without API keys: anyone who can reach it could read and write every task. " +
+			"Set --api-keys (or TASKPULSE_API_KEYS, or --api-keys-file), or listen on 127.0.0.1")
+	}
+	if s.bodyLimit <= 0 {
+		return errors.New("--body-limit must be positive")
+	}
+	return nil
+}
+
+func (s *settings) runs(service string) bool { return slices.Contains(s.services, service) }
+
+func (s *settings) busDir() string    { return filepath.Join(s.dataDir, "bus") }
+func (s *settings) storePath() string { return filepath.Join(s.dataDir, "taskpulse.duckdb") }
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
