@@ -111,19 +111,17 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=24
 EOF
+	# Warnings only, plus the line that says the node has started, which
+	# ready() waits for: at INFO a restart logs thousands of lines.
 	cat >"$DIR/log4j2.properties" <<EOF
-rootLogger.level=INFO
+rootLogger.level=WARN
 rootLogger.appenderRef.out.ref=out
 appender.out.type=Console
 appender.out.name=out
 appender.out.layout.type=PatternLayout
 appender.out.layout.pattern=[%d] %p %m (%c)%n
-logger.kafka.name=kafka
-logger.kafka.level=INFO
-logger.request.name=kafka.request.logger
-logger.request.level=WARN
-logger.statechange.name=state.change.logger
-logger.statechange.level=WARN
+logger.server.name=kafka.server.KafkaRaftServer
+logger.server.level=INFO
 EOF
 }
 

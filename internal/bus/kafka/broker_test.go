@@ -3,12 +3,15 @@ package kafka
 import (
 	"context"
 	"crypto/rand"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -64,8 +67,27 @@ func openTest(t testing.TB, cfg Config, opts ...Option) *Bus {
 		if err := b.Close(); err != nil {
 			t.Errorf("cannot close bus: %v", err)
 		}
+		deleteTopics(t, b)
 	})
 	return b
+}
+
+// deleteTopics deletes the topics b created on a real broker, so repeated
+// test runs do not pile up partitions that slow every broker restart.
+func deleteTopics(t testing.TB, b *Bus) {
+	t.Helper()
+	if os.Getenv("TASKPULSE_KAFKA_BROKERS") == "" {
+		return
+	}
+	topics := slices.Collect(maps.Keys(b.topics.known))
+	if len(topics) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := b.admin.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {
+		t.Logf("cannot delete test topics: %v", err)
+	}
 }
 
 // randomName returns a topic or group name no other test uses, so tests

@@ -57,6 +57,9 @@ func (b *Bus) Publish(ctx context.Context, recs ...bus.Record) error {
 		return b.publishErr(callerCtx, err)
 	}
 	if err := b.writer.WriteMessages(ctx, msgs...); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && callerCtx.Err() == nil {
+			err = fmt.Errorf("no acknowledgement within the write timeout %s: %w", b.cfg.WriteTimeout, err)
+		}
 		return b.publishErr(callerCtx, fmt.Errorf("cannot write %d records: %w", len(msgs), firstWriteError(err)))
 	}
 	return nil

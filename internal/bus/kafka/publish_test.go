@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,6 +89,34 @@ func TestPublishUnavailable(t *testing.T) {
 		// A bus with no cluster at all fails the same way.
 		f(t, brokers, randomName("never"))
 	})
+}
+
+// TestUnavailable checks which errors tell ingest to answer 503: a single
+// broker cannot produce NOT_ENOUGH_REPLICAS (Kafka caps min.insync.replicas
+// at the replication factor), so the classification is checked directly.
+func TestUnavailable(t *testing.T) {
+	f := func(err error, want bool) {
+		t.Helper()
+		if got := unavailable(fmt.Errorf("cannot write: %w", err)); got != want {
+			t.Errorf("unavailable(%v) = %v, want %v", err, got, want)
+		}
+	}
+	f(kafka.NotEnoughReplicas, true)
+	f(kafka.NotEnoughReplicasAfterAppend, true)
+	f(kafka.LeaderNotAvailable, true)
+	f(kafka.NotLeaderForPartition, true)
+	f(kafka.RequestTimedOut, true)
+	f(kafka.BrokerNotAvailable, true)
+	f(kafka.KafkaStorageError, true)
+	f(context.DeadlineExceeded, true)
+	f(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true)
+	f(syscall.ECONNRESET, true)
+	f(io.ErrUnexpectedEOF, true)
+	f(kafka.MessageSizeTooLarge, false)
+	f(kafka.InvalidTopic, false)
+	f(kafka.TopicAuthorizationFailed, false)
+	f(kafka.SASLAuthenticationFailed, false)
+	f(errors.New("something else"), false)
 }
 
 // closedPort returns a loopback address where nothing listens.
