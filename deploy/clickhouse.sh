@@ -127,7 +127,9 @@ running_pid() {
 	[[ -f "$PIDFILE" ]] || return 1
 	local pid
 	pid="$(cat "$PIDFILE")"
-	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+	# A pid file outliving its server may name a reused pid; only a
+	# clickhouse process counts.
+	[[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && grep -q clickhouse "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
 }
 
 answers() { client --query "SELECT 1" >/dev/null 2>&1; }

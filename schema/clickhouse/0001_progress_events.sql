@@ -9,6 +9,11 @@
 -- win: the store writes 2^64-1 minus the insert time in nanoseconds, so a
 -- later copy of an event never changes what queries return.
 --
+-- Deduplicating by (tenant, event_id) alone would need the event_id first in
+-- the sorting key, and every read of one task would then scan the tenant.
+-- So an event_id reused in two tasks of one tenant is two events here; ingest
+-- stamps UUIDv7s, so only a client reusing its own ids across tasks does it.
+--
 -- There is no partition key: one insert then writes one part, which makes a
 -- batch visible all at once or not at all, and copies of an event never end
 -- up in different partitions where merges could not collapse them.

@@ -11,8 +11,8 @@ import (
 
 // Config says which ClickHouse server to use and how to reach it.
 type Config struct {
-	Addr         []string      // host:port of the native protocol; several for failover
-	Database     string        // created by Open when missing
+	Addr         []string // host:port of the native protocol; several for failover
+	Database     string   // created by Open when missing
 	Username     string
 	Password     string
 	TLS          bool
