@@ -29,6 +29,9 @@ func serve(ctx context.Context, args []string) error {
 	if err := s.parse(fs, args); err != nil {
 		return err
 	}
+	if err := b.validate(); err != nil {
+		return err
+	}
 	log := newLogger(s.logLevel, s.logFormat)
 	ln, err := net.Listen("tcp", s.listen)
 	if err != nil {
