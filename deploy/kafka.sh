@@ -13,7 +13,7 @@
 # Usage: deploy/kafka.sh start|stop|status
 #
 # Environment:
-#   TASKPULSE_KAFKA_VERSION          Kafka version (default 4.1.1)
+#   TASKPULSE_KAFKA_VERSION          Kafka version (default 4.4.0)
 #   TASKPULSE_KAFKA_DIR              state directory (default /tmp/taskpulse-kafka)
 #   TASKPULSE_KAFKA_PORT             client port (default 9092)
 #   TASKPULSE_KAFKA_CONTROLLER_PORT  KRaft controller port (default client port + 1)
@@ -22,7 +22,7 @@
 #   TASKPULSE_KAFKA_WAIT             seconds to wait for the broker to start (default 120)
 set -euo pipefail
 
-VERSION="${TASKPULSE_KAFKA_VERSION:-4.1.1}"
+VERSION="${TASKPULSE_KAFKA_VERSION:-4.4.0}"
 DIR="${TASKPULSE_KAFKA_DIR:-/tmp/taskpulse-kafka}"
 PORT="${TASKPULSE_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${TASKPULSE_KAFKA_CONTROLLER_PORT:-$((PORT + 1))}"

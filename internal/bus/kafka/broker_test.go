@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"maps"
 	"os"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/goleak"
 )
 
 // The tests run against TASKPULSE_KAFKA_BROKERS when it is set, and
@@ -25,10 +27,17 @@ var (
 	fakeErr     error
 )
 
+// TestMain checks, after every test, that Close left no goroutine behind.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if fakeCluster != nil {
 		fakeCluster.Close()
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines left behind: %v\n", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
@@ -85,7 +94,11 @@ func deleteTopics(t testing.TB, b *Bus) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := b.admin.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {
+	// The bus is closed: a transport of its own is needed, closed after.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	admin := &kafka.Client{Addr: kafka.TCP(b.cfg.Brokers...), Transport: tr}
+	if _, err := admin.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {
 		t.Logf("cannot delete test topics: %v", err)
 	}
 }

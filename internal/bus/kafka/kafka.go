@@ -18,6 +18,9 @@ type Bus struct {
 	conn   connection
 	log    *slog.Logger
 	writer *kafka.Writer
+	// transport holds the writer's and admin's connections and their
+	// metadata refresh; the writer does not close a transport it was given.
+	transport *kafka.Transport
 	// admin creates topics and reads partitions and offsets. It shares the
 	// writer's transport, so a topic it creates is in the writer's
 	// metadata before the first record is written to it.
@@ -78,17 +81,18 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Bus, error) {
 	transport := conn.transport(cfg.ClientID)
 	addr := kafka.TCP(cfg.Brokers...)
 	b := &Bus{
-		cfg:    cfg,
-		conn:   conn,
-		log:    log,
-		writer: newWriter(cfg, addr, transport, codec, log),
-		admin:  &kafka.Client{Addr: addr, Transport: transport, Timeout: cfg.WriteTimeout},
-		topics: newTopicCache(),
+		cfg:       cfg,
+		conn:      conn,
+		log:       log,
+		writer:    newWriter(cfg, addr, transport, codec, log),
+		transport: transport,
+		admin:     &kafka.Client{Addr: addr, Transport: transport, Timeout: cfg.WriteTimeout},
+		topics:    newTopicCache(),
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	if len(o.topics) > 0 {
 		if err := b.ensureTopics(ctx, o.topics); err != nil {
-			b.Close()
+			_ = b.Close() // The topic error is the one worth reporting.
 			return nil, fmt.Errorf("cannot open Kafka bus: %w", err)
 		}
 	}
@@ -107,7 +111,9 @@ func (b *Bus) Close() error {
 	b.mu.Unlock()
 	b.cancel()
 	b.calls.Wait()
-	if err := b.writer.Close(); err != nil {
+	err := b.writer.Close()
+	b.transport.CloseIdleConnections()
+	if err != nil {
 		return fmt.Errorf("cannot close Kafka writer: %w", err)
 	}
 	return nil
