@@ -8,9 +8,9 @@ import (
 	"github.com/gofiber/contrib/websocket"
 )
 
-// closeGrace is how long the writer waits, after its close frame, for the
-// peer's answer before it drops the TCP connection: dropping it at once
-// could reset the connection before the peer has read the frame.
+// closeGrace bounds writing the close frame and then waiting for the
+// peer's answer before the reader is stopped: stopping at once could reset
+// the connection before the peer has read the frame.
 const closeGrace = time.Second
 
 // maxClientMessage bounds one client message; subscriptions are small.
@@ -90,16 +90,21 @@ func (c *client) readLoop() error {
 }
 
 // extendRead gives the peer another PongWait: anything it sends proves it
-// is alive.
+// is alive. Once the connection is stopping, it ends the read at once
+// instead.
 func (c *client) extendRead() error {
-	return c.conn.SetReadDeadline(time.Now().Add(c.svc.cfg.PongWait))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	deadline := time.Now()
+	if !c.stopped {
+		deadline = deadline.Add(c.svc.cfg.PongWait)
+	}
+	return c.conn.SetReadDeadline(deadline)
 }
 
 // writeLoop is the connection's only writer: queued messages, pings,
-// pongs and the close frame. It closes the TCP connection when it returns,
-// which also ends a reader still waiting.
+// pongs and the close frame.
 func (c *client) writeLoop(readerDone <-chan struct{}) {
-	defer c.conn.NetConn().Close()
 	ping := time.NewTicker(c.svc.cfg.PingInterval)
 	defer ping.Stop()
 	for {
@@ -113,6 +118,9 @@ func (c *client) writeLoop(readerDone <-chan struct{}) {
 				}
 			}
 			for _, m := range batch {
+				if c.stopping() {
+					break
+				}
 				if err := c.write(m.bytes()); err != nil {
 					c.lost(err)
 					return
@@ -125,18 +133,34 @@ func (c *client) writeLoop(readerDone <-chan struct{}) {
 				return
 			}
 		case <-c.stop:
-			c.mu.Lock()
-			code, text := c.closeCode, c.closeText
-			c.mu.Unlock()
-			_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), c.writeDeadline())
-			grace := time.NewTimer(closeGrace)
-			defer grace.Stop()
-			select {
-			case <-readerDone:
-			case <-grace.C:
-			}
+			c.sendClose(readerDone)
 			return
 		}
+	}
+}
+
+// sendClose writes the close frame and waits briefly for the peer's
+// answer, so that the peer reads the frame before the connection drops.
+func (c *client) sendClose(readerDone <-chan struct{}) {
+	c.mu.Lock()
+	code, text := c.closeCode, c.closeText
+	c.mu.Unlock()
+	_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(closeGrace))
+	grace := time.NewTimer(closeGrace)
+	defer grace.Stop()
+	select {
+	case <-readerDone:
+	case <-grace.C:
+		c.unblockReader()
+	}
+}
+
+func (c *client) stopping() bool {
+	select {
+	case <-c.stop:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -151,8 +175,20 @@ func (c *client) writeDeadline() time.Time {
 	return time.Now().Add(c.svc.cfg.WriteWait)
 }
 
-// lost stops a connection whose write failed: nothing more can be sent.
+// lost stops a connection whose write failed: nothing more can be sent,
+// so the reader is stopped too.
 func (c *client) lost(err error) {
 	c.svc.log.Debug("stream connection lost", "tenant", c.tenant, "err", err)
 	c.end(websocket.CloseAbnormalClosure, "")
+	c.unblockReader()
+}
+
+// unblockReader ends a read in progress. Closing the connection would
+// not: the server owns a hijacked connection until the handler returns.
+// Deadlines are safe to set from any goroutine, and extendRead keeps this
+// one once the connection is stopping.
+func (c *client) unblockReader() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.conn.NetConn().SetReadDeadline(time.Now())
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/schema"
 )
 
 // localConnect is the Fiber local that carries a connection's tenant and
@@ -61,7 +62,7 @@ func querySubscriptions(c *fiber.Ctx) ([]Subscription, error) {
 	seen := map[Subscription]bool{}
 	add := func(param string, sub Subscription) error {
 		if err := sub.validate(); err != nil {
-			return httpx.BadParameter(param, "must be a non-empty id of at most 256 bytes")
+			return httpx.BadParameter(param, fmt.Sprintf("must be a non-empty id of at most %d bytes", schema.MaxIDLen))
 		}
 		if !seen[sub] {
 			seen[sub] = true

@@ -126,6 +126,9 @@ const (
 type harness struct {
 	svc  *Service
 	addr string
+	// stop ends Run and waits for it; the HTTP server stays up until the
+	// test ends.
+	stop func()
 }
 
 // start runs a stream service behind a real HTTP server on 127.0.0.1 and
@@ -145,16 +148,20 @@ func start(t testing.TB, cfg Config, b Subscriber, st Snapshotter) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- svc.Run(ctx) }()
+	h := &harness{svc: svc, addr: ln.Addr().String()}
+	h.stop = sync.OnceFunc(func() {
+		cancel()
+		require.NoError(t, <-ran)
+	})
 	if tb, ok := b.(*testBus); ok {
 		require.Eventually(t, func() bool { return tb.subscribers() == 1 }, 10*time.Second, time.Millisecond)
 	}
 	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-ran)
+		h.stop()
 		require.NoError(t, app.Shutdown())
 		require.NoError(t, <-served)
 	})
-	return &harness{svc: svc, addr: ln.Addr().String()}
+	return h
 }
 
 func (h *harness) url(query string) string {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/taskpulse/taskpulse/schema"
 	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/schema"
 )
 
 // Subscription selects the tasks a connection follows: exactly one of its

@@ -81,7 +81,7 @@ func TestSubscribeAndUnsubscribeMessages(t *testing.T) {
 	require.Equal(t, Subscription{All: true}, snap.Subscription)
 	require.Len(t, snap.Tasks, 3)
 
-	// Every errors answers with its code and leaves the connection open.
+	// Every error is answered with its code, and the connection stays open.
 	f := func(msg, code string) {
 		t.Helper()
 		send(t, conn, msg)
