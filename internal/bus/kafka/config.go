@@ -32,8 +32,13 @@ type Config struct {
 	WriteTimeout time.Duration
 	// ClientID names this process in the brokers' logs and quotas.
 	ClientID string
-	TLS      TLSConfig
-	SASL     SASLConfig
+	// TopicPrefix goes before every topic and consumer group name in the
+	// cluster, so several deployments or test runs can share one cluster
+	// without seeing each other's records. Records carry the name without
+	// it.
+	TopicPrefix string
+	TLS         TLSConfig
+	SASL        SASLConfig
 }
 
 // TLSConfig enables TLS to the brokers. The files are PEM.
@@ -66,6 +71,9 @@ const (
 
 var compressions = []string{"none", "gzip", "snappy", "lz4", "zstd"}
 
+// legalNameChars are the characters Kafka allows in topic names.
+const legalNameChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
+
 var saslMechanisms = []string{"plain", "scram-sha-256", "scram-sha-512"}
 
 // RegisterFlags registers the fields of c on fs, with defaults, under names
@@ -82,6 +90,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.BatchSize, "kafka-batch-size", DefaultBatchSize, "records of one partition sent in one request at most")
 	fs.DurationVar(&c.WriteTimeout, "kafka-write-timeout", DefaultWriteTimeout, "how long one publish may take, retries included")
 	fs.StringVar(&c.ClientID, "kafka-client-id", DefaultClientID, "client id sent to the brokers")
+	fs.StringVar(&c.TopicPrefix, "kafka-topic-prefix", "", "prefix of every topic and consumer group name, to share a cluster")
 	fs.BoolVar(&c.TLS.Enable, "kafka-tls", false, "connect to the brokers over TLS")
 	fs.StringVar(&c.TLS.CAFile, "kafka-tls-ca-file", "", "PEM file of the CAs that sign the brokers' certificates (default: system roots)")
 	fs.StringVar(&c.TLS.CertFile, "kafka-tls-cert-file", "", "PEM client certificate, for brokers that require one")
@@ -120,6 +129,9 @@ func (c Config) Validate() error {
 	}
 	if c.WriteTimeout < 0 {
 		errs = append(errs, fmt.Errorf("kafka write timeout %s: must not be negative", c.WriteTimeout))
+	}
+	if strings.Trim(c.TopicPrefix, legalNameChars) != "" {
+		errs = append(errs, fmt.Errorf("kafka topic prefix %q: want letters, digits, '.', '_' and '-' only", c.TopicPrefix))
 	}
 	if !c.TLS.Enable && (c.TLS.CAFile != "" || c.TLS.CertFile != "" || c.TLS.KeyFile != "" || c.TLS.InsecureSkipVerify) {
 		errs = append(errs, errors.New("kafka TLS options given but TLS is not enabled"))

@@ -44,6 +44,7 @@ func (b *Bus) Consume(ctx context.Context, group string, topics []string, opts b
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = DefaultMaxWait
 	}
+	topics = b.names(topics)
 	if err := b.ensureTopics(ctx, topics); err != nil {
 		if ctx.Err() != nil {
 			return b.endErr()
@@ -52,7 +53,7 @@ func (b *Bus) Consume(ctx context.Context, group string, topics []string, opts b
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:     b.cfg.Brokers,
-		GroupID:     group,
+		GroupID:     b.name(group),
 		GroupTopics: topics,
 		Dialer:      b.conn.dialer(b.cfg.ClientID),
 		// A new group starts at the oldest record, so nothing published
@@ -81,7 +82,7 @@ func (b *Bus) Consume(ctx context.Context, group string, topics []string, opts b
 			}
 			return fmt.Errorf("cannot fetch from topics %v: %w", topics, err)
 		}
-		if err := h(ctx, toRecords(msgs)); err != nil {
+		if err := h(ctx, b.records(msgs)); err != nil {
 			return err
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
@@ -121,10 +122,10 @@ func fetchBatch(ctx context.Context, r *kafka.Reader, opts bus.ConsumeOptions) (
 	return msgs, nil
 }
 
-func toRecords(msgs []kafka.Message) []bus.Record {
+func (b *Bus) records(msgs []kafka.Message) []bus.Record {
 	recs := make([]bus.Record, len(msgs))
 	for i, m := range msgs {
-		recs[i] = toRecord(m)
+		recs[i] = b.record(m)
 	}
 	return recs
 }

@@ -91,7 +91,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Bus, error) {
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	if len(o.topics) > 0 {
-		if err := b.ensureTopics(ctx, o.topics); err != nil {
+		if err := b.ensureTopics(ctx, b.names(o.topics)); err != nil {
 			_ = b.Close() // The topic error is the one worth reporting.
 			return nil, fmt.Errorf("cannot open Kafka bus: %w", err)
 		}
@@ -161,4 +161,15 @@ func errorLogger(log *slog.Logger) kafka.Logger {
 	return kafka.LoggerFunc(func(msg string, args ...any) {
 		log.Warn(fmt.Sprintf(msg, args...))
 	})
+}
+
+// name returns the cluster's name of a bus topic or consumer group.
+func (b *Bus) name(s string) string { return b.cfg.TopicPrefix + s }
+
+func (b *Bus) names(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = b.name(s)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/segmentio/kafka-go"
@@ -50,8 +51,8 @@ func (b *Bus) Publish(ctx context.Context, recs ...bus.Record) error {
 	topics := make([]string, 0, 1)
 	msgs := make([]kafka.Message, len(recs))
 	for i, r := range recs {
-		topics = append(topics, r.Topic)
-		msgs[i] = toMessage(r)
+		topics = append(topics, b.name(r.Topic))
+		msgs[i] = b.message(r)
 	}
 	if err := b.ensureTopics(ctx, topics); err != nil {
 		return b.publishErr(callerCtx, err)
@@ -117,8 +118,8 @@ func firstWriteError(err error) error {
 	return err
 }
 
-func toMessage(r bus.Record) kafka.Message {
-	m := kafka.Message{Topic: r.Topic, Key: r.Key, Value: r.Value}
+func (b *Bus) message(r bus.Record) kafka.Message {
+	m := kafka.Message{Topic: b.name(r.Topic), Key: r.Key, Value: r.Value}
 	if len(r.Headers) > 0 {
 		m.Headers = make([]kafka.Header, 0, len(r.Headers))
 		for k, v := range r.Headers {
@@ -128,9 +129,9 @@ func toMessage(r bus.Record) kafka.Message {
 	return m
 }
 
-func toRecord(m kafka.Message) bus.Record {
+func (b *Bus) record(m kafka.Message) bus.Record {
 	r := bus.Record{
-		Topic:     m.Topic,
+		Topic:     strings.TrimPrefix(m.Topic, b.cfg.TopicPrefix),
 		Key:       m.Key,
 		Value:     m.Value,
 		Partition: m.Partition,

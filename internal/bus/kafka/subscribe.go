@@ -28,6 +28,7 @@ func (b *Bus) Subscribe(ctx context.Context, topics []string, h bus.Handler) err
 	if len(topics) == 0 {
 		return errors.New("cannot subscribe: no topics given")
 	}
+	topics = b.names(topics)
 	readers, err := b.partitionReaders(ctx, topics)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -60,12 +61,12 @@ func (b *Bus) Subscribe(ctx context.Context, topics []string, h bus.Handler) err
 			return fmt.Errorf("cannot read topics %v: %w", topics, err)
 		case first = <-msgs:
 		}
-		batch := []bus.Record{toRecord(first)}
+		batch := []bus.Record{b.record(first)}
 	drain:
 		for len(batch) < subscribeBatch {
 			select {
 			case m := <-msgs:
-				batch = append(batch, toRecord(m))
+				batch = append(batch, b.record(m))
 			default:
 				break drain
 			}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
 )
 
 // topicCache remembers the topics known to exist, so only the first use of
@@ -70,7 +72,65 @@ func (b *Bus) ensureTopics(ctx context.Context, topics []string) error {
 			return fmt.Errorf("cannot create topic %s: %w", t, err)
 		}
 	}
+	if err := b.awaitTopics(ctx, missing); err != nil {
+		return err
+	}
 	b.topics.add(missing)
+	return nil
+}
+
+// awaitTopics waits until the writer's metadata holds topics with a leader
+// for every partition. kafka-go refreshes its cached metadata after a
+// topic it created itself, but not after one that already existed, created
+// a moment ago by a concurrent call or by another process; writing to it
+// would fail with UNKNOWN_TOPIC_OR_PARTITION until the next periodic
+// refresh. Asking with AllowAutoTopicCreation makes the transport fetch
+// metadata for topics missing from its cache and wait for them; the topics
+// exist by now, so nothing is created.
+func (b *Bus) awaitTopics(ctx context.Context, topics []string) error {
+	req := &metadataAPI.Request{TopicNames: topics, AllowAutoTopicCreation: true}
+	for {
+		resp, err := b.transport.RoundTrip(ctx, b.admin.Addr, req)
+		if err == nil {
+			if err = topicsReady(resp.(*metadataAPI.Response), topics); err == nil {
+				return nil
+			}
+		}
+		if !unavailable(err) {
+			return fmt.Errorf("cannot read metadata of topics %v: %w", topics, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cannot read metadata of topics %v: %w", topics, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func topicsReady(resp *metadataAPI.Response, topics []string) error {
+	ready := 0
+	for _, t := range resp.Topics {
+		if !slices.Contains(topics, t.Name) {
+			continue
+		}
+		if t.ErrorCode != 0 {
+			return kafka.Error(t.ErrorCode)
+		}
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				return kafka.Error(p.ErrorCode)
+			}
+			if p.LeaderID < 0 {
+				return kafka.LeaderNotAvailable
+			}
+		}
+		if len(t.Partitions) > 0 {
+			ready++
+		}
+	}
+	if ready < len(topics) {
+		return kafka.UnknownTopicOrPartition
+	}
 	return nil
 }
 
