@@ -72,7 +72,7 @@ func (c *client) deliver(ev *event) {
 		return
 	}
 	if c.loading != nil && c.loading.matches(&ev.p) {
-		coalesced, ok := c.held.push(message{ev: ev}, c.svc.cfg.QueueSize)
+		coalesced, ok := c.held.push(message{ev: ev}, c.svc.cfg.QueueSize, c.svc.cfg.MaxQueuedTasks)
 		c.svc.metrics.drop(reasonCoalesced, coalesced)
 		if !ok {
 			c.endSlow()
@@ -107,7 +107,7 @@ func (c *client) wants(ev *event) bool {
 
 // queue adds m to the outgoing queue and wakes the writer. c.mu is held.
 func (c *client) queue(m message) {
-	coalesced, ok := c.out.push(m, c.svc.cfg.QueueSize)
+	coalesced, ok := c.out.push(m, c.svc.cfg.QueueSize, c.svc.cfg.MaxQueuedTasks)
 	c.svc.metrics.drop(reasonCoalesced, coalesced)
 	if !ok {
 		c.endSlow()

@@ -9,10 +9,15 @@ import (
 // below, so a zero Config is a working one.
 type Config struct {
 	// QueueSize bounds the messages waiting to be written to one
-	// connection. When it is reached, queued progress is coalesced to the
-	// latest event per task; a connection that still cannot keep up is
-	// closed (CloseSlowConsumer) and reconnects to a fresh snapshot.
+	// connection before progress is coalesced to the latest event per
+	// task.
 	QueueSize int
+	// MaxQueuedTasks bounds the queue once it coalesces: a client that
+	// follows more busy tasks than this and cannot keep up is closed
+	// (CloseSlowConsumer) and reconnects to a fresh snapshot. It is larger
+	// than QueueSize so that a dashboard following every task of a busy
+	// tenant only sees fewer updates, not a closed connection.
+	MaxQueuedTasks int
 	// PingInterval is how often the server pings each connection.
 	PingInterval time.Duration
 	// PongWait is how long a connection may stay silent (no pong, no
@@ -31,6 +36,7 @@ type Config struct {
 // Defaults used by New for zero fields.
 const (
 	DefaultQueueSize        = 256
+	DefaultMaxQueuedTasks   = 4096
 	DefaultPingInterval     = 25 * time.Second
 	DefaultPongWait         = 60 * time.Second
 	DefaultWriteWait        = 10 * time.Second
@@ -41,6 +47,9 @@ const (
 func (c *Config) fillDefaults() {
 	if c.QueueSize == 0 {
 		c.QueueSize = DefaultQueueSize
+	}
+	if c.MaxQueuedTasks == 0 {
+		c.MaxQueuedTasks = max(DefaultMaxQueuedTasks, c.QueueSize)
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = DefaultPingInterval
@@ -64,6 +73,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.QueueSize <= 0:
 		return errors.New("stream: queue size must be positive")
+	case c.MaxQueuedTasks < c.QueueSize:
+		return errors.New("stream: max queued tasks must be at least the queue size")
 	case c.PingInterval <= 0:
 		return errors.New("stream: ping interval must be positive")
 	case c.PongWait <= c.PingInterval:
