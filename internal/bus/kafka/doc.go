@@ -36,7 +36,9 @@
 // when Open is given WithTopics, and otherwise on the first Publish,
 // Consume or Subscribe that names them. The brokers' auto-creation is not
 // used: production clusters often disable it, and it would apply the
-// brokers' defaults.
+// brokers' defaults. Config.TopicPrefix goes before every topic and group
+// name in the cluster, so deployments and test runs can share one; records
+// carry the names without it.
 //
 // # Consuming
 //
