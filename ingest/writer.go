@@ -150,9 +150,14 @@ func (w *Writer) Run(ctx context.Context) error {
 	opts := bus.ConsumeOptions{MaxBatch: w.cfg.BatchSize, MaxWait: w.cfg.BatchWait}
 	backoff := w.cfg.RetryMin
 	for {
+		started := time.Now()
 		err := w.bus.Consume(ctx, w.cfg.Group, []string{schema.TopicProgress}, opts, w.Handle)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if time.Since(started) > w.cfg.RetryMax {
+			// It ran well before failing: a new outage starts the backoff over.
+			backoff = w.cfg.RetryMin
 		}
 		w.log.Error("consume stopped; restarting", "err", err, "backoff", backoff)
 		if !sleep(ctx, jitter(backoff)) {

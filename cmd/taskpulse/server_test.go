@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -24,6 +25,8 @@ type server struct {
 	base string
 	dir  string
 	stop func()
+	// patience bounds how long waits for the pipeline last; 10s when 0.
+	patience time.Duration
 }
 
 func startServer(t testing.TB, args ...string) *server {
@@ -100,7 +103,7 @@ func (s *server) waitTask(t testing.TB, key, id, status string, events int) map[
 	require.Eventually(t, func() bool {
 		last = s.get(t, key, "/v1/tasks/"+id)
 		return last.status == http.StatusOK && last.body["status"] == status && last.body["events"] == float64(events)
-	}, 10*time.Second, 10*time.Millisecond, "task %s never reached %s with %d events: %v", id, status, events, last.body)
+	}, cmp.Or(s.patience, 10*time.Second), 10*time.Millisecond, "task %s never reached %s with %d events: %d %v", id, status, events, last.status, last.body)
 	return last.body
 }
 

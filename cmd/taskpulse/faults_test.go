@@ -1,0 +1,112 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// dedicated runs a deploy script's server on its own ports and directory,
+// so a test can stop and restart it without disturbing tests that share
+// the main servers.
+type dedicated struct {
+	script string
+	env    []string
+	addr   string
+}
+
+func startDedicated(t *testing.T, script, prefix string, ports int) *dedicated {
+	t.Helper()
+	requireCluster(t) // the same machines that run the shared servers run these
+	env := append(os.Environ(), prefix+"_DIR="+filepath.Join(t.TempDir(), "state"))
+	names := []string{"PORT", "HTTP_PORT", "CONTROLLER_PORT"}
+	var port int
+	for i := 0; i < ports; i++ {
+		p := freePort(t)
+		if i == 0 {
+			port = p
+		}
+		env = append(env, prefix+"_"+names[i]+"="+strconv.Itoa(p))
+	}
+	d := &dedicated{script: filepath.Join("..", "..", "deploy", script), env: env, addr: "127.0.0.1:" + strconv.Itoa(port)}
+	d.run(t, "start")
+	t.Cleanup(func() { d.run(t, "stop") })
+	return d
+}
+
+func (d *dedicated) run(t *testing.T, verb string) {
+	t.Helper()
+	cmd := exec.Command("bash", d.script, verb)
+	cmd.Env = d.env
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s %s: %s", d.script, verb, out)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestClickHouseOutageLosesNothing(t *testing.T) {
+	shared := requireCluster(t)
+	ch := startDedicated(t, "clickhouse.sh", "TASKPULSE_CLICKHOUSE", 2)
+	c := newCluster(t, shared.brokers, ch.addr)
+	ingest := c.start(t, "ingest")
+	c.start(t, "writer")
+	load := startLoad(ingest.base, 2)
+	require.Eventually(t, func() bool { return load.total() > 1000 }, 30*time.Second, 10*time.Millisecond)
+
+	ch.run(t, "stop")
+	during := load.total()
+	time.Sleep(30 * time.Second) // the outage itself, under load
+	require.Greater(t, load.total(), during+1000, "ingest keeps accepting while ClickHouse is down")
+	ch.run(t, "start")
+
+	accepted := load.finish()
+	query := c.start(t, "query")
+	t.Logf("accepted %d events; %d requests refused", load.total(), load.rejected.Load())
+	waitCounts(t, query, accepted)
+}
+
+func TestKafkaDownGives503AndRecovers(t *testing.T) {
+	shared := requireCluster(t)
+	kafka := startDedicated(t, "kafka.sh", "TASKPULSE_KAFKA", 3)
+	c := newCluster(t, kafka.addr, shared.clickhouse)
+	ingest := c.start(t, "ingest", "--kafka-write-timeout", "3s")
+	query := c.start(t, "query")
+	c.start(t, "writer")
+
+	require.Equal(t, http.StatusAccepted, ingest.post(t, "", event("kd", 1, "running", 10)).status)
+	kafka.run(t, "stop")
+
+	r := ingest.post(t, "", event("kd", 2, "running", 20))
+	require.Equal(t, http.StatusServiceUnavailable, r.status, r.body)
+	require.NotEmpty(t, r.header.Get("Retry-After"))
+	require.Equal(t, "unavailable", r.body["error"].(map[string]any)["code"])
+
+	kafka.run(t, "start")
+	require.Eventually(t, func() bool {
+		return ingest.post(t, "", event("kd", 3, "running", 30)).status == http.StatusAccepted
+	}, 60*time.Second, 500*time.Millisecond, "ingest recovers by itself")
+
+	// Event 2 was refused, so only events 1 and 3 exist.
+	task := query.waitTask(t, "", "kd", "running", 2)
+	require.Equal(t, float64(30), task["progress"])
+	events := query.get(t, "", "/v1/tasks/kd/events").body["events"].([]any)
+	var seqs []string
+	for _, e := range events {
+		seqs = append(seqs, strconv.Itoa(int(e.(map[string]any)["seq"].(float64))))
+	}
+	require.Equal(t, "1,3", strings.Join(seqs, ","))
+}
