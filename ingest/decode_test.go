@@ -133,3 +133,59 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeFast checks that whatever decodeFast accepts, the encoding/json
+// path accepts too and decodes to the same events.
+func FuzzDecodeFast(f *testing.F) {
+	f.Add(false, string(benchBody(3, false)))
+	f.Add(true, string(benchBody(3, true)))
+	f.Add(false, `{"task_id":"a\u00e9\ud83d\ude00\"\\\/\b\f\n\r\t","status":null,"progress":-0.5e-3,"eta":null,"attributes":{"k":"v","k":"w","":"\u0000"}}`)
+	f.Add(false, ` [ {"seq":-0, "timestamp":1700000000000, "steps_done":9223372036854775807, "eta":0} , {} ] `)
+	f.Add(true, "\r\n {\"task_id\":\"é\"} \r\n\n{\"progress\":1E+2}")
+	f.Add(false, `[{"Task_ID":"a"},{"task_id":"a","task_id":"b"},{"progress":1e400},{"task_id":"\ud800"},{"tenant":""}]`)
+	f.Fuzz(func(t *testing.T, ndjson bool, body string) {
+		format := formatJSON
+		if ndjson {
+			format = formatNDJSON
+		}
+		events, ok := decodeFast(format, []byte(body))
+		if !ok {
+			return
+		}
+		items, err := splitItems(format, []byte(body))
+		require.NoError(t, err)
+		require.Len(t, events, len(items))
+		for i, item := range items {
+			want, errs := decodeProgress(i, item)
+			require.Empty(t, errs)
+			require.Equal(t, want, events[i])
+		}
+	})
+}
+
+// TestDecodeFastDeclines pins which bodies the fast path takes, so that a
+// change cannot quietly send every request down the slow one.
+func TestDecodeFastDeclines(t *testing.T) {
+	f := func(format, body string, wantOK bool) {
+		t.Helper()
+		_, ok := decodeFast(format, []byte(body))
+		require.Equal(t, wantOK, ok, body)
+	}
+	f(formatJSON, string(benchBody(500, false)), true)
+	f(formatNDJSON, string(benchBody(500, true)), true)
+	f(formatJSON, `{"task_id":"a\u00e9\ud83d\ude00\"\\\/\b\f\n\r\t","status":null,"progress":-0.5e-3,"eta":7,"attributes":{"k":"v","k":"w"}}`, true)
+	f(formatJSON, `[{}]`, true)
+	f(formatNDJSON, "\n{\"task_id\":\"a\"}\r\n\n", true)
+	f(formatJSON, `[]`, false)
+	f(formatJSON, `{"Task_ID":"a"}`, false)
+	f(formatJSON, `{"task_id":"a","task_id":"b"}`, false)
+	f(formatJSON, `{"tenant":""}`, false)
+	f(formatJSON, `{"progress":1e400}`, false)
+	f(formatJSON, `{"seq":1.0}`, false)
+	f(formatJSON, `{"task_id":"\ud800"}`, false)
+	f(formatJSON, "{\"task_id\":\"\xff\"}", false)
+	f(formatJSON, `{"attributes":{"k":null}}`, false)
+	f(formatJSON, `{"task_id":"a"} x`, false)
+	f(formatNDJSON, "{\"task_id\":\n\"a\"}", false)
+	f(formatNDJSON, "\n\n", false)
+}

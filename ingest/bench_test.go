@@ -1,0 +1,109 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/httpx"
+)
+
+// benchBody builds a request of n events shaped like loadgen's: about
+// 330 bytes each, with a message and a few attributes.
+func benchBody(n int, ndjson bool) []byte {
+	var buf bytes.Buffer
+	if !ndjson {
+		buf.WriteByte('[')
+	}
+	for i := range n {
+		if i > 0 && !ndjson {
+			buf.WriteByte(',')
+		}
+		task := i % 1000
+		fmt.Fprintf(&buf, `{"task_id":"load-%d","user_id":"user-%d","task_type":"scrape_docs","task_name":"Scrape documentation site %d","status":"running","progress":%d,"current_step":"fetching pages","steps_done":%d,"steps_total":100,"message":"fetched page %d of the documentation","seq":%d,"attributes":{"source":"loadgen","region":"local","sent_ns":""}}`,
+			task, task%50, task, i%100, i%100, i, i)
+		if ndjson {
+			buf.WriteByte('\n')
+		}
+	}
+	if !ndjson {
+		buf.WriteByte(']')
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkDecode measures decoding and validating a body, the part of a
+// request that grows with its events.
+func BenchmarkDecode(b *testing.B) {
+	s := &Service{}
+	for _, n := range []int{1, 100, 500} {
+		for _, format := range []string{formatJSON, formatNDJSON} {
+			body := benchBody(n, format == formatNDJSON)
+			b.Run(fmt.Sprintf("%s/batch=%d", format, n), func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, problems, err := s.decodeBody(format, body, 1_700_000_000_000); err != nil || len(problems) > 0 {
+						b.Fatal(err, problems)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+			})
+		}
+	}
+}
+
+// discardBus takes every record at once, so that the benchmark measures
+// ingest's own work rather than the disk.
+type discardBus struct{}
+
+func (discardBus) Publish(context.Context, ...bus.Record) error { return nil }
+
+// BenchmarkPost drives the whole request path, HTTP parsing and response
+// included, over an in-memory listener.
+func BenchmarkPost(b *testing.B) {
+	svc, err := New(Config{}, Deps{Bus: discardBus{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	app := fiber.New(fiber.Config{ErrorHandler: httpx.ErrorHandler, DisableStartupMessage: true})
+	svc.Routes(app.Group("", auth.Keys{}.Middleware()))
+	ln := fasthttputil.NewInmemoryListener()
+	go app.Listener(ln)
+	b.Cleanup(func() { app.Shutdown() })
+	client := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+
+	for _, n := range []int{1, 100, 500} {
+		body := benchBody(n, false)
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				defer fasthttp.ReleaseRequest(req)
+				defer fasthttp.ReleaseResponse(resp)
+				for pb.Next() {
+					req.SetRequestURI("http://ingest/v1/progress")
+					req.Header.SetMethod(fasthttp.MethodPost)
+					req.Header.SetContentType("application/json")
+					req.SetBody(body)
+					if err := client.Do(req, resp); err != nil {
+						b.Fatal(err)
+					}
+					if resp.StatusCode() != fiber.StatusAccepted {
+						b.Fatalf("status %d: %s", resp.StatusCode(), resp.Body())
+					}
+				}
+			})
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+		})
+	}
+}

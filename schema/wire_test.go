@@ -1,0 +1,72 @@
+package schema
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestEncodeProgressMatchesEncodingJSON(t *testing.T) {
+	f := func(p Progress) {
+		t.Helper()
+		want, wantErr := json.Marshal(&p)
+		got, err := EncodeProgress(&p)
+		if wantErr != nil {
+			require.EqualError(t, err, wantErr.Error())
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+	}
+	pct, eta := 42.5, int64(90)
+	f(Progress{TaskID: "a", Status: StatusRunning})
+	f(Progress{})
+	f(Progress{
+		Tenant: "acme", EventID: "e1", Timestamp: 1_700_000_000_000, Seq: 3, IngestOrder: -7,
+		TaskID: "t", UserID: "u", TaskType: "tt", TaskName: "name", Status: StatusFailed,
+		Progress: &pct, CurrentStep: "step", StepsDone: 1, StepsTotal: 2, Message: "m", ETA: &eta,
+		Error: "boom", Attributes: map[string]string{"z": "1", "a": "2", "m": "<&>"},
+	})
+	f(Progress{TaskID: "q\"\\/\b\f\n\r\t\x00\x1f\x7f<>&\u2028\u2029é\xff\xc3", Attributes: map[string]string{}})
+	for _, v := range []float64{0, math.Copysign(0, -1), 1e-7, 1e-6, 123456789, 1e20, 1e21, -1e-9, 5e-324, math.MaxFloat64, math.NaN(), math.Inf(-1)} {
+		f(Progress{TaskID: "f", Progress: &v})
+	}
+}
+
+func FuzzEncodeProgress(f *testing.F) {
+	f.Add("t", "running", "m", "k", "v", 50.0, int64(1))
+	f.Add("\xff<\u2028", "", "\x01\"", "", "\\", -0.0, int64(-1))
+	f.Fuzz(func(t *testing.T, task, status, msg, key, value string, pct float64, n int64) {
+		p := Progress{
+			Tenant: key, EventID: value, Timestamp: n, Seq: -n, TaskID: task, Status: Status(status),
+			Progress: &pct, Message: msg, ETA: &n, Attributes: map[string]string{key: value, value: msg},
+		}
+		want, wantErr := json.Marshal(&p)
+		got, err := EncodeProgress(&p)
+		if wantErr != nil {
+			require.EqualError(t, err, wantErr.Error())
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got))
+	})
+}
+
+func BenchmarkEncodeProgress(b *testing.B) {
+	pct := 42.0
+	p := Progress{
+		Tenant: "default", EventID: "019ac2a4-5b6e-7c3d-9f00-0123456789ab", Timestamp: 1_700_000_000_000, Seq: 12345,
+		IngestOrder: 1_700_000_000_000_000_000, TaskID: "load-345", UserID: "user-45", TaskType: "scrape_docs",
+		TaskName: "Scrape documentation site 345", Status: StatusRunning, Progress: &pct, CurrentStep: "fetching pages",
+		StepsDone: 42, StepsTotal: 100, Message: "fetched page 12345 of the documentation",
+		Attributes: map[string]string{"source": "loadgen", "region": "local", "sent_ns": ""},
+	}
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		buf, _ = AppendProgress(buf[:0], &p)
+	}
+	b.SetBytes(int64(len(buf)))
+}
