@@ -19,17 +19,27 @@ const (
 
 // params reads a request's query parameters, refusing any it does not know.
 type params struct {
-	c    *fiber.Ctx
 	args map[string][]string
 }
 
 func newParams(c *fiber.Ctx, known ...string) (*params, error) {
-	p := &params{c: c, args: map[string][]string{}}
-	var unknown string
+	return paramsFrom(queryArgs(c), known...)
+}
+
+// queryArgs copies a request's query parameters out of Fiber's buffers.
+func queryArgs(c *fiber.Ctx) map[string][]string {
+	args := map[string][]string{}
 	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
-		p.args[string(k)] = append(p.args[string(k)], string(v))
+		args[string(k)] = append(args[string(k)], string(v))
 	})
-	for k := range p.args {
+	return args
+}
+
+// paramsFrom checks parameters that did not come with a request, such as
+// the query of a saved dashboard panel, exactly as a request's are.
+func paramsFrom(args map[string][]string, known ...string) (*params, error) {
+	var unknown string
+	for k := range args {
 		if !contains(known, k) && k != "api_key" && (unknown == "" || k < unknown) {
 			unknown = k
 		}
@@ -37,7 +47,7 @@ func newParams(c *fiber.Ctx, known ...string) (*params, error) {
 	if unknown != "" {
 		return nil, httpx.BadParameter(unknown, "is not a known parameter (known: "+strings.Join(known, ", ")+")")
 	}
-	return p, nil
+	return &params{args: args}, nil
 }
 
 func contains(list []string, s string) bool {

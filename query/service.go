@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,17 +22,31 @@ type Reader interface {
 	TaskEvents(ctx context.Context, tenant, taskID string, f store.EventFilter) ([]schema.Progress, error)
 }
 
-// Deps are what the query API talks to.
+// Deps are what the query API talks to. Store is required; a nil reader
+// of another signal makes its routes answer 501, so a store that does not
+// keep logs or metrics yet still serves tasks.
 type Deps struct {
-	Store  Reader
-	Logger *slog.Logger
+	Store      Reader
+	Logs       LogReader
+	Series     SeriesReader
+	Stats      StatsReader
+	Dashboards DashboardKeeper
+	Logger     *slog.Logger
 }
 
 // Service is the HTTP query API.
 type Service struct {
-	store Reader
-	log   *slog.Logger
-	now   func() time.Time
+	store      Reader
+	logs       LogReader
+	series     SeriesReader
+	stats      StatsReader
+	dashboards DashboardKeeper
+	log        *slog.Logger
+	now        func() time.Time
+
+	// dashboardWrites serialises read-modify-write of dashboards within
+	// this process, so that two updates cannot both take the same version.
+	dashboardWrites sync.Mutex
 }
 
 // New makes the query API; Routes mounts it.
@@ -42,7 +57,15 @@ func New(deps Deps) *Service {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: deps.Store, log: deps.Logger.With("component", "query"), now: time.Now}
+	return &Service{
+		store:      deps.Store,
+		logs:       deps.Logs,
+		series:     deps.Series,
+		stats:      deps.Stats,
+		dashboards: deps.Dashboards,
+		log:        deps.Logger.With("component", "query"),
+		now:        time.Now,
+	}
 }
 
 // Routes mounts the query endpoints on r, which must already run
@@ -51,34 +74,45 @@ func (s *Service) Routes(r fiber.Router) {
 	r.Get("/v1/tasks", s.listTasks)
 	r.Get("/v1/tasks/:id", s.getTask)
 	r.Get("/v1/tasks/:id/events", s.taskEvents)
+	r.Get("/v1/tasks/:id/logs", needs(s.logs != nil, "logs"), s.taskLogs)
+	r.Get("/v1/logs", needs(s.logs != nil, "logs"), s.listLogs)
+	r.Get("/v1/metrics/series", needs(s.series != nil, "metrics"), s.metricSeries)
+	r.Get("/v1/stats/overview", needs(s.stats != nil, "task statistics"), s.statsOverview)
+	r.Get("/v1/charts/:kind", s.chart)
+	dash := needs(s.dashboards != nil, "dashboards")
+	r.Get("/v1/dashboards", dash, s.listDashboards)
+	r.Post("/v1/dashboards", dash, s.createDashboard)
+	r.Get("/v1/dashboards/:id", dash, s.getDashboard)
+	r.Put("/v1/dashboards/:id", dash, s.updateDashboard)
+	r.Delete("/v1/dashboards/:id", dash, s.deleteDashboard)
+	r.Get("/v1/export", s.export)
 }
 
+// needs answers 501 on a route whose reader the store does not provide.
+func needs(ok bool, what string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !ok {
+			return notImplemented(what)
+		}
+		return c.Next()
+	}
+}
+
+func notImplemented(what string) error {
+	return httpx.NewError(fiber.StatusNotImplemented, httpx.CodeNotImplemented, "this store does not keep "+what)
+}
+
+// taskParams select tasks; listings add limit and cursor.
+var taskParams = []string{"status", "user_id", "task_type", "updated_since", "updated_until"}
+
 func (s *Service) listTasks(c *fiber.Ctx) error {
-	p, err := newParams(c, "status", "user_id", "task_type", "updated_since", "updated_until", "limit", "cursor")
+	p, err := newParams(c, append(taskParams, "limit", "cursor")...)
 	if err != nil {
 		return err
 	}
-	f := store.TaskFilter{Tenant: auth.Tenant(c)}
-	for _, st := range p.list("status") {
-		if !schema.Status(st).Valid() {
-			return httpx.BadParameter("status", "must be among pending, running, paused, completed, failed, cancelled")
-		}
-		f.Statuses = append(f.Statuses, schema.Status(st))
-	}
-	if f.UserID, err = p.str("user_id"); err != nil {
+	f, err := p.taskFilter(auth.Tenant(c))
+	if err != nil {
 		return err
-	}
-	if f.TaskType, err = p.str("task_type"); err != nil {
-		return err
-	}
-	if f.UpdatedSince, err = p.time("updated_since"); err != nil {
-		return err
-	}
-	if f.UpdatedUntil, err = p.time("updated_until"); err != nil {
-		return err
-	}
-	if f.UpdatedSince > 0 && f.UpdatedUntil > 0 && f.UpdatedUntil <= f.UpdatedSince {
-		return httpx.BadParameter("updated_until", "must be after updated_since")
 	}
 	if f.Limit, err = p.limit(); err != nil {
 		return err
@@ -104,6 +138,34 @@ func (s *Service) listTasks(c *fiber.Ctx) error {
 		next = encodeCursor(store.TaskCursor{UpdatedAt: last.UpdatedAt, TaskID: last.TaskID})
 	}
 	return c.JSON(fiber.Map{"tasks": views, "next_cursor": next})
+}
+
+// taskFilter reads taskParams; Limit and After are left to the caller.
+func (p *params) taskFilter(tenant string) (store.TaskFilter, error) {
+	f := store.TaskFilter{Tenant: tenant}
+	var err error
+	for _, st := range p.list("status") {
+		if !schema.Status(st).Valid() {
+			return f, httpx.BadParameter("status", "must be among pending, running, paused, completed, failed, cancelled")
+		}
+		f.Statuses = append(f.Statuses, schema.Status(st))
+	}
+	if f.UserID, err = p.str("user_id"); err != nil {
+		return f, err
+	}
+	if f.TaskType, err = p.str("task_type"); err != nil {
+		return f, err
+	}
+	if f.UpdatedSince, err = p.time("updated_since"); err != nil {
+		return f, err
+	}
+	if f.UpdatedUntil, err = p.time("updated_until"); err != nil {
+		return f, err
+	}
+	if f.UpdatedSince > 0 && f.UpdatedUntil > 0 && f.UpdatedUntil <= f.UpdatedSince {
+		return f, httpx.BadParameter("updated_until", "must be after updated_since")
+	}
+	return f, nil
 }
 
 func (s *Service) getTask(c *fiber.Ctx) error {

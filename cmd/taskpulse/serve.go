@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taskpulse/taskpulse/ingest"
+	"github.com/taskpulse/taskpulse/internal/apidoc"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
 	"github.com/taskpulse/taskpulse/query"
@@ -62,6 +63,8 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	})
 	app.Use(telemetry.RequestMetrics(reg))
 	telemetry.Routes(app, reg, be.checks)
+	apidoc.Routes(app)
+	exposeRoutes(app)
 
 	api := app.Group("", s.keys.Middleware())
 	var background []func(context.Context) error
@@ -73,7 +76,12 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 		svc.Routes(api)
 	}
 	if s.runs(svcQuery) {
-		query.New(query.Deps{Store: be.store, Logger: log}).Routes(api)
+		deps := query.Deps{Store: be.store, Logger: log}
+		deps.Logs, _ = be.store.(query.LogReader)
+		deps.Series, _ = be.store.(query.SeriesReader)
+		deps.Stats, _ = be.store.(query.StatsReader)
+		deps.Dashboards, _ = be.store.(query.DashboardKeeper)
+		query.New(deps).Routes(api)
 	}
 	if s.runs(svcStream) {
 		svc, err := stream.New(stream.Config{QueueSize: s.streamQueue}, stream.Deps{Bus: be.bus, Store: be.store, Registerer: reg, Logger: log})

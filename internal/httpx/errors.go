@@ -17,6 +17,8 @@ const (
 	CodeUnauthorized     = "unauthorized"
 	CodeNotFound         = "not_found"
 	CodeUnavailable      = "unavailable"
+	CodeNotImplemented   = "not_implemented"
+	CodePrecondition     = "precondition_failed"
 	CodeInternal         = "internal"
 )
 

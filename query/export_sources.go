@@ -1,0 +1,216 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/taskpulse/taskpulse/internal/store"
+)
+
+var taskColumns = []string{"task_id", "user_id", "task_type", "task_name", "status", "progress", "current_step",
+	"steps_done", "steps_total", "message", "error", "eta", "created_at", "started_at", "updated_at", "duration_ms", "events", "attributes"}
+
+func (s *Service) exportTasks(p *params, tenant string) (pager, func() []string, error) {
+	f, err := p.taskFilter(tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.Limit = storePage
+	return func(ctx context.Context) ([]exportRow, bool, error) {
+		tasks, err := s.store.Tasks(ctx, f)
+		if err != nil {
+			return nil, false, err
+		}
+		now := s.now().UnixMilli()
+		rows := make([]exportRow, len(tasks))
+		for i, t := range tasks {
+			v := view(t, now)
+			rows[i] = exportRow{object: v, cells: []string{
+				t.TaskID, t.UserID, t.TaskType, t.TaskName, string(t.Status), ftoa(t.Progress), t.CurrentStep,
+				itoa(t.StepsDone), itoa(t.StepsTotal), t.Message, t.Error, optional(v.ETA), itoa(t.CreatedAt),
+				optional(t.StartedAt), itoa(t.UpdatedAt), itoa(v.DurationMs), itoa(t.Events), attrs(t.Attributes),
+			}}
+		}
+		if len(tasks) < f.Limit {
+			return rows, true, nil
+		}
+		last := tasks[len(tasks)-1]
+		f.After = &store.TaskCursor{UpdatedAt: last.UpdatedAt, TaskID: last.TaskID}
+		return rows, false, nil
+	}, fixed(taskColumns), nil
+}
+
+var eventColumns = []string{"event_id", "task_id", "timestamp", "seq", "ingest_order", "user_id", "task_type", "task_name",
+	"status", "progress", "current_step", "steps_done", "steps_total", "message", "eta", "error", "attributes"}
+
+// exportEvents walks the selected tasks and, for each, its whole timeline.
+func (s *Service) exportEvents(p *params, tenant string) (pager, func() []string, error) {
+	tf, err := p.taskFilter(tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	tf.TaskIDs = p.list("task_id")
+	tf.Limit = storePage
+	var (
+		tasks     []store.Task // the current page of tasks
+		tasksDone bool
+		ef        = store.EventFilter{Limit: storePage}
+	)
+	return func(ctx context.Context) ([]exportRow, bool, error) {
+		if len(tasks) == 0 {
+			if tasksDone {
+				return nil, true, nil
+			}
+			page, err := s.store.Tasks(ctx, tf)
+			if err != nil {
+				return nil, false, err
+			}
+			tasks, tasksDone = page, len(page) < tf.Limit
+			if len(page) > 0 {
+				last := page[len(page)-1]
+				tf.After = &store.TaskCursor{UpdatedAt: last.UpdatedAt, TaskID: last.TaskID}
+			}
+			if len(tasks) == 0 {
+				return nil, true, nil
+			}
+		}
+		events, err := s.store.TaskEvents(ctx, tenant, tasks[0].TaskID, ef)
+		if err != nil {
+			return nil, false, err
+		}
+		rows := make([]exportRow, len(events))
+		for i, e := range events {
+			e.Tenant = ""
+			rows[i] = exportRow{object: e, cells: []string{
+				e.EventID, e.TaskID, itoa(e.Timestamp), itoa(e.Seq), itoa(e.IngestOrder), e.UserID, e.TaskType, e.TaskName,
+				string(e.Status), optionalF(e.Progress), e.CurrentStep, itoa(e.StepsDone), itoa(e.StepsTotal), e.Message,
+				optional(e.ETA), e.Error, attrs(e.Attributes),
+			}}
+		}
+		if len(events) == ef.Limit {
+			last := events[len(events)-1]
+			ef.After = &store.EventCursor{Timestamp: last.Timestamp, Seq: last.Seq, IngestOrder: last.IngestOrder, EventID: last.EventID}
+		} else {
+			tasks, ef.After = tasks[1:], nil
+		}
+		return rows, tasksDone && len(tasks) == 0, nil
+	}, fixed(eventColumns), nil
+}
+
+var logColumns = []string{"event_id", "timestamp", "level", "task_id", "user_id", "source", "message", "trace_id", "span_id", "attributes"}
+
+func (s *Service) exportLogs(p *params, tenant string) (pager, func() []string, error) {
+	if s.logs == nil {
+		return nil, nil, notImplemented("logs")
+	}
+	f, err := p.logFilter(tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.Limit = storePage
+	return func(ctx context.Context) ([]exportRow, bool, error) {
+		logs, err := s.logs.Logs(ctx, f)
+		if err != nil {
+			return nil, false, err
+		}
+		rows := make([]exportRow, len(logs))
+		for i, l := range logs {
+			l.Tenant = ""
+			rows[i] = exportRow{object: l, cells: []string{
+				l.EventID, itoa(l.Timestamp), string(l.Level), l.TaskID, l.UserID, l.Source, l.Message, l.TraceID, l.SpanID, attrs(l.Attributes),
+			}}
+		}
+		if len(logs) < f.Limit {
+			return rows, true, nil
+		}
+		c := logCursor(logs[len(logs)-1])
+		f.After = &c
+		return rows, false, nil
+	}, fixed(logColumns), nil
+}
+
+// seriesRow is one bucket of one series in an export; empty buckets are
+// left out.
+type seriesRow struct {
+	T      int64             `json:"t"`
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+	V      float64           `json:"v"`
+}
+
+// exportSeries reads the series in one store query (the bucket cap bounds
+// it) and writes a column per label of any series, known once it is read.
+func (s *Service) exportSeries(p *params, tenant string) (pager, func() []string, error) {
+	if s.series == nil {
+		return nil, nil, notImplemented("metrics")
+	}
+	r, err := p.seriesRequest(tenant, s.now().UnixMilli())
+	if err != nil {
+		return nil, nil, err
+	}
+	var columns []string
+	return func(ctx context.Context) ([]exportRow, bool, error) {
+		series, err := s.loadSeries(ctx, r)
+		if err != nil {
+			return nil, false, err
+		}
+		names := map[string]bool{}
+		for _, fs := range series {
+			for k := range fs.Labels {
+				names[k] = true
+			}
+		}
+		labels := slices.Sorted(maps.Keys(names))
+		columns = append(append([]string{"t", "name"}, labels...), "v")
+		var rows []exportRow
+		times := r.Window.times()
+		for _, fs := range series {
+			for i, v := range fs.Values {
+				if v == nil {
+					continue
+				}
+				cells := []string{itoa(times[i]), r.Query.Name}
+				for _, k := range labels {
+					cells = append(cells, fs.Labels[k])
+				}
+				rows = append(rows, exportRow{
+					object: seriesRow{T: times[i], Name: r.Query.Name, Labels: fs.Labels, V: *v},
+					cells:  append(cells, ftoa(*v)),
+				})
+			}
+		}
+		return rows, true, nil
+	}, func() []string { return columns }, nil
+}
+
+func fixed(columns []string) func() []string { return func() []string { return columns } }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func ftoa(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func optional(n *int64) string {
+	if n == nil {
+		return ""
+	}
+	return itoa(*n)
+}
+
+func optionalF(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return ftoa(*v)
+}
+
+// attrs writes a map as one JSON cell; empty when there is none.
+func attrs(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
