@@ -16,5 +16,9 @@
 // ReplacingMergeTree keyed by each event's identity and every read uses
 // FINAL (see schema/clickhouse/0001_progress_events.sql). The current state
 // of a task is computed at read time from its deduplicated events (see
-// state.go), which keeps it exact whatever order events arrived in.
+// state.go), which keeps it exact whatever order events arrived in. A task
+// listing first narrows to a page with task_summary, a per-task summary a
+// materialized view keeps with every insert
+// (schema/clickhouse/0006_task_summary.sql), and then computes the state of
+// that page only.
 package clickhouse

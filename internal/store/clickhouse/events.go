@@ -9,10 +9,14 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
+// selectEvents reads one task through the primary key. The tenant and task
+// are a PREWHERE, which FINAL allows because they are sorting key columns
+// (see stateSelect). The cursor compares non-key columns, so it is a WHERE
+// and applies after FINAL has kept the first copy of each event.
 const selectEvents = `SELECT event_id, timestamp, seq, ingest_order, user_id, task_type, task_name, status, progress,
     current_step, steps_done, steps_total, message, eta, error, attr_keys, attr_values
 FROM progress_events FINAL
-WHERE tenant = ? AND task_id = ?%s
+PREWHERE tenant = ? AND task_id = ?%s
 ORDER BY timestamp, seq, ingest_order, event_id
 LIMIT ?`
 
@@ -28,7 +32,7 @@ func (s *Store) TaskEvents(ctx context.Context, tenant, taskID string, f store.E
 	after := ""
 	args := []any{tenant, taskID}
 	if c := f.After; c != nil {
-		after = " AND (timestamp, seq, ingest_order, event_id) > (?, ?, ?, ?)"
+		after = "\nWHERE (timestamp, seq, ingest_order, event_id) > (?, ?, ?, ?)"
 		args = append(args, c.Timestamp, c.Seq, c.IngestOrder, c.EventID)
 	}
 	args = append(args, f.Limit)

@@ -25,10 +25,19 @@ import (
 //     aggregate functions ignore NULL arguments, and show an older value.
 //   - Progress is that of the latest event that carried one (argMaxIf).
 //
-// A materialized view with argMaxState would make listing cheaper, but it
-// would see every copy of a redelivered event before any merge, so min and
-// argMax there could take a later copy's values; reading the deduplicated
-// rows keeps the contract exact.
+// Task reads one task's rows through the primary key, so this costs what
+// the task's own events cost. A listing narrows to a page first with the
+// per-task summary and then computes the state of that page the same way
+// (see Tasks).
+//
+// The tenant and task filters are a PREWHERE: they name only sorting key
+// columns, which every copy of an event shares, so they may run before FINAL
+// collapses the copies, and FINAL then merges just the task's rows instead
+// of every row of the granules they share with other tasks (at the default
+// granularity of 8192 rows, a page of 50 tasks touches some 400,000 rows,
+// and FINAL on 18.16 merges them in one thread). Any filter on other columns
+// must stay after FINAL, or it could drop the copy that wins and keep one
+// that does not.
 //
 // The query has three levels because ClickHouse resolves an alias anywhere
 // in its level: naming an aggregate user_id where the rows have a column
@@ -73,7 +82,7 @@ FROM
             current_step, steps_done, steps_total, message, eta, error, attr_keys, attr_values,
             (timestamp, seq, ingest_order, event_id) AS key
         FROM progress_events FINAL
-        WHERE tenant = ?%s
+        PREWHERE tenant = ?%s
     )
     GROUP BY task_id
 )`
@@ -94,8 +103,55 @@ func (s *Store) Task(ctx context.Context, tenant, taskID string) (store.Task, er
 	return tasks[0], nil
 }
 
+// Listing a page of tasks takes two steps, because computing the state of
+// every task of a tenant from its events costs a full aggregation of the
+// tenant's events for each page (about a second at a million events).
+//
+//  1. selectCandidates reads task_summary (schema/clickhouse/0006), one small
+//     row per task once merged, and returns the next page of task ids by the
+//     summary's (updated, task_id), filtered on the summary's latest status,
+//     user and type. Only when one of those is filtered does it merge the
+//     argMax state, which costs several times the max state alone.
+//  2. The full state of those tasks only is computed from their deduplicated
+//     events (stateSelect with task_id IN), where the primary key
+//     (tenant, task_id, ...) reads just their rows; the event count comes
+//     from there too. The filters and the cursor are applied again to the
+//     exact state, so a page never shows a task in a state it is not in.
+//
+// The summary equals the exact state for every task whose stored copies of
+// each event agree on the order key, status, user and type: that holds for
+// redelivered batches and retried requests, which carry the same event, and
+// whatever order events arrive in. A copy of a stored event that differs in
+// those fields (a client reusing an event_id for other content) still feeds
+// the summary, though the events table ignores it; such a task may then be
+// left out of a filtered page whose summary fields it no longer matches.
+// Finding those copies at insert time would cost a lookup per batch that
+// 18.16 makes slower than the insert itself (it parses every key literal).
+//
+// Step 2 can return fewer tasks than step 1 named: a task whose summary no
+// longer matches its exact state, or whose events retention has removed. So
+// Tasks continues after the last candidate until the page is full or the
+// summary has no more candidates.
+//
+// The inner level aliases the merged values with names the summary does not
+// use as columns, for the same reason as in stateSelect.
+const selectCandidates = `SELECT task_id, updated_at
+FROM
+(
+    SELECT task_id, maxMerge(updated) AS updated_at%s
+    FROM task_summary
+    WHERE tenant = ?%s
+    GROUP BY task_id
+)%s
+ORDER BY updated_at DESC, task_id DESC
+LIMIT ?`
+
+// mergeLatest adds the merged argMax state to selectCandidates when a
+// filter needs the latest status, user or type.
+const mergeLatest = `, argMaxMerge(latest) AS latest_fields`
+
 // Tasks lists the tasks matching f, newest first by (UpdatedAt, TaskID).
-// The filter is assembled from fixed fragments; every value is a query
+// The filters are assembled from fixed fragments; every value is a query
 // argument.
 func (s *Store) Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, error) {
 	if f.Tenant == "" {
@@ -104,23 +160,85 @@ func (s *Store) Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, er
 	if f.Limit <= 0 {
 		return nil, errors.New("list tasks: limit must be positive")
 	}
-	inner := ""
+	var tasks []store.Task
+	after := f.After
+	for len(tasks) < f.Limit {
+		want := f.Limit - len(tasks)
+		ids, last, err := s.taskCandidates(ctx, f, after, want)
+		if err != nil {
+			return nil, fmt.Errorf("list tasks: %w", err)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		page, err := s.exactTasks(ctx, f, after, ids)
+		if err != nil {
+			return nil, fmt.Errorf("list tasks: %w", err)
+		}
+		tasks = append(tasks, page...)
+		if len(ids) < want {
+			break
+		}
+		after = &last
+	}
+	return tasks, nil
+}
+
+// taskCandidates runs step 1: the ids of the next limit tasks after the
+// cursor by the summary, and the summary's position of the last of them.
+func (s *Store) taskCandidates(ctx context.Context, f store.TaskFilter, after *store.TaskCursor, limit int) ([]string, store.TaskCursor, error) {
+	inner, latest := "", ""
 	args := []any{f.Tenant}
 	if len(f.TaskIDs) > 0 {
-		// A task's state depends only on its own events, so this filter
-		// may run before aggregation, where the sorting key serves it.
 		inner = " AND task_id IN ?"
 		args = append(args, groupSet(f.TaskIDs))
 	}
-
 	var where []string
 	if len(f.Statuses) > 0 {
-		statuses := make([]string, len(f.Statuses))
-		for i, st := range f.Statuses {
-			statuses[i] = string(st)
+		where = append(where, "latest_fields.1 IN ?")
+		args = append(args, groupSet(statusNames(f.Statuses)))
+	}
+	if f.UserID != "" {
+		where = append(where, "latest_fields.2 = ?")
+		args = append(args, f.UserID)
+	}
+	if f.TaskType != "" {
+		where = append(where, "latest_fields.3 = ?")
+		args = append(args, f.TaskType)
+	}
+	if len(where) > 0 {
+		latest = mergeLatest
+	}
+	where, args = appendTimeFilters(where, args, f, after)
+	args = append(args, limit)
+
+	query := fmt.Sprintf(selectCandidates, latest, inner, whereClause(where))
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, store.TaskCursor{}, err
+	}
+	defer rows.Close()
+	var (
+		ids  []string
+		last store.TaskCursor
+	)
+	for rows.Next() {
+		if err := rows.Scan(&last.TaskID, &last.UpdatedAt); err != nil {
+			return nil, store.TaskCursor{}, err
 		}
+		ids = append(ids, last.TaskID)
+	}
+	return ids, last, rows.Err()
+}
+
+// exactTasks runs step 2: the state of the tasks ids names, computed from
+// their events, that match f after the cursor, in listing order.
+func (s *Store) exactTasks(ctx context.Context, f store.TaskFilter, after *store.TaskCursor, ids []string) ([]store.Task, error) {
+	args := []any{f.Tenant, groupSet(ids)}
+	var where []string
+	if len(f.Statuses) > 0 {
 		where = append(where, "status IN ?")
-		args = append(args, groupSet(statuses))
+		args = append(args, groupSet(statusNames(f.Statuses)))
 	}
 	if f.UserID != "" {
 		where = append(where, "user_id = ?")
@@ -130,6 +248,15 @@ func (s *Store) Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, er
 		where = append(where, "task_type = ?")
 		args = append(args, f.TaskType)
 	}
+	where, args = appendTimeFilters(where, args, f, after)
+
+	query := fmt.Sprintf(stateSelect, " AND task_id IN ?") + whereClause(where) + "\nORDER BY updated_at DESC, task_id DESC"
+	return s.queryTasks(ctx, f.Tenant, query, args...)
+}
+
+// appendTimeFilters adds the update-time range and the cursor, which both
+// steps name updated_at.
+func appendTimeFilters(where []string, args []any, f store.TaskFilter, after *store.TaskCursor) ([]string, []any) {
 	if f.UpdatedSince != 0 {
 		where = append(where, "updated_at >= ?")
 		args = append(args, f.UpdatedSince)
@@ -138,24 +265,26 @@ func (s *Store) Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, er
 		where = append(where, "updated_at < ?")
 		args = append(args, f.UpdatedUntil)
 	}
-	if f.After != nil {
+	if after != nil {
 		where = append(where, "(updated_at, task_id) < (?, ?)")
-		args = append(args, f.After.UpdatedAt, f.After.TaskID)
+		args = append(args, after.UpdatedAt, after.TaskID)
 	}
+	return where, args
+}
 
-	var q strings.Builder
-	fmt.Fprintf(&q, stateSelect, inner)
-	if len(where) > 0 {
-		q.WriteString("\nWHERE " + strings.Join(where, " AND "))
+func whereClause(where []string) string {
+	if len(where) == 0 {
+		return ""
 	}
-	q.WriteString("\nORDER BY updated_at DESC, task_id DESC\nLIMIT ?")
-	args = append(args, f.Limit)
+	return "\nWHERE " + strings.Join(where, " AND ")
+}
 
-	tasks, err := s.queryTasks(ctx, f.Tenant, q.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
+func statusNames(statuses []schema.Status) []string {
+	names := make([]string, len(statuses))
+	for i, st := range statuses {
+		names[i] = string(st)
 	}
-	return tasks, nil
+	return names
 }
 
 func (s *Store) queryTasks(ctx context.Context, tenant, query string, args ...any) ([]store.Task, error) {
