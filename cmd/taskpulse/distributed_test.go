@@ -27,7 +27,7 @@ type cluster struct {
 	prefix, database    string
 }
 
-func newCluster(t *testing.T, brokers, clickhouseAddr string) *cluster {
+func newCluster(t testing.TB, brokers, clickhouseAddr string) *cluster {
 	t.Helper()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
@@ -38,7 +38,7 @@ func newCluster(t *testing.T, brokers, clickhouseAddr string) *cluster {
 // requireCluster returns the servers from TASKPULSE_KAFKA_BROKERS and
 // TASKPULSE_CLICKHOUSE_ADDR. Without them the test is skipped, except in
 // CI, where a missing service is a failure.
-func requireCluster(t *testing.T) *cluster {
+func requireCluster(t testing.TB) *cluster {
 	t.Helper()
 	brokers, ch := os.Getenv("TASKPULSE_KAFKA_BROKERS"), os.Getenv("TASKPULSE_CLICKHOUSE_ADDR")
 	if brokers == "" || ch == "" {
@@ -51,7 +51,7 @@ func requireCluster(t *testing.T) *cluster {
 }
 
 // start runs one taskpulse process with the given services on the cluster.
-func (c *cluster) start(t *testing.T, services string, extra ...string) *process {
+func (c *cluster) start(t testing.TB, services string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{
 		"--services", services, "--bus", "kafka", "--store", "clickhouse",
@@ -64,7 +64,7 @@ func (c *cluster) start(t *testing.T, services string, extra ...string) *process
 
 // startBinary runs the built binary with args on a free loopback port and
 // waits until it is ready.
-func startBinary(t *testing.T, dir string, args ...string) *process {
+func startBinary(t testing.TB, dir string, args ...string) *process {
 	t.Helper()
 	bin, err := buildBinary()
 	require.NoError(t, err)
@@ -95,7 +95,7 @@ func (p *process) kill() {
 // prefixWriter sends a child's log to the test log, so a failure shows
 // what each process said.
 type prefixWriter struct {
-	t      *testing.T
+	t      testing.TB
 	prefix string
 }
 
