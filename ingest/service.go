@@ -218,6 +218,10 @@ func (s *Service) stamp(events []schema.Progress, tenant string, now time.Time) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("stamp event id: %w", err)
 	}
+	// Every record names its tenant in a header too, so that consumers can
+	// skip a tenant's records without decoding them. The map is shared,
+	// read-only, by the request's records.
+	headers := map[string]string{schema.HeaderTenant: tenant}
 	var buf []byte
 	for i := range events {
 		p := &events[i]
@@ -243,7 +247,7 @@ func (s *Service) stamp(events []schema.Progress, tenant string, now time.Time) 
 		if buf, err = schema.AppendProgress(buf, p); err != nil {
 			return nil, nil, fmt.Errorf("encode progress: %w", err)
 		}
-		recs[i] = bus.Record{Topic: schema.TopicProgress, Key: key, Value: buf[start:len(buf):len(buf)]}
+		recs[i] = bus.Record{Topic: schema.TopicProgress, Key: key, Value: buf[start:len(buf):len(buf)], Headers: headers}
 		ids[i] = p.EventID
 	}
 	return recs, ids, nil

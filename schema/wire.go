@@ -9,6 +9,10 @@ import (
 	"unicode/utf8"
 )
 
+// HeaderTenant is the bus record header that repeats the record's tenant,
+// so that a consumer can pass over other tenants' records undecoded.
+const HeaderTenant = "tenant"
+
 // Bus topics, one per signal.
 const (
 	TopicProgress   = "progress"

@@ -85,6 +85,13 @@ func removeFrom(m map[string]clientSet, key string, c *client) {
 	}
 }
 
+// follows reports whether any connection of tenant has a subscription.
+func (h *hub) follows(tenant string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.tenants[tenant] != nil
+}
+
 // publish hands p to every connection of its tenant that follows its
 // task, its user or everything, once per connection even when several of
 // its subscriptions match. The event is encoded only when someone follows

@@ -110,6 +110,9 @@ func (s *Service) route(_ context.Context, batch []bus.Record) error {
 		if rec.Topic != schema.TopicProgress {
 			continue
 		}
+		if tenant, ok := rec.Headers[schema.HeaderTenant]; ok && !s.hub.follows(tenant) {
+			continue // nobody of this tenant is connected: skip the decoding
+		}
 		p, err := schema.DecodeProgress(rec.Value)
 		if err == nil {
 			err = s.hub.publish(p)

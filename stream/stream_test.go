@@ -230,4 +230,14 @@ func TestUndecodableRecordsAreSkipped(t *testing.T) {
 	)
 	require.Equal(t, "good", readProgress(t, conn))
 	require.Equal(t, 2.0, dropped(h.svc, reasonUndecodable))
+
+	// A record whose tenant header names a tenant nobody follows is passed
+	// over before decoding, so it is not even counted.
+	b.publishRecords(t,
+		bus.Record{Topic: schema.TopicProgress, Value: []byte("{not json"), Headers: map[string]string{schema.HeaderTenant: "nobody"}},
+		bus.Record{Topic: schema.TopicProgress, Value: []byte("{not json"), Headers: map[string]string{schema.HeaderTenant: tenantA}},
+		progressRecords(t, progress(tenantA, "t1", "", 2000, 0, "after"))[0],
+	)
+	require.Equal(t, "after", readProgress(t, conn))
+	require.Equal(t, 3.0, dropped(h.svc, reasonUndecodable))
 }

@@ -209,6 +209,14 @@ func (lg *loadGen) wsLatency(ctx context.Context, n, rate int) (p50, p99 time.Du
 		return 0, 0, 0, fmt.Errorf("dial websocket: %w", err)
 	}
 	defer conn.Close()
+	// Post only once the subscription is live: its snapshot comes first,
+	// and may wait for a store still busy with the load before.
+	var first struct {
+		Type string `json:"type"`
+	}
+	if err := conn.ReadJSON(&first); err != nil || first.Type != "snapshot" {
+		return 0, 0, 0, fmt.Errorf("websocket: want a snapshot first, got %q (%v)", first.Type, err)
+	}
 
 	var latencies []time.Duration
 	done := make(chan struct{})
