@@ -150,7 +150,9 @@ func decodeProblem(err error) error {
 // /v1/charts would check them, so a saved panel always draws.
 func (s *Service) checkDefinition(c *fiber.Ctx, def definition) []schema.FieldError {
 	var problems []schema.FieldError
-	add := func(field, reason string) { problems = append(problems, schema.FieldError{Field: field, Reason: reason}) }
+	add := func(field, reason string) {
+		problems = append(problems, schema.FieldError{Field: field, Reason: reason})
+	}
 	checkTitle(add, "title", def.Title)
 	if len(def.Panels) > maxPanels {
 		add("panels", "must hold at most "+strconv.Itoa(maxPanels)+" panels")

@@ -1,0 +1,91 @@
+package query_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDashboardsCRUD(t *testing.T) {
+	a := startAPI(t, allDeps(newMemStore()))
+	const def = `{"title":"Jobs","panels":[
+		{"title":"Latency","chart":"line","query":{"name":"job_seconds","agg":"p95","match":["region=eu","host=~a.*"],"step":60000}},
+		{"title":"By status","chart":"pie","query":{}}]}`
+
+	created := a.do(t, http.MethodPost, "/v1/dashboards", def)
+	require.Equal(t, http.StatusCreated, created.status, string(created.raw))
+	id := created.body["id"].(string)
+	require.NotEmpty(t, id)
+	require.Equal(t, float64(1), created.body["version"])
+	require.Equal(t, `"1"`, created.header.Get("ETag"))
+	require.Equal(t, "/v1/dashboards/"+id, created.header.Get("Location"))
+	panels := created.body["panels"].([]any)
+	require.Equal(t, map[string]any{"name": "job_seconds", "agg": "p95", "match": []any{"region=eu", "host=~a.*"}, "step": "60000"},
+		panels[0].(map[string]any)["query"], "a parameter given once reads back as a string")
+
+	got := a.get(t, "/v1/dashboards/"+id)
+	require.Equal(t, http.StatusOK, got.status)
+	require.Equal(t, "Jobs", got.body["title"])
+
+	updated := a.do(t, http.MethodPut, "/v1/dashboards/"+id, `{"title":"Jobs (EU)","panels":[]}`)
+	require.Equal(t, http.StatusOK, updated.status, string(updated.raw))
+	require.Equal(t, float64(2), updated.body["version"])
+	require.Equal(t, created.body["created_at"], updated.body["created_at"])
+	require.Empty(t, updated.body["panels"])
+
+	stale := a.do(t, http.MethodPut, "/v1/dashboards/"+id, `{"title":"Mine"}`, "If-Match", `"1"`)
+	require.Equal(t, http.StatusPreconditionFailed, stale.status, string(stale.raw))
+	require.Equal(t, "precondition_failed", stale.body["error"].(map[string]any)["code"])
+	current := a.do(t, http.MethodPut, "/v1/dashboards/"+id, `{"title":"Mine"}`, "If-Match", `"2"`)
+	require.Equal(t, http.StatusOK, current.status, string(current.raw))
+	require.Equal(t, float64(3), current.body["version"])
+
+	second := a.do(t, http.MethodPost, "/v1/dashboards", `{"title":"Alpha"}`)
+	require.Equal(t, http.StatusCreated, second.status)
+	list := a.get(t, "/v1/dashboards")
+	require.Equal(t, http.StatusOK, list.status)
+	titles := []any{}
+	for _, d := range list.body["dashboards"].([]any) {
+		titles = append(titles, d.(map[string]any)["title"])
+	}
+	require.Equal(t, []any{"Alpha", "Mine"}, titles, "listed by title")
+
+	require.Equal(t, http.StatusNoContent, a.do(t, http.MethodDelete, "/v1/dashboards/"+id, "").status)
+	require.Equal(t, http.StatusNotFound, a.get(t, "/v1/dashboards/"+id).status)
+	require.Equal(t, http.StatusNotFound, a.do(t, http.MethodDelete, "/v1/dashboards/"+id, "").status)
+	require.Equal(t, http.StatusNotFound, a.do(t, http.MethodPut, "/v1/dashboards/nope", `{"title":"x"}`).status)
+}
+
+func TestDashboardValidationNamesEveryField(t *testing.T) {
+	a := startAPI(t, allDeps(newMemStore()))
+	f := func(body string, wantCode string, wantFields ...string) {
+		t.Helper()
+		r := a.do(t, http.MethodPost, "/v1/dashboards", body)
+		require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", body, r.raw)
+		require.Equal(t, wantCode, r.body["error"].(map[string]any)["code"], body)
+		var fields []string
+		for _, d := range errorDetails(t, r) {
+			fields = append(fields, d["field"].(string))
+			require.NotEmpty(t, d["reason"])
+		}
+		require.Equal(t, wantFields, fields, body)
+	}
+	const bad = "validation_failed"
+	f(`{}`, bad, "title")
+	f(`{"title":"  "}`, bad, "title")
+	f(`{"title":"t","panels":[{"title":"p","chart":"donut"}]}`, bad, "panels[0].chart")
+	f(`{"title":"t","panels":[{"title":"p"}]}`, bad, "panels[0].chart")
+	f(`{"title":"t","panels":[{"title":"ok","chart":"pie"},{"chart":"line","query":{"name":"m"}}]}`, bad, "panels[1].title")
+	f(`{"title":"t","panels":[{"title":"p","chart":"line","query":{"name":"m","agg":"median"}}]}`, bad, "panels[0].query.agg")
+	f(`{"title":"t","panels":[{"title":"p","chart":"line","query":{"name":"m","colour":"red"}}]}`, bad, "panels[0].query.colour")
+	f(`{"title":"t","panels":[{"title":"p","chart":"pie","query":{"source":"metric"}}]}`, bad, "panels[0].query.source")
+	f(`{"title":"t","panels":[{"title":"p","chart":"line","query":{"name":{"a":1}}}]}`, "invalid_json", "body")
+	f(`{"title":"t","owner":"me"}`, bad, "owner")
+	f(`{"title":7}`, bad, "title")
+	f(`{"title":"t"} {}`, "invalid_json", "body")
+	f(`{"title":`, "invalid_json", "body")
+
+	r := a.do(t, http.MethodPost, "/v1/dashboards", "title=t", "Content-Type", "application/x-www-form-urlencoded")
+	require.Equal(t, http.StatusUnsupportedMediaType, r.status)
+}
