@@ -1,10 +1,19 @@
 // Package query serves TaskPulse's read API over HTTP: task listings, a
-// task's current state with derived figures (duration, progress rate, ETA),
-// and its timeline of events. Every read is scoped to the caller's tenant
-// and goes to the store through the small Reader interface; the package
-// neither knows nor cares which store backs it.
+// task's current state with derived figures (duration, progress rate, ETA)
+// and its timeline; log search; metric series with every bucket present
+// and rates computed here from the store's last value per bucket; task
+// statistics; chart frames ready to plot (CHARTS.md); saved dashboards;
+// and exports that stream every row as CSV, JSON or NDJSON.
+//
+// Every read is scoped to the caller's tenant and goes to the store
+// through small interfaces declared here (Reader, LogReader, SeriesReader,
+// StatsReader, DashboardKeeper); the package neither knows nor cares which
+// store backs it, and answers 501 on the routes of a reader it was not
+// given.
 //
 // Parameters are checked strictly: an unknown or malformed parameter is a
-// 400 that names it, never silently ignored. Listings page with opaque
-// cursors (next_cursor), which encode the position of the last item.
+// 400 that names it, never silently ignored. Dashboard panels are checked
+// by the same code as chart requests, so a saved panel always draws.
+// Listings page with opaque cursors (next_cursor), which encode the
+// position of the last item.
 package query
