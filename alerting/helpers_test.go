@@ -1,0 +1,301 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/bus/embedded"
+	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/internal/store/duckdb"
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+const patience = 10 * time.Second
+
+// env is what alerting services of one test share: a real embedded bus,
+// a real DuckDB store and a rules file.
+type env struct {
+	bus   *embedded.Bus
+	store *duckdb.Store
+	rules string
+	// series and logs, when set, stand in for the store's metric and log
+	// readers.
+	series SeriesReader
+	logs   LogReader
+}
+
+func newEnv(t testing.TB, rulesYAML string) *env {
+	t.Helper()
+	dir := t.TempDir()
+	b, err := embedded.Open(filepath.Join(dir, "bus"), embedded.Options{})
+	require.NoError(t, err)
+	st, err := duckdb.Open(filepath.Join(dir, "store.duckdb"), duckdb.Options{Threads: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		require.NoError(t, b.Close())
+		require.NoError(t, st.Close())
+	})
+	e := &env{bus: b, store: st, rules: filepath.Join(dir, "rules.yaml")}
+	e.writeRules(t, rulesYAML)
+	return e
+}
+
+func (e *env) writeRules(t testing.TB, yaml string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(e.rules, []byte(yaml), 0o644))
+}
+
+// testConfig makes everything quick, so tests wait milliseconds.
+func (e *env) testConfig() Config {
+	return Config{
+		RulesFile:         e.rules,
+		TaskCheckInterval: 20 * time.Millisecond,
+		RefreshInterval:   100 * time.Millisecond,
+		Delivery:          DeliveryConfig{MaxAttempts: 5, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond},
+	}
+}
+
+// service is an alerting Service running with its API on a loopback port.
+type service struct {
+	*Service
+	base string
+	stop func()
+}
+
+func (e *env) start(t testing.TB) *service {
+	t.Helper()
+	return e.startWith(t, e.testConfig())
+}
+
+func (e *env) startWith(t testing.TB, cfg Config) *service {
+	t.Helper()
+	deps := Deps{Bus: e.bus, Documents: e.store, Tasks: e.store, Series: e.series, Logs: e.logs}
+	svc, err := New(cfg, deps)
+	require.NoError(t, err)
+	app := fiber.New(fiber.Config{ErrorHandler: httpx.ErrorHandler, DisableStartupMessage: true})
+	svc.Routes(app.Group("", auth.Keys{}.Middleware()))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone, httpDone := make(chan error, 1), make(chan error, 1)
+	go func() { runDone <- svc.Run(ctx) }()
+	go func() { httpDone <- app.Listener(ln) }()
+	s := &service{Service: svc, base: "http://" + ln.Addr().String()}
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-runDone)
+			require.NoError(t, app.Shutdown())
+			require.NoError(t, <-httpDone)
+		})
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// call sends a request to the service's API and decodes a JSON answer.
+func (s *service) call(t testing.TB, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	if len(raw) > 0 {
+		require.NoError(t, json.Unmarshal(raw, &out), string(raw))
+	}
+	return resp.StatusCode, out
+}
+
+func (s *service) notifications(t testing.TB, query string) []schema.Notification {
+	t.Helper()
+	resp, err := http.Get(s.base + "/v1/notifications?" + query)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var out struct{ Notifications []schema.Notification }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return out.Notifications
+}
+
+// taskEvent publishes one progress event on the bus and stores it, as
+// ingest and the writer would.
+func (e *env) taskEvent(t testing.TB, p schema.Progress) {
+	t.Helper()
+	if p.Tenant == "" {
+		p.Tenant = auth.DefaultTenant
+	}
+	if p.EventID == "" {
+		p.EventID = fmt.Sprintf("%s-%d-%s", p.TaskID, time.Now().UnixNano(), p.Status)
+	}
+	if p.Timestamp == 0 {
+		p.Timestamp = time.Now().UnixMilli()
+	}
+	if p.TaskType == "" {
+		p.TaskType = "create_skill"
+	}
+	if p.UserID == "" {
+		p.UserID = "u1"
+	}
+	raw, err := schema.EncodeProgress(&p)
+	require.NoError(t, err)
+	require.NoError(t, e.store.InsertProgress(context.Background(), []schema.Progress{p}))
+	require.NoError(t, e.bus.Publish(context.Background(), bus.Record{Topic: schema.TopicProgress, Key: []byte(p.TaskID), Value: raw}))
+}
+
+// received is one request a receiver took.
+type received struct {
+	at     time.Time
+	header http.Header
+	body   []byte
+}
+
+// receiver is a real HTTP server that records requests and answers as
+// answer says for the n-th of them (from 1).
+type receiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	got    []received
+	answer func(n int, w http.ResponseWriter) int
+}
+
+func newReceiver(t testing.TB, answer func(n int, w http.ResponseWriter) int) *receiver {
+	t.Helper()
+	r := &receiver{answer: answer}
+	if r.answer == nil {
+		r.answer = func(int, http.ResponseWriter) int { return http.StatusOK }
+	}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, received{time.Now(), req.Header.Clone(), body})
+		n, answer := len(r.got), r.answer
+		r.mu.Unlock()
+		w.WriteHeader(answer(n, w))
+	}))
+	t.Cleanup(func() {
+		r.Close()
+		http.DefaultClient.CloseIdleConnections()
+	})
+	return r
+}
+
+func (r *receiver) requests() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.got...)
+}
+
+func (r *receiver) setAnswer(f func(n int, w http.ResponseWriter) int) {
+	r.mu.Lock()
+	r.answer = f
+	r.mu.Unlock()
+}
+
+// waitRequests waits until the receiver holds n requests, and returns them.
+func (r *receiver) waitRequests(t testing.TB, n int) []received {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(r.requests()) >= n }, patience, 5*time.Millisecond,
+		"receiver got %d requests, want %d", len(r.requests()), n)
+	return r.requests()
+}
+
+func decodeNotification(t testing.TB, body []byte) schema.Notification {
+	t.Helper()
+	var n schema.Notification
+	require.NoError(t, json.Unmarshal(body, &n), string(body))
+	return n
+}
+
+// waitDelivery waits until the notification of a rule and group reaches
+// state on every channel, and returns it.
+func (s *service) waitDelivery(t testing.TB, rule, group, state string, want schema.DeliveryState) schema.Notification {
+	t.Helper()
+	var found schema.Notification
+	require.Eventually(t, func() bool {
+		for _, n := range s.notifications(t, "") {
+			if n.Rule != rule || n.GroupKey != group || n.State != state {
+				continue
+			}
+			found = n
+			for _, d := range n.Deliveries {
+				if d.State != want {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}, patience, 10*time.Millisecond, "notification %s/%s %s never reached %s: %+v", rule, group, state, want, found)
+	return found
+}
+
+// fixedSeries is a SeriesReader that answers every query with the series
+// a test sets: the DuckDB store does not keep metrics yet.
+type fixedSeries struct {
+	mu     sync.Mutex
+	series []store.Series
+	asked  []store.SeriesQuery
+}
+
+func (f *fixedSeries) set(series ...store.Series) {
+	f.mu.Lock()
+	f.series = series
+	f.mu.Unlock()
+}
+
+func (f *fixedSeries) MetricSeries(_ context.Context, q store.SeriesQuery) ([]store.Series, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, q)
+	return f.series, nil
+}
+
+// fixedLogs is a LogReader holding logs a test adds: the DuckDB store does
+// not keep logs yet. It filters as a store would, on what rules use.
+type fixedLogs struct {
+	mu   sync.Mutex
+	logs []schema.Log
+}
+
+func (f *fixedLogs) add(l ...schema.Log) {
+	f.mu.Lock()
+	f.logs = append(f.logs, l...)
+	f.mu.Unlock()
+}
+
+func (f *fixedLogs) Logs(_ context.Context, q store.LogFilter) ([]schema.Log, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []schema.Log
+	for _, l := range f.logs {
+		if l.Tenant == q.Tenant && l.Level.Rank() >= q.MinLevel.Rank() && l.Timestamp >= q.Since && l.Timestamp < q.Until && len(out) < q.Limit {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
