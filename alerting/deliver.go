@@ -20,6 +20,9 @@ import (
 // channels concurrently, and the batch is committed when all are done.
 const deliverBatch = 32
 
+// drainTimeout bounds recording the last attempt when stopping.
+const drainTimeout = 5 * time.Second
+
 // deliver consumes the notifications topic in the alerting group until ctx
 // ends: each notification is delivered by one alerting process. A record
 // is committed only once every channel is sent or given up, so one that a
@@ -114,22 +117,35 @@ func (s *Service) deliverChannel(ctx context.Context, n schema.Notification, nam
 		if wait := time.Duration(d.NextAt-s.now().UnixMilli()) * time.Millisecond; wait > 0 && !sleep(ctx, wait) {
 			return ctx.Err()
 		}
-		att, state, next := s.attempt(ctx, &n, name, len(d.Attempts)+1)
-		if ctx.Err() != nil {
-			// Stopping, not failing: the attempt is not held against the
-			// receiver, and the next owner makes it again.
-			return ctx.Err()
-		}
+		// An attempt once begun is finished and recorded even if ctx ends
+		// meanwhile (the channel's timeout bounds it), so the history
+		// holds every request a receiver saw.
+		att, state, next := s.attempt(context.WithoutCancel(ctx), &n, name, len(d.Attempts)+1)
 		s.metrics.attempts.WithLabelValues(name, outcome(state)).Inc()
-		var err error
-		n, err = s.recordAttempt(ctx, n, name, att, state, next)
-		if err != nil {
-			return err
-		}
 		if state == schema.DeliveryGivenUp {
 			s.log.Warn("notification given up", "id", n.ID, "channel", name, "attempts", len(d.Attempts)+1, "err", att.Error)
 		}
+		var err error
+		if n, err = s.recordDraining(ctx, n, name, att, state, next); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 	}
+}
+
+// recordDraining records an attempt even if ctx ends meanwhile, for up
+// to drainTimeout after that.
+func (s *Service) recordDraining(ctx context.Context, n schema.Notification, name string, att schema.Attempt, state schema.DeliveryState, next int64) (schema.Notification, error) {
+	drain, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(drainTimeout, cancel)
+		context.AfterFunc(drain, func() { t.Stop() })
+	})
+	defer stop()
+	return s.recordAttempt(drain, n, name, att, state, next)
 }
 
 func delivery(n *schema.Notification, name string) (schema.Delivery, bool) {
@@ -162,6 +178,9 @@ func (s *Service) attempt(ctx context.Context, n *schema.Notification, name stri
 		att.OK = true
 		return att, schema.DeliverySent, 0
 	}
+	// Waits count from the answer, not from the request, so a receiver's
+	// Retry-After is honoured in full.
+	answered := s.now().UnixMilli()
 	ce := channel.AsError(err)
 	att.Status, att.Error = ce.Status, ce.Error()
 	if ce.Permanent || number >= s.cfg.Delivery.MaxAttempts {
@@ -172,7 +191,7 @@ func (s *Service) attempt(ctx context.Context, n *schema.Notification, name stri
 		wait = min(ce.RetryAfter, s.cfg.Delivery.MaxRetryAfter)
 		att.RetryAfter = wait.Milliseconds()
 	}
-	return att, schema.DeliveryFailed, att.At + wait.Milliseconds()
+	return att, schema.DeliveryFailed, answered + wait.Milliseconds()
 }
 
 // backoff is the wait after the number-th failed attempt: doubling from
