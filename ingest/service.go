@@ -107,6 +107,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // auth.Middleware.
 func (s *Service) Routes(r fiber.Router) {
 	r.Post("/v1/progress", s.postProgress)
+	r.Post("/v1/logs", s.postLogs)
+	r.Post("/v1/metrics", s.postMetrics)
+	r.Post("/v1/otlp/logs", s.postOTLPLogs)
+	r.Post("/v1/otlp/metrics", s.postOTLPMetrics)
 }
 
 func (s *Service) postProgress(c *fiber.Ctx) error {

@@ -27,6 +27,16 @@ type ProgressInserter interface {
 	InsertProgress(ctx context.Context, events []schema.Progress) error
 }
 
+// LogInserter stores log records idempotently by event_id.
+type LogInserter interface {
+	InsertLogs(ctx context.Context, logs []schema.Log) error
+}
+
+// MetricInserter stores metric samples idempotently by event_id.
+type MetricInserter interface {
+	InsertMetrics(ctx context.Context, samples []schema.Metric) error
+}
+
 // DefaultWriterGroup is the consumer group writers share unless told
 // otherwise.
 const DefaultWriterGroup = "taskpulse-writer"
@@ -80,7 +90,9 @@ func (c *WriterConfig) fillDefaults() {
 
 // WriterDeps are what the writer talks to.
 type WriterDeps struct {
-	Bus        Consumer
+	Bus Consumer
+	// Store takes progress; when it is also a LogInserter or a
+	// MetricInserter the writer drains those topics into it too.
 	Store      ProgressInserter
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -88,10 +100,13 @@ type WriterDeps struct {
 
 // Writer drains the bus into the store.
 type Writer struct {
-	cfg   WriterConfig
-	bus   Consumer
-	store ProgressInserter
-	log   *slog.Logger
+	cfg     WriterConfig
+	bus     Consumer
+	store   ProgressInserter
+	logs    LogInserter    // nil when the store keeps no logs
+	metrics MetricInserter // nil when the store keeps no metrics
+	topics  []string       // the topics the store can take
+	log     *slog.Logger
 
 	rows       *prometheus.CounterVec
 	batchSizes prometheus.Histogram
@@ -137,13 +152,33 @@ func NewWriter(cfg WriterConfig, deps WriterDeps) (*Writer, error) {
 			return nil, fmt.Errorf("register writer metrics: %w", err)
 		}
 	}
+	// A topic the store cannot take is left unread rather than drained
+	// into nothing: its records wait in the bus for a writer whose store
+	// keeps them.
+	w.topics = []string{schema.TopicProgress}
+	w.logs, _ = deps.Store.(LogInserter)
+	if w.logs != nil {
+		w.topics = append(w.topics, schema.TopicLogs)
+	} else {
+		w.log.Warn("the store keeps no logs; the logs topic is left unread")
+	}
+	w.metrics, _ = deps.Store.(MetricInserter)
+	if w.metrics != nil {
+		w.topics = append(w.topics, schema.TopicMetrics)
+	} else {
+		w.log.Warn("the store keeps no metrics; the metrics topic is left unread")
+	}
 	return w, nil
 }
 
 // Group is the consumer group the writer reads in.
 func (w *Writer) Group() string { return w.cfg.Group }
 
-// Run consumes until ctx ends. A batch in hand when ctx ends is still
+// Run consumes until ctx ends. Every topic is read in one consumer group
+// by one Consume: the topics end in the same store, so an outage of it
+// stalls them all alike and separate consumers would buy nothing, while
+// one group keeps a single lag to watch and, on Kafka, members that agree
+// on what they subscribe to. A batch in hand when ctx ends is still
 // inserted and committed (bounded by DrainTimeout), so a graceful stop
 // leaves nothing to redeliver.
 func (w *Writer) Run(ctx context.Context) error {
@@ -151,7 +186,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	backoff := w.cfg.RetryMin
 	for {
 		started := time.Now()
-		err := w.bus.Consume(ctx, w.cfg.Group, []string{schema.TopicProgress}, opts, w.Handle)
+		err := w.bus.Consume(ctx, w.cfg.Group, w.topics, opts, w.Handle)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -169,17 +204,39 @@ func (w *Writer) Run(ctx context.Context) error {
 
 // Handle stores one batch. It returns nil only once every record is in the
 // store or in the dead-letter topic; until then it retries, so the bus
-// never commits a record that is not stored.
+// never commits a record that is not stored. A batch may mix topics; each
+// topic's records go to the store in one insert.
 func (w *Writer) Handle(ctx context.Context, batch []bus.Record) error {
-	events := make([]schema.Progress, 0, len(batch))
-	var poison []bus.Record
+	var (
+		events  []schema.Progress
+		logs    []schema.Log
+		samples []schema.Metric
+		poison  []bus.Record
+	)
 	for _, rec := range batch {
-		p, err := schema.DecodeProgress(rec.Value)
+		var err error
+		switch rec.Topic {
+		case schema.TopicLogs:
+			var l schema.Log
+			if l, err = schema.DecodeLog(rec.Value); err == nil {
+				logs = append(logs, l)
+			}
+		case schema.TopicMetrics:
+			var m schema.Metric
+			if m, err = schema.DecodeMetric(rec.Value); err == nil {
+				samples = append(samples, m)
+			}
+		case schema.TopicProgress:
+			var p schema.Progress
+			if p, err = schema.DecodeProgress(rec.Value); err == nil {
+				events = append(events, p)
+			}
+		default:
+			err = fmt.Errorf("no store for topic %q", rec.Topic)
+		}
 		if err != nil {
 			poison = append(poison, deadLetter(rec, err))
-			continue
 		}
-		events = append(events, p)
 	}
 	// Once a batch is in hand it is finished even if ctx ends, so that a
 	// graceful shutdown drains it instead of leaving it to redelivery.
@@ -191,19 +248,42 @@ func (w *Writer) Handle(ctx context.Context, batch []bus.Record) error {
 		}); err != nil {
 			return err
 		}
-		w.rows.WithLabelValues(schema.TopicProgress, "deadletter").Add(float64(len(poison)))
+		for _, p := range poison {
+			w.rows.WithLabelValues(p.Headers["original_topic"], "deadletter").Inc()
+		}
 		w.log.Warn("records sent to the dead-letter topic", "count", len(poison), "first_reason", poison[0].Headers["reason"])
 	}
-	if len(events) == 0 {
+	if err := insert(w, drain, schema.TopicProgress, events, w.store.InsertProgress); err != nil {
+		return err
+	}
+	if err := insert(w, drain, schema.TopicLogs, logs, w.insertLogs); err != nil {
+		return err
+	}
+	return insert(w, drain, schema.TopicMetrics, samples, w.insertMetrics)
+}
+
+// insertLogs and insertMetrics are only reached with records of a topic
+// the writer consumes, which it does only when the store takes them.
+func (w *Writer) insertLogs(ctx context.Context, logs []schema.Log) error {
+	return w.logs.InsertLogs(ctx, logs)
+}
+
+func (w *Writer) insertMetrics(ctx context.Context, samples []schema.Metric) error {
+	return w.metrics.InsertMetrics(ctx, samples)
+}
+
+// insert stores the records of one topic, retrying until it succeeds.
+func insert[T any](w *Writer, ctx context.Context, topic string, recs []T, f func(context.Context, []T) error) error {
+	if len(recs) == 0 {
 		return nil
 	}
-	if err := w.retry(drain, "insert progress batch", func(ctx context.Context) error {
-		return w.store.InsertProgress(ctx, events)
+	if err := w.retry(ctx, "insert "+topic+" batch", func(ctx context.Context) error {
+		return f(ctx, recs)
 	}); err != nil {
 		return err
 	}
-	w.batchSizes.Observe(float64(len(events)))
-	w.rows.WithLabelValues(schema.TopicProgress, "stored").Add(float64(len(events)))
+	w.batchSizes.Observe(float64(len(recs)))
+	w.rows.WithLabelValues(topic, "stored").Add(float64(len(recs)))
 	return nil
 }
 

@@ -1,0 +1,133 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+// postMetrics takes metric samples as JSON (an object or an array), NDJSON,
+// or the Prometheus text exposition format.
+func (s *Service) postMetrics(c *fiber.Ctx) error {
+	contentType := c.Get(fiber.HeaderContentType)
+	now := s.now()
+	var (
+		samples  []schema.Metric
+		problems []schema.FieldError
+	)
+	if isPromText(contentType) {
+		var err error
+		if samples, err = parsePromText(c.Body(), now.UnixMilli()); err != nil {
+			var fe schema.FieldError
+			if !errors.As(err, &fe) {
+				return fmt.Errorf("parse Prometheus text: %w", err)
+			}
+			return s.badBody(schema.TopicMetrics, fe)
+		}
+		problems = validateMetrics(samples, now.UnixMilli())
+	} else {
+		format, err := bodyFormat(contentType)
+		if err != nil {
+			return httpx.NewError(fiber.StatusUnsupportedMediaType, httpx.CodeUnsupportedMedia,
+				"Content-Type must be application/json (an object or an array), application/x-ndjson or text/plain (Prometheus text format 0.0.4)")
+		}
+		items, err := splitItems(format, c.Body())
+		if err != nil {
+			return s.unreadable(schema.TopicMetrics, err)
+		}
+		samples, problems = decodeMetrics(items, now.UnixMilli())
+	}
+	if len(problems) > 0 {
+		return s.invalid(schema.TopicMetrics, len(samples), problems)
+	}
+	recs, ids, err := s.stampMetrics(samples, auth.Tenant(c), now)
+	if err != nil {
+		return err
+	}
+	return s.accept(c, schema.TopicMetrics, recs, ids)
+}
+
+// isPromText reports whether a Content-Type names the Prometheus text
+// format. Scrapers send text/plain with version=0.0.4, or no version.
+func isPromText(contentType string) bool {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "text/plain" {
+		return false
+	}
+	v, ok := params["version"]
+	return !ok || v == "0.0.4"
+}
+
+// decodeMetrics decodes and validates every item, collecting every problem.
+func decodeMetrics(items [][]byte, now int64) ([]schema.Metric, []schema.FieldError) {
+	samples := make([]schema.Metric, len(items))
+	var problems []schema.FieldError
+	for i, item := range items {
+		m := &samples[i]
+		errs := decodeStrict(i, item, m)
+		if errs == nil {
+			errs = serverSet(i, m.Tenant, m.IngestOrder)
+		}
+		if errs == nil {
+			errs = appendProblems(nil, i, m.Validate(now))
+		}
+		problems = append(problems, errs...)
+	}
+	return samples, problems
+}
+
+// validateMetrics validates samples built by a protocol adapter. Their
+// names come from the client's own series, so each problem names the
+// series, which the sample's position alone would not tell.
+func validateMetrics(samples []schema.Metric, now int64) []schema.FieldError {
+	var problems []schema.FieldError
+	for i := range samples {
+		for _, e := range samples[i].Validate(now) {
+			e.Index = i
+			e.Reason += " (sample of " + samples[i].Name + ")"
+			problems = append(problems, e)
+		}
+	}
+	return problems
+}
+
+// stampMetrics stamps and encodes valid samples. A sample is keyed by its
+// metric's name, so that one series stays in order on one partition.
+func (s *Service) stampMetrics(samples []schema.Metric, tenant string, now time.Time) ([]bus.Record, []string, error) {
+	missing := 0
+	for i := range samples {
+		if samples[i].EventID == "" {
+			missing++
+		}
+	}
+	st, err := s.newStamper(tenant, now, len(samples), missing)
+	if err != nil {
+		return nil, nil, err
+	}
+	recs := make([]bus.Record, len(samples))
+	ids := make([]string, len(samples))
+	for i := range samples {
+		m := &samples[i]
+		if err := st.stamp(i, &m.Tenant, &m.EventID, &m.Timestamp, &m.IngestOrder); err != nil {
+			return nil, nil, err
+		}
+		if m.Kind == "" {
+			m.Kind = schema.KindGauge
+		}
+		value, err := schema.EncodeMetric(m)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode metric: %w", err)
+		}
+		recs[i] = st.record(schema.TopicMetrics, m.Name, value)
+		ids[i] = m.EventID
+	}
+	return recs, ids, nil
+}

@@ -1,0 +1,305 @@
+package ingest
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+func str(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
+
+// otlpJSON writes m as OTLP/JSON does: protojson, except that trace and
+// span ids are hex instead of base64.
+func otlpJSONOf(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := protojson.Marshal(m)
+	require.NoError(t, err)
+	var v any
+	require.NoError(t, json.Unmarshal(b, &v))
+	var toHex func(any)
+	toHex = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, c := range v {
+				if s, ok := c.(string); ok && (k == "traceId" || k == "spanId") {
+					raw, err := base64.StdEncoding.DecodeString(s)
+					require.NoError(t, err)
+					v[k] = hex.EncodeToString(raw)
+					continue
+				}
+				toHex(c)
+			}
+		case []any:
+			for _, c := range v {
+				toHex(c)
+			}
+		}
+	}
+	toHex(v)
+	out, err := json.Marshal(v)
+	require.NoError(t, err)
+	return out
+}
+
+func testLogsData() *logspb.LogsData {
+	trace, _ := hex.DecodeString("5b8efff798038103d269b633813fc60c")
+	span, _ := hex.DecodeString("eee19b7ec3c1b174")
+	record := func(sev logspb.SeverityNumber, text, body string, attrs ...*commonpb.KeyValue) *logspb.LogRecord {
+		return &logspb.LogRecord{
+			TimeUnixNano: 1_700_000_000_123_456_789, SeverityNumber: sev, SeverityText: text,
+			Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: body}}, Attributes: attrs,
+		}
+	}
+	first := record(logspb.SeverityNumber_SEVERITY_NUMBER_ERROR2, "ERROR", "fetch failed",
+		str("task_id", "job-7"), str("user_id", "u-1"),
+		kv("attempt", &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 3}}),
+		kv("retry", &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: true}}),
+		kv("ratio", &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: 0.25}}),
+		kv("tags", &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{
+			{Value: &commonpb.AnyValue_StringValue{StringValue: "a"}}, {Value: &commonpb.AnyValue_IntValue{IntValue: 1}},
+		}}}}),
+		str("deployment.environment", "record wins"),
+	)
+	first.TraceId, first.SpanId = trace, span
+	// No time, only an observed time; a map body.
+	second := &logspb.LogRecord{
+		ObservedTimeUnixNano: 1_700_000_001_000_000_000, SeverityNumber: logspb.SeverityNumber_SEVERITY_NUMBER_TRACE3,
+		Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: []*commonpb.KeyValue{
+			str("event", "login"), kv("ok", &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: false}}),
+		}}}},
+	}
+	return &logspb.LogsData{ResourceLogs: []*logspb.ResourceLogs{{
+		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", "scraper"), str("deployment.environment", "prod")}},
+		ScopeLogs: []*logspb.ScopeLogs{
+			{
+				Scope:      &commonpb.InstrumentationScope{Name: "scraper/fetch", Version: "1.2.0"},
+				LogRecords: []*logspb.LogRecord{first, second},
+			},
+			{
+				LogRecords: []*logspb.LogRecord{
+					record(logspb.SeverityNumber_SEVERITY_NUMBER_UNSPECIFIED, "warn", "no number, text only"),
+					record(logspb.SeverityNumber_SEVERITY_NUMBER_UNSPECIFIED, "", "neither"),
+					record(logspb.SeverityNumber_SEVERITY_NUMBER_FATAL, "", "down"),
+					record(logspb.SeverityNumber_SEVERITY_NUMBER_INFO4, "", "info"),
+					record(logspb.SeverityNumber_SEVERITY_NUMBER_WARN, "", "warn"),
+				},
+			},
+		},
+	}}}
+}
+
+func TestOTLPLogsMapping(t *testing.T) {
+	data := testLogsData()
+	pb, err := proto.Marshal(data)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		encoding string
+		body     []byte
+	}{{otlpProtobuf, pb}, {otlpJSON, otlpJSONOf(t, data)}} {
+		t.Run(tc.encoding, func(t *testing.T) {
+			var req logspb.LogsData
+			require.NoError(t, unmarshalOTLP(tc.encoding, tc.body, &req))
+			logs, where := otlpLogs(&req)
+			require.Len(t, logs, 7)
+			require.Equal(t, schema.Log{
+				Timestamp: 1_700_000_000_123, TaskID: "job-7", UserID: "u-1", Level: schema.LevelError,
+				Message: "fetch failed", Source: "scraper",
+				TraceID: "5b8efff798038103d269b633813fc60c", SpanID: "eee19b7ec3c1b174",
+				Attributes: map[string]string{
+					"service.name": "scraper", "deployment.environment": "record wins",
+					"otel.scope.name": "scraper/fetch", "otel.scope.version": "1.2.0",
+					"task_id": "job-7", "user_id": "u-1",
+					"attempt": "3", "retry": "true", "ratio": "0.25", "tags": `["a",1]`,
+				},
+			}, logs[0])
+			require.Equal(t, schema.Log{
+				Timestamp: 1_700_000_001_000, Level: schema.LevelDebug, Message: `{"event":"login","ok":false}`, Source: "scraper",
+				Attributes: map[string]string{
+					"service.name": "scraper", "deployment.environment": "prod",
+					"otel.scope.name": "scraper/fetch", "otel.scope.version": "1.2.0",
+				},
+			}, logs[1])
+			levels := make([]schema.Level, 0, 5)
+			for _, l := range logs[2:] {
+				levels = append(levels, l.Level)
+				require.Equal(t, map[string]string{"service.name": "scraper", "deployment.environment": "prod"}, l.Attributes)
+			}
+			require.Equal(t, []schema.Level{schema.LevelWarning, schema.LevelInfo, schema.LevelCritical, schema.LevelInfo, schema.LevelWarning}, levels)
+			require.Equal(t, "resourceLogs[0].scopeLogs[1].logRecords[2]", where[4])
+			require.Empty(t, validateLogs(logs, testNow))
+		})
+	}
+}
+
+// The example of the OTLP specification's logs.json, in OTLP/JSON as a
+// client writes it: upper-case hex ids, int64 as strings, an enum as its
+// number.
+const specLogsJSON = `{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"my.service"}}]},
+ "scopeLogs":[{"scope":{"name":"my.library","version":"1.0.0","attributes":[{"key":"my.scope.attribute","value":{"stringValue":"some scope attribute"}}]},
+ "logRecords":[{"timeUnixNano":"1544712660300000000","observedTimeUnixNano":"1544712660300000000","severityNumber":10,"severityText":"Information",
+ "traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B174","body":{"stringValue":"Example log record"},
+ "attributes":[{"key":"string.attribute","value":{"stringValue":"some string"}},{"key":"boolean.attribute","value":{"boolValue":true}},
+ {"key":"int.attribute","value":{"intValue":"10"}},{"key":"double.attribute","value":{"doubleValue":637.704}},
+ {"key":"array.attribute","value":{"arrayValue":{"values":[{"stringValue":"many"},{"stringValue":"values"}]}}},
+ {"key":"map.attribute","value":{"kvlistValue":{"values":[{"key":"some.map.key","value":{"stringValue":"some value"}}]}}}],
+ "futureField":"ignored"}]}]}]}`
+
+func TestOTLPLogsSpecJSON(t *testing.T) {
+	var req logspb.LogsData
+	require.NoError(t, unmarshalOTLP(otlpJSON, []byte(specLogsJSON), &req))
+	logs, _ := otlpLogs(&req)
+	require.Equal(t, []schema.Log{{
+		Timestamp: 1544712660300, Level: schema.LevelInfo, Message: "Example log record", Source: "my.service",
+		TraceID: "5b8efff798038103d269b633813fc60c", SpanID: "eee19b7ec3c1b174",
+		Attributes: map[string]string{
+			"service.name": "my.service", "otel.scope.name": "my.library", "otel.scope.version": "1.0.0",
+			"my.scope.attribute": "some scope attribute", "string.attribute": "some string", "boolean.attribute": "true",
+			"int.attribute": "10", "double.attribute": "637.704", "array.attribute": `["many","values"]`,
+			"map.attribute": `{"some.map.key":"some value"}`,
+		},
+	}}, logs)
+
+	f := func(body, want string) {
+		t.Helper()
+		var req logspb.LogsData
+		err := unmarshalOTLP(otlpJSON, []byte(body), &req)
+		var fe schema.FieldError
+		require.ErrorAs(t, err, &fe, body)
+		require.Contains(t, fe.Reason, want, body)
+	}
+	f(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"xyz"}]}]}]}`, `traceId "xyz", which is not hex`)
+	f(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"ab"}`, "not valid JSON")
+	f(`{"resourceLogs":{}}`, "not valid OTLP JSON")
+	err := unmarshalOTLP(otlpProtobuf, []byte{0xff, 0xff}, &req)
+	require.ErrorContains(t, err, "not a valid OTLP protobuf message")
+}
+
+func gaugePoint(v float64, attrs ...*commonpb.KeyValue) *metricspb.NumberDataPoint {
+	return &metricspb.NumberDataPoint{TimeUnixNano: 1_700_000_000_500_000_000, Attributes: attrs, Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: v}}
+}
+
+func testMetricsData() *metricspb.MetricsData {
+	sum := 7.5
+	return &metricspb.MetricsData{ResourceMetrics: []*metricspb.ResourceMetrics{{
+		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", "worker")}},
+		ScopeMetrics: []*metricspb.ScopeMetrics{{
+			Scope: &commonpb.InstrumentationScope{Name: "worker/meter"},
+			Metrics: []*metricspb.Metric{
+				{Name: "queue.depth", Unit: "{item}", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{
+					gaugePoint(4, str("queue", "a")),
+					{Attributes: []*commonpb.KeyValue{str("queue", "b")}, Value: &metricspb.NumberDataPoint_AsInt{AsInt: 9}}, // no time: now
+					{TimeUnixNano: 1_700_000_000_500_000_000, Flags: uint32(metricspb.DataPointFlags_DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK)},
+				}}}},
+				{Name: "jobs.done", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{
+					IsMonotonic: true, AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE,
+					DataPoints: []*metricspb.NumberDataPoint{{TimeUnixNano: 1_700_000_000_500_000_000, Attributes: []*commonpb.KeyValue{str("task_id", "job-7")}, Value: &metricspb.NumberDataPoint_AsInt{AsInt: 12}}},
+				}}},
+				{Name: "jobs.delta", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{
+					IsMonotonic: true, AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA,
+					DataPoints: []*metricspb.NumberDataPoint{gaugePoint(2)},
+				}}},
+				{Name: "in_flight", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{
+					AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE,
+					DataPoints:             []*metricspb.NumberDataPoint{gaugePoint(-1)},
+				}}},
+				{Name: "step.duration", Unit: "s", Data: &metricspb.Metric_Histogram{Histogram: &metricspb.Histogram{
+					AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE,
+					DataPoints: []*metricspb.HistogramDataPoint{{
+						TimeUnixNano: 1_700_000_000_500_000_000, Count: 6, Sum: &sum,
+						ExplicitBounds: []float64{0.5, 2}, BucketCounts: []uint64{1, 3, 2},
+					}},
+				}}},
+				{Name: "payload", Data: &metricspb.Metric_ExponentialHistogram{ExponentialHistogram: &metricspb.ExponentialHistogram{
+					AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA,
+					DataPoints:             []*metricspb.ExponentialHistogramDataPoint{{TimeUnixNano: 1_700_000_000_500_000_000, Count: 4, Scale: 2}},
+				}}},
+				{Name: "rpc.latency", Data: &metricspb.Metric_Summary{Summary: &metricspb.Summary{DataPoints: []*metricspb.SummaryDataPoint{{
+					TimeUnixNano: 1_700_000_000_500_000_000, Count: 10, Sum: 5,
+					QuantileValues: []*metricspb.SummaryDataPoint_ValueAtQuantile{{Quantile: 0.5, Value: 0.4}, {Quantile: 0.99, Value: 1.5}},
+				}}}}},
+			},
+		}},
+	}}}
+}
+
+func TestOTLPMetricsMapping(t *testing.T) {
+	data := testMetricsData()
+	pb, err := proto.Marshal(data)
+	require.NoError(t, err)
+	const scope = "otel.scope.name=worker/meter,"
+	for _, tc := range []struct {
+		encoding string
+		body     []byte
+	}{{otlpProtobuf, pb}, {otlpJSON, otlpJSONOf(t, data)}} {
+		t.Run(tc.encoding, func(t *testing.T) {
+			var req metricspb.MetricsData
+			require.NoError(t, unmarshalOTLP(tc.encoding, tc.body, &req))
+			samples := otlpMetrics(&req, testNow)
+			require.Equal(t, []string{
+				"gauge queue_depth{" + scope + "queue=a,service.name=worker} 4 @1700000000500 unit={item}",
+				"gauge queue_depth{" + scope + "queue=b,service.name=worker} 9 @1700000000000 unit={item}",
+				"counter jobs_done{" + scope + "service.name=worker,task_id=job-7} 12 @1700000000500 task=job-7",
+				"gauge jobs_delta{" + scope + "service.name=worker} 2 @1700000000500",
+				"gauge in_flight{" + scope + "service.name=worker} -1 @1700000000500",
+				"counter step_duration_bucket{le=0.5," + scope + "service.name=worker} 1 @1700000000500 unit=s",
+				"counter step_duration_bucket{le=2," + scope + "service.name=worker} 4 @1700000000500 unit=s",
+				"counter step_duration_bucket{le=+Inf," + scope + "service.name=worker} 6 @1700000000500 unit=s",
+				"counter step_duration_sum{" + scope + "service.name=worker} 7.5 @1700000000500 unit=s",
+				"counter step_duration_count{" + scope + "service.name=worker} 6 @1700000000500 unit=s",
+				"gauge payload_count{" + scope + "service.name=worker} 4 @1700000000500",
+				"gauge rpc_latency{" + scope + "quantile=0.5,service.name=worker} 0.4 @1700000000500",
+				"gauge rpc_latency{" + scope + "quantile=0.99,service.name=worker} 1.5 @1700000000500",
+				"counter rpc_latency_sum{" + scope + "service.name=worker} 5 @1700000000500",
+				"counter rpc_latency_count{" + scope + "service.name=worker} 10 @1700000000500",
+			}, rows(samples))
+			require.Empty(t, validateMetrics(samples, testNow))
+		})
+	}
+}
+
+func TestOTLPLevelAndNames(t *testing.T) {
+	level := func(n logspb.SeverityNumber, text string, want schema.Level) {
+		t.Helper()
+		require.Equal(t, want, otlpLevel(n, text), "%v %q", n, text)
+	}
+	level(1, "", schema.LevelDebug)
+	level(8, "", schema.LevelDebug)
+	level(9, "ERROR", schema.LevelInfo) // the number decides
+	level(12, "", schema.LevelInfo)
+	level(13, "", schema.LevelWarning)
+	level(16, "", schema.LevelWarning)
+	level(17, "", schema.LevelError)
+	level(20, "", schema.LevelError)
+	level(21, "", schema.LevelCritical)
+	level(24, "", schema.LevelCritical)
+	level(0, "Warning", schema.LevelWarning)
+	level(0, "error2", schema.LevelError)
+	level(0, "FATAL", schema.LevelCritical)
+	level(0, "debug", schema.LevelDebug)
+	level(0, "chatty", schema.LevelInfo)
+	level(99, "", schema.LevelInfo)
+
+	name := func(in, want string) {
+		t.Helper()
+		require.Equal(t, want, promName(in))
+	}
+	name("http.server.request.duration", "http_server_request_duration")
+	name("jobs_total", "jobs_total")
+	name("2xx-count", "_2xx_count")
+	name("naïve", "na_ve")
+}

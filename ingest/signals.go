@@ -1,0 +1,150 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+// Logs and metrics share the request path of progress, but not its hand
+// tuned decoder: they go through encoding/json, whose errors already name
+// the bad field.
+
+// decodeStrict decodes one JSON item into v, refusing unknown fields so that
+// a misspelt field is reported instead of silently lost.
+func decodeStrict(index int, item []byte, v any) []schema.FieldError {
+	if len(item) == 0 || item[0] != '{' {
+		return []schema.FieldError{{Index: index, Field: "body", Reason: "must be a JSON object"}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(item))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return []schema.FieldError{decodeFieldError(index, err)}
+	}
+	return nil
+}
+
+// serverSet reports a field a client sent that only ingest may set.
+func serverSet(index int, tenant string, ingestOrder int64) []schema.FieldError {
+	switch {
+	case tenant != "":
+		return []schema.FieldError{{Index: index, Field: "tenant", Reason: "is set by the server and must not be sent"}}
+	case ingestOrder != 0:
+		return []schema.FieldError{{Index: index, Field: "ingest_order", Reason: "is set by the server and must not be sent"}}
+	}
+	return nil
+}
+
+// invalid is the answer to a request with bad items, counted as rejected.
+func (s *Service) invalid(signal string, items int, problems []schema.FieldError) error {
+	s.events.WithLabelValues(signal, "rejected").Add(float64(items))
+	return &httpx.Error{
+		Status:  fiber.StatusBadRequest,
+		Code:    httpx.CodeValidation,
+		Message: fmt.Sprintf("%d of %d items are invalid; nothing was accepted", countItems(problems), items),
+		Details: problems,
+	}
+}
+
+// unreadable is the answer to a body that could not be parsed at all.
+func (s *Service) unreadable(signal string, err error) error {
+	s.events.WithLabelValues(signal, "rejected").Inc()
+	return badJSON(err)
+}
+
+// badBody is the answer to a body that is not JSON and cannot be parsed
+// (Prometheus text, OTLP protobuf): a validation failure of the body, as
+// invalid_json would misname it.
+func (s *Service) badBody(signal string, fe schema.FieldError) error {
+	s.events.WithLabelValues(signal, "rejected").Inc()
+	return &httpx.Error{
+		Status:  fiber.StatusBadRequest,
+		Code:    httpx.CodeValidation,
+		Message: fe.Error() + "; nothing was accepted",
+		Details: []schema.FieldError{fe},
+	}
+}
+
+// publish puts the records of one request on the bus in one call, so that
+// the request is acknowledged whole or not at all.
+func (s *Service) publish(ctx context.Context, signal string, recs []bus.Record) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	if err := s.bus.Publish(ctx, recs...); err != nil {
+		s.events.WithLabelValues(signal, "unavailable").Add(float64(len(recs)))
+		s.log.Warn("publish failed", "err", err, "signal", signal, "events", len(recs))
+		return &httpx.Error{
+			Status:     fiber.StatusServiceUnavailable,
+			Code:       httpx.CodeUnavailable,
+			Message:    "the bus cannot take data now; nothing was accepted, retry later",
+			RetryAfter: s.cfg.RetryAfter,
+		}
+	}
+	s.events.WithLabelValues(signal, "accepted").Add(float64(len(recs)))
+	return nil
+}
+
+// accept publishes and answers 202 with the event ids.
+func (s *Service) accept(c *fiber.Ctx, signal string, recs []bus.Record, ids []string) error {
+	if err := s.publish(c.UserContext(), signal, recs); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"accepted": len(recs), "event_ids": ids})
+}
+
+// stamper fills in what clients leave out of logs and metrics, as stamp
+// does for progress.
+type stamper struct {
+	tenant  string
+	now     int64
+	order   int64
+	random  *bytes.Reader
+	headers map[string]string
+}
+
+// newStamper reserves n ingest orders and the randomness for missing ids.
+func (s *Service) newStamper(tenant string, now time.Time, n, missingIDs int) (*stamper, error) {
+	b := make([]byte, missingIDs*len(uuid.UUID{}))
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("stamp event id: %w", err)
+	}
+	return &stamper{
+		tenant:  tenant,
+		now:     now.UnixMilli(),
+		order:   s.reserveOrder(now, n),
+		random:  bytes.NewReader(b),
+		headers: map[string]string{schema.HeaderTenant: tenant},
+	}, nil
+}
+
+// stamp fills the server-set fields of item i.
+func (st *stamper) stamp(i int, tenant *string, eventID *string, timestamp, ingestOrder *int64) error {
+	*tenant = st.tenant
+	if *eventID == "" {
+		id, err := uuid.NewV7FromReader(st.random)
+		if err != nil {
+			return fmt.Errorf("stamp event id: %w", err)
+		}
+		*eventID = id.String()
+	}
+	if *timestamp == 0 {
+		*timestamp = st.now
+	}
+	*ingestOrder = st.order + int64(i)
+	return nil
+}
+
+// record makes the bus record of one encoded item.
+func (st *stamper) record(topic, key string, value []byte) bus.Record {
+	return bus.Record{Topic: topic, Key: []byte(key), Value: value, Headers: st.headers}
+}
