@@ -15,4 +15,16 @@
 // every merge keeps the later key, the state is the same for any insertion
 // order and any redelivery. Readers use the other pooled connections and
 // see each batch whole once InsertProgress returns.
+//
+// Logs and metric samples take the same path into the logs and metrics
+// tables. InsertMetrics also folds the samples it really inserted into
+// metric_rollup, one row per series and minute, merging with the stored
+// row in the same transaction, so that a redelivered batch reaches neither
+// table twice. MetricSeries reads whole minutes from the rollup when its
+// buckets are whole minutes starting on one, and everything else from the
+// raw samples; both give the same sums, counts, minimums, maximums and last
+// values, and quantiles within 1/63 of a bucket's range (sketch.go).
+//
+// Stats reads the tasks table, which already holds each task's current
+// state, and the logs. Dashboards are rows of their own table.
 package duckdb

@@ -29,7 +29,8 @@ FROM metrics WHERE tenant = ? AND name = ? AND timestamp >= ? AND timestamp < ?`
 	groupKeyOfLabels = `list_transform(?::VARCHAR[], k -> coalesce(label_values[list_position(label_keys, k)], ''))`
 
 	// Quantiles from the rollup are computed in Go from each minute's
-	// sketch, so those parts carry the sketch; raw samples carry none.
+	// sketch, so those parts carry the sketch; a raw sample has no
+	// exponent and stands for itself.
 	rollupSketchParts = `SELECT ` + groupKeyOfLabels + ` AS g, minute - (minute - ?) % ? AS t,
     min AS lo, max AS hi, q_exp, q_bins, q_counts
 FROM metric_rollup WHERE tenant = ? AND name = ? AND minute >= ? AND minute < ?`
