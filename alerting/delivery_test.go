@@ -138,10 +138,25 @@ func TestTwoServicesDeliverEachNotificationOnce(t *testing.T) {
 		}
 		return true
 	}, patience, 10*time.Millisecond)
-	// Both processes saw every failure; let the later copies on the topic
-	// be consumed too, then count.
+	// Both processes tell every failure (an alert counts as told once its
+	// notification is published); let the later copies on the topic be
+	// consumed too, then count.
+	for _, s := range []*service{a, b} {
+		require.Eventually(t, func() bool {
+			alerts := s.alertsOf("default")
+			for _, al := range alerts {
+				if al.NotifiedAt == 0 {
+					return false
+				}
+			}
+			return len(alerts) == tasks
+		}, patience, 10*time.Millisecond)
+	}
 	require.Eventually(t, func() bool { return e.bus.Lag(DefaultGroup) == 0 }, patience, 10*time.Millisecond)
 	perID := map[string]int{}
+	for _, g := range r.requests() {
+		perID[g.header.Get("X-TaskPulse-Notification-Id")]++
+	}
 	require.Len(t, perID, tasks)
 	for id, c := range perID {
 		require.Equal(t, 1, c, "notification %s delivered %d times", id, c)

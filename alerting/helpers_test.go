@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskpulse/taskpulse/internal/auth"
@@ -39,6 +40,8 @@ type env struct {
 	// readers.
 	series SeriesReader
 	logs   LogReader
+	// registerer, when set, receives the metrics of the services started.
+	registerer prometheus.Registerer
 }
 
 func newEnv(t testing.TB, rulesYAML string) *env {
@@ -86,7 +89,7 @@ func (e *env) start(t testing.TB) *service {
 
 func (e *env) startWith(t testing.TB, cfg Config) *service {
 	t.Helper()
-	deps := Deps{Bus: e.bus, Documents: e.store, Tasks: e.store, Series: e.series, Logs: e.logs}
+	deps := Deps{Bus: e.bus, Documents: e.store, Tasks: e.store, Series: e.series, Logs: e.logs, Registerer: e.registerer}
 	svc, err := New(cfg, deps)
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{ErrorHandler: httpx.ErrorHandler, DisableStartupMessage: true})
