@@ -36,8 +36,8 @@ type env struct {
 	bus   *embedded.Bus
 	store *duckdb.Store
 	rules string
-	// series and logs, when set, stand in for the store's metric and log
-	// readers.
+	// series and logs are the metric and log readers of the services
+	// started; none when nil.
 	series SeriesReader
 	logs   LogReader
 	// registerer, when set, receives the metrics of the services started.
@@ -258,7 +258,7 @@ func (s *service) waitDelivery(t testing.TB, rule, group, state string, want sch
 }
 
 // fixedSeries is a SeriesReader that answers every query with the series
-// a test sets: the DuckDB store does not keep metrics yet.
+// a test sets.
 type fixedSeries struct {
 	mu     sync.Mutex
 	series []store.Series
@@ -278,8 +278,8 @@ func (f *fixedSeries) MetricSeries(_ context.Context, q store.SeriesQuery) ([]st
 	return f.series, nil
 }
 
-// fixedLogs is a LogReader holding logs a test adds: the DuckDB store does
-// not keep logs yet. It filters as a store would, on what rules use.
+// fixedLogs is a LogReader holding logs a test adds. It filters as a
+// store would, on what rules use.
 type fixedLogs struct {
 	mu   sync.Mutex
 	logs []schema.Log

@@ -12,8 +12,9 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// Metric and log rules run against in-test readers: the DuckDB store does
-// not implement MetricSeries or Logs yet.
+// These tests feed metric and log rules from in-test readers, to set the
+// exact value of each evaluation (hysteresis, a pending alert that ends);
+// duckdb_rules_test.go runs the same kinds on the real store.
 
 func TestMetricThresholdWithForAndRecovery(t *testing.T) {
 	r := newReceiver(t, nil)
