@@ -20,11 +20,10 @@ func (s *Service) postLogs(c *fiber.Ctx) error {
 			"Content-Type must be application/json (an object or an array) or application/x-ndjson")
 	}
 	now := s.now()
-	items, err := splitItems(format, c.Body())
+	logs, problems, err := decodeLogs(format, c.Body(), now.UnixMilli())
 	if err != nil {
 		return s.unreadable(schema.TopicLogs, err)
 	}
-	logs, problems := decodeLogs(items, now.UnixMilli())
 	if len(problems) > 0 {
 		return s.invalid(schema.TopicLogs, len(logs), problems)
 	}
@@ -36,21 +35,14 @@ func (s *Service) postLogs(c *fiber.Ctx) error {
 }
 
 // decodeLogs decodes and validates every item, collecting every problem.
-func decodeLogs(items [][]byte, now int64) ([]schema.Log, []schema.FieldError) {
-	logs := make([]schema.Log, len(items))
-	var problems []schema.FieldError
-	for i, item := range items {
-		l := &logs[i]
-		errs := decodeStrict(i, item, l)
-		if errs == nil {
-			errs = serverSet(i, l.Tenant, l.IngestOrder)
+// It returns an error when the body is not JSON at all.
+func decodeLogs(format string, body []byte, now int64) ([]schema.Log, []schema.FieldError, error) {
+	return decodeItems(format, body, func(i int, l *schema.Log) []schema.FieldError {
+		if errs := serverSet(i, l.Tenant, l.IngestOrder); errs != nil {
+			return errs
 		}
-		if errs == nil {
-			errs = appendProblems(nil, i, l.Validate(now))
-		}
-		problems = append(problems, errs...)
-	}
-	return logs, problems
+		return appendProblems(nil, i, l.Validate(now))
+	})
 }
 
 // validateLogs validates records built by a protocol adapter, which cannot

@@ -39,11 +39,9 @@ func (s *Service) postMetrics(c *fiber.Ctx) error {
 			return httpx.NewError(fiber.StatusUnsupportedMediaType, httpx.CodeUnsupportedMedia,
 				"Content-Type must be application/json (an object or an array), application/x-ndjson or text/plain (Prometheus text format 0.0.4)")
 		}
-		items, err := splitItems(format, c.Body())
-		if err != nil {
+		if samples, problems, err = decodeMetrics(format, c.Body(), now.UnixMilli()); err != nil {
 			return s.unreadable(schema.TopicMetrics, err)
 		}
-		samples, problems = decodeMetrics(items, now.UnixMilli())
 	}
 	if len(problems) > 0 {
 		return s.invalid(schema.TopicMetrics, len(samples), problems)
@@ -66,22 +64,15 @@ func isPromText(contentType string) bool {
 	return !ok || v == "0.0.4"
 }
 
-// decodeMetrics decodes and validates every item, collecting every problem.
-func decodeMetrics(items [][]byte, now int64) ([]schema.Metric, []schema.FieldError) {
-	samples := make([]schema.Metric, len(items))
-	var problems []schema.FieldError
-	for i, item := range items {
-		m := &samples[i]
-		errs := decodeStrict(i, item, m)
-		if errs == nil {
-			errs = serverSet(i, m.Tenant, m.IngestOrder)
+// decodeMetrics decodes and validates every item, collecting every
+// problem. It returns an error when the body is not JSON at all.
+func decodeMetrics(format string, body []byte, now int64) ([]schema.Metric, []schema.FieldError, error) {
+	return decodeItems(format, body, func(i int, m *schema.Metric) []schema.FieldError {
+		if errs := serverSet(i, m.Tenant, m.IngestOrder); errs != nil {
+			return errs
 		}
-		if errs == nil {
-			errs = appendProblems(nil, i, m.Validate(now))
-		}
-		problems = append(problems, errs...)
-	}
-	return samples, problems
+		return appendProblems(nil, i, m.Validate(now))
+	})
 }
 
 // validateMetrics validates samples built by a protocol adapter. Their

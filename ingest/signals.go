@@ -17,8 +17,68 @@ import (
 )
 
 // Logs and metrics share the request path of progress, but not its hand
-// tuned decoder: they go through encoding/json, whose errors already name
-// the bad field.
+// tuned decoder: they go through encoding/json.
+
+// decodeWhole decodes a JSON body (an object or an array of them) in one
+// pass, for the bodies well-behaved clients send: splitting the items out
+// first costs a third of a request. It gives up (ok false) on anything
+// that is not plainly right, and so does the caller when an item is
+// invalid; decodeItems then words the errors item by item. Both decode
+// with encoding/json and the same settings, so they accept the same bodies.
+func decodeWhole[T any](body []byte) (items []T, ok bool) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	switch body[0] {
+	case '{':
+		items = make([]T, 1)
+		if dec.Decode(&items[0]) != nil {
+			return nil, false
+		}
+	case '[':
+		if dec.Decode(&items) != nil || len(items) == 0 {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	return items, dec.InputOffset() == int64(len(body))
+}
+
+// decodeItems decodes and checks a body of logs or metrics. check reports
+// the problems of one decoded item: server-set fields, then validation.
+func decodeItems[T any](format string, body []byte, check func(i int, item *T) []schema.FieldError) ([]T, []schema.FieldError, error) {
+	if format == formatJSON {
+		if items, ok := decodeWhole[T](body); ok && checkAll(items, check) == nil {
+			return items, nil, nil
+		}
+	}
+	raw, err := splitItems(format, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	items := make([]T, len(raw))
+	var problems []schema.FieldError
+	for i, r := range raw {
+		errs := decodeStrict(i, r, &items[i])
+		if errs == nil {
+			errs = check(i, &items[i])
+		}
+		problems = append(problems, errs...)
+	}
+	return items, problems, nil
+}
+
+func checkAll[T any](items []T, check func(i int, item *T) []schema.FieldError) []schema.FieldError {
+	var problems []schema.FieldError
+	for i := range items {
+		problems = append(problems, check(i, &items[i])...)
+	}
+	return problems
+}
 
 // decodeStrict decodes one JSON item into v, refusing unknown fields so that
 // a misspelt field is reported instead of silently lost.

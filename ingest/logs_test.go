@@ -1,0 +1,76 @@
+package ingest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+func TestDecodeLogs(t *testing.T) {
+	f := func(format, body string, wantItems int, want ...schema.FieldError) {
+		t.Helper()
+		logs, problems, err := decodeLogs(format, []byte(body), testNow)
+		require.NoError(t, err, body)
+		require.Len(t, logs, wantItems, body)
+		require.Len(t, problems, len(want), "%s: %v", body, problems)
+		for i, w := range want {
+			require.Equal(t, w.Index, problems[i].Index, body)
+			require.Equal(t, w.Field, problems[i].Field, body)
+			require.Contains(t, problems[i].Reason, w.Reason, body)
+		}
+	}
+	ok := `{"level":"INFO","message":"m"}`
+	f(formatJSON, ok, 1)
+	f(formatJSON, " ["+ok+","+ok+"] ", 2)
+	f(formatNDJSON, ok+"\n\n"+ok, 2)
+	f(formatJSON, `[`+ok+`,null]`, 2, schema.FieldError{Index: 1, Field: "body", Reason: "JSON object"})
+	f(formatJSON, `[`+ok+`,{"level":"INFO","message":"m","lvl":1}]`, 2, schema.FieldError{Index: 1, Field: "lvl", Reason: "not a known field"})
+	f(formatJSON, `{"level":"INFO","message":"m","ingest_order":3}`, 1, schema.FieldError{Field: "ingest_order", Reason: "set by the server"})
+	f(formatJSON, `{"level":"info","message":7}`, 1, schema.FieldError{Field: "message", Reason: "string"})
+	f(formatJSON, `[{},{"level":"INFO","message":"m","timestamp":1700000000}]`, 2,
+		schema.FieldError{Index: 0, Field: "level", Reason: "required"},
+		schema.FieldError{Index: 0, Field: "message", Reason: "required"},
+		schema.FieldError{Index: 1, Field: "timestamp"})
+
+	_, _, err := decodeLogs(formatJSON, []byte(ok+" x"), testNow)
+	require.Error(t, err)
+}
+
+// FuzzDecodeSignals checks that the one-pass decoding of a JSON body
+// accepts exactly what item by item decoding accepts, with the same result.
+func FuzzDecodeSignals(f *testing.F) {
+	for _, seed := range []string{
+		`{"level":"INFO","message":"m"}`,
+		`[{"level":"INFO","message":"m","task_id":"a"},{"level":"ERROR","message":"n","attributes":{"k":"v"}}]`,
+		`{"name":"x","value":1,"labels":{"a":"b"}}`,
+		`[{"name":"x","kind":"counter","value":1e3}, null]`,
+		`{"level":"INFO","message":"m"} {}`,
+		`[{"Level":"INFO","MESSAGE":"m"}]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		logs, problems, err := decodeLogs(formatJSON, body, testNow)
+		if err == nil && len(problems) == 0 {
+			raw, err := splitItems(formatJSON, body)
+			require.NoError(t, err)
+			for i, r := range raw {
+				var l schema.Log
+				require.Empty(t, decodeStrict(i, r, &l))
+				require.Equal(t, logs[i], l)
+			}
+		}
+		samples, problems, err := decodeMetrics(formatJSON, body, testNow)
+		if err == nil && len(problems) == 0 {
+			raw, err := splitItems(formatJSON, body)
+			require.NoError(t, err)
+			for i, r := range raw {
+				var m schema.Metric
+				require.Empty(t, decodeStrict(i, r, &m))
+				require.Equal(t, samples[i], m)
+			}
+		}
+	})
+}
