@@ -131,7 +131,8 @@ func (s *Store) Task(ctx context.Context, tenant, taskID string) (store.Task, er
 // Step 2 can return fewer tasks than step 1 named: a task whose summary no
 // longer matches its exact state, or whose events retention has removed. So
 // Tasks continues after the last candidate until the page is full or the
-// summary has no more candidates.
+// summary has no more candidates; it does the same for a page larger than
+// maxCandidates.
 //
 // The inner level aliases the merged values with names the summary does not
 // use as columns, for the same reason as in stateSelect.
@@ -145,6 +146,11 @@ FROM
 )%s
 ORDER BY updated_at DESC, task_id DESC
 LIMIT ?`
+
+// maxCandidates bounds the task ids step 2 names in its query text, which
+// the server refuses beyond max_query_size (256 KiB by default); a larger
+// page is read in several rounds.
+const maxCandidates = 500
 
 // mergeLatest adds the merged argMax state to selectCandidates when a
 // filter needs the latest status, user or type.
@@ -163,7 +169,7 @@ func (s *Store) Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, er
 	var tasks []store.Task
 	after := f.After
 	for len(tasks) < f.Limit {
-		want := f.Limit - len(tasks)
+		want := min(f.Limit-len(tasks), maxCandidates)
 		ids, last, err := s.taskCandidates(ctx, f, after, want)
 		if err != nil {
 			return nil, fmt.Errorf("list tasks: %w", err)
