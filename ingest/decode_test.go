@@ -180,6 +180,7 @@ func TestDecodeFastDeclines(t *testing.T) {
 	f(formatJSON, `{"Task_ID":"a"}`, false)
 	f(formatJSON, `{"task_id":"a","task_id":"b"}`, false)
 	f(formatJSON, `{"tenant":""}`, false)
+	f(formatJSON, `{"ingest_order":0}`, false)
 	f(formatJSON, `{"progress":1e400}`, false)
 	f(formatJSON, `{"seq":1.0}`, false)
 	f(formatJSON, `{"task_id":"\ud800"}`, false)

@@ -84,12 +84,19 @@ func EncodeLog(l *Log) ([]byte, error) { return json.Marshal(l) }
 // DecodeLog decodes a bus record written by EncodeLog and checks the fields
 // every stored log must have.
 func DecodeLog(b []byte) (Log, error) {
-	var l Log
-	if err := json.Unmarshal(b, &l); err != nil {
+	l, err := decodeRecord(b, readLog)
+	if err != nil {
 		return l, fmt.Errorf("decode log record: %w", err)
 	}
 	if l.Tenant == "" || l.EventID == "" || l.Timestamp == 0 || !l.Level.Valid() {
 		return l, errors.New("decode log record: missing tenant, event_id, timestamp or level")
 	}
 	return l, nil
+}
+
+// readLog reads a bus record on the fast path.
+func readLog(b []byte) (Log, bool) {
+	r := busReader(b)
+	l, ok := r.Log()
+	return l, ok && r.Done()
 }

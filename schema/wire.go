@@ -214,16 +214,24 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// DecodeProgress decodes a bus record written by EncodeProgress and checks
-// the fields that every stored record must have: a record missing them
-// cannot be stored and belongs in the dead-letter topic.
+// DecodeProgress decodes a bus record written by EncodeProgress, or any
+// JSON object of a Progress, into what json.Unmarshal makes of it, and
+// checks the fields that every stored record must have: a record missing
+// them cannot be stored and belongs in the dead-letter topic.
 func DecodeProgress(b []byte) (Progress, error) {
-	var p Progress
-	if err := json.Unmarshal(b, &p); err != nil {
+	p, err := decodeRecord(b, readProgress)
+	if err != nil {
 		return p, fmt.Errorf("decode progress record: %w", err)
 	}
 	if p.Tenant == "" || p.EventID == "" || p.TaskID == "" || p.Timestamp == 0 || !p.Status.Valid() {
 		return p, fmt.Errorf("decode progress record: missing tenant, event_id, task_id, timestamp or status")
 	}
 	return p, nil
+}
+
+// readProgress reads a bus record on the fast path.
+func readProgress(b []byte) (Progress, bool) {
+	r := busReader(b)
+	p, ok := r.Progress()
+	return p, ok && r.Done()
 }
