@@ -6,12 +6,15 @@ import (
 	"sync"
 
 	"github.com/gofiber/contrib/websocket"
+
+	"github.com/taskpulse/taskpulse/schema"
 )
 
 // client is the state of one connection: its subscriptions, what it has
-// been sent per task, and its outgoing queue. The hub delivers to it from
-// the bus goroutine; its reader goroutine changes its subscriptions; its
-// writer goroutine drains the queue. Everything below mu is guarded by it.
+// been sent per task, the logs it missed, and its outgoing queue. The hub
+// delivers to it from the bus goroutine; its reader goroutine changes its
+// subscriptions; its writer goroutine drains the queue. Everything below mu
+// is guarded by it.
 type client struct {
 	svc    *Service
 	conn   *websocket.Conn
@@ -36,6 +39,13 @@ type client struct {
 	// sent holds, per task, the newest state the client has been given;
 	// anything not newer is stale.
 	sent map[string]sentState
+	// logs maps each task whose logs the client follows to the least
+	// severe level it wants.
+	logs map[string]schema.Level
+	// logsDropped counts, per task, the logs dropped for a full queue that
+	// the client has not yet been told of.
+	logsDropped   map[string]int
+	notifications map[NotificationSubscription]struct{}
 	// pong is the payload of a ping the writer still has to answer.
 	pong      *string
 	stopped   bool
@@ -60,6 +70,35 @@ func newClient(s *Service, conn *websocket.Conn, tenant string) *client {
 		stop:   make(chan struct{}),
 		subs:   make(map[Subscription]struct{}),
 		sent:   make(map[string]sentState),
+
+		logs:          make(map[string]schema.Level),
+		notifications: make(map[NotificationSubscription]struct{}),
+	}
+}
+
+// subscriptions counts the connection's subscriptions of every kind, which
+// Config.MaxSubscriptions caps together. c.mu is held.
+func (c *client) subscriptions() int {
+	return len(c.subs) + len(c.logs) + len(c.notifications)
+}
+
+// apply acts on a valid client message. It runs on the reader goroutine,
+// so subscriptions change one at a time.
+func (c *client) apply(m clientMessage) {
+	subscribe := m.Type == TypeSubscribe
+	switch {
+	case m.Logs != nil && subscribe:
+		c.subscribeLogs(*m.Logs)
+	case m.Logs != nil:
+		c.unsubscribeLogs(*m.Logs)
+	case m.Notifications != nil && subscribe:
+		c.subscribeNotifications(*m.Notifications)
+	case m.Notifications != nil:
+		c.unsubscribeNotifications(*m.Notifications)
+	case subscribe:
+		c.subscribe(m.Subscription)
+	default:
+		c.unsubscribe(m.Subscription)
 	}
 }
 
@@ -119,7 +158,7 @@ func (c *client) queue(m message) {
 	}
 }
 
-// send queues an encoded message other than progress.
+// send queues an encoded message other than progress and logs.
 func (c *client) send(frame []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -160,7 +199,7 @@ func (c *client) endLocked(code int, text string) {
 func (c *client) subscribe(sub Subscription) {
 	c.mu.Lock()
 	_, dup := c.subs[sub]
-	full := len(c.subs) >= c.svc.cfg.MaxSubscriptions
+	full := c.subscriptions() >= c.svc.cfg.MaxSubscriptions
 	if !dup && !full {
 		c.loading = &sub
 	}
@@ -232,7 +271,7 @@ func (c *client) unsubscribe(sub Subscription) {
 			}
 		}
 		if !c.stopped {
-			c.queue(message{frame: mustEncode(unsubscribedMessage{Type: TypeUnsubscribed, Subscription: sub})})
+			c.queue(message{frame: mustEncode(unsubscribedMessage{Type: TypeUnsubscribed, Subscription: &sub})})
 		}
 	}
 	c.mu.Unlock()
@@ -257,22 +296,29 @@ func (c *client) covers(taskID, userID string) bool {
 // connection ends.
 func (c *client) dropSubscriptions() {
 	c.mu.Lock()
-	subs := c.subs
-	c.subs = nil
+	subs, logs, notifications := c.subs, c.logs, c.notifications
+	c.subs, c.logs, c.notifications = nil, nil, nil
 	c.mu.Unlock()
 	for sub := range subs {
 		c.svc.hub.remove(c.tenant, sub, c)
 	}
-	c.svc.metrics.subscriptions.Sub(float64(len(subs)))
+	for taskID := range logs {
+		c.svc.hub.removeLogs(c.tenant, taskID, c)
+	}
+	for sub := range notifications {
+		c.svc.hub.removeNotifications(c.tenant, sub, c)
+	}
+	c.svc.metrics.subscriptions.Sub(float64(len(subs) + len(logs) + len(notifications)))
 }
 
-// next hands the writer everything queued and a pending pong.
+// next hands the writer everything queued, then the notices of logs
+// dropped since it last took the queue, and a pending pong.
 func (c *client) next() ([]message, *string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	pong := c.pong
 	c.pong = nil
-	return c.out.take(), pong
+	return c.appendLogsDropped(c.out.take()), pong
 }
 
 // answerPing has the writer send a pong, keeping all writes on one

@@ -10,7 +10,7 @@ import (
 type Config struct {
 	// QueueSize bounds the messages waiting to be written to one
 	// connection before progress is coalesced to the latest event per
-	// task.
+	// task and logs are dropped (the client is told how many).
 	QueueSize int
 	// MaxQueuedTasks bounds the queue once it coalesces: a client that
 	// follows more busy tasks than this and cannot keep up is closed
@@ -26,7 +26,8 @@ type Config struct {
 	PongWait time.Duration
 	// WriteWait bounds one write to a connection.
 	WriteWait time.Duration
-	// MaxSubscriptions caps the subscriptions of one connection.
+	// MaxSubscriptions caps the subscriptions of one connection, to
+	// progress, logs and notifications together.
 	MaxSubscriptions int
 	// SnapshotLimit caps the tasks of one snapshot; a snapshot that hit it
 	// says "truncated": true.

@@ -58,8 +58,14 @@ func (s *Service) serve(conn *websocket.Conn) {
 		<-writerDone
 	}()
 
-	for _, sub := range req.subs {
+	for _, sub := range req.subs.progress {
 		c.subscribe(sub)
+	}
+	for _, sub := range req.subs.logs {
+		c.subscribeLogs(sub)
+	}
+	for _, sub := range req.subs.notifications {
+		c.subscribeNotifications(sub)
 	}
 	if err := c.readLoop(); errors.Is(err, fws.ErrReadLimit) {
 		code, text = websocket.CloseMessageTooBig, "a message is at most 4 KiB"
@@ -77,14 +83,10 @@ func (c *client) readLoop() error {
 		if err != nil {
 			return err
 		}
-		m, err := parseClientMessage(data)
-		switch {
-		case err != nil:
+		if m, err := parseClientMessage(data); err != nil {
 			c.send(encodeError(err))
-		case m.Type == TypeSubscribe:
-			c.subscribe(m.Subscription)
-		default:
-			c.unsubscribe(m.Subscription)
+		} else {
+			c.apply(m)
 		}
 	}
 }

@@ -13,8 +13,8 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 const (
 	// CodeInvalidJSON: the message was not one JSON object.
 	CodeInvalidJSON = "invalid_json"
-	// CodeInvalidMessage: an unknown type, or a subscription that does not
-	// name exactly one of task_id, user_id or all.
+	// CodeInvalidMessage: an unknown type, a message that does not name
+	// exactly one subscription, or a subscription that is not valid.
 	CodeInvalidMessage = "invalid_message"
 	// CodeAlreadySubscribed: the connection already has that subscription.
 	CodeAlreadySubscribed = "already_subscribed"

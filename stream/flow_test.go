@@ -112,7 +112,7 @@ func TestRunClosesConnections(t *testing.T) {
 // tasks than its queue holds) is closed with CloseSlowConsumer.
 func TestSlowConsumerIsClosed(t *testing.T) {
 	b := newTestBus()
-	h := start(t, Config{QueueSize: 2, WriteWait: time.Minute}, b, &fixedStore{})
+	h := start(t, Config{QueueSize: 2, MaxQueuedTasks: 2, WriteWait: time.Minute}, b, &fixedStore{})
 	conn := h.dialWith(t, smallBuffers, "api_key="+keyA+"&all=true")
 	waitSubscriptions(t, h, 1)
 

@@ -2,7 +2,6 @@ package stream
 
 import (
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/gofiber/contrib/websocket"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/httpx"
-	"github.com/taskpulse/taskpulse/schema"
 )
 
 // localConnect is the Fiber local that carries a connection's tenant and
@@ -20,7 +18,7 @@ const localConnect = "taskpulse.stream.connect"
 
 type connectRequest struct {
 	tenant string
-	subs   []Subscription
+	subs   querySubs
 }
 
 // Routes mounts GET /v1/stream on r, which must already run
@@ -48,49 +46,11 @@ func (s *Service) accept(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if len(subs) > s.cfg.MaxSubscriptions {
-		return httpx.BadParameter("task_id", fmt.Sprintf("and user_id together name at most %d subscriptions", s.cfg.MaxSubscriptions))
+	if subs.count() > s.cfg.MaxSubscriptions {
+		return httpx.BadParameter("task_id", fmt.Sprintf("and the other subscription parameters together name at most %d subscriptions", s.cfg.MaxSubscriptions))
 	}
 	c.Locals(localConnect, &connectRequest{tenant: auth.Tenant(c), subs: subs})
 	return c.Next()
-}
-
-// querySubscriptions reads ?task_id=a&task_id=b&user_id=u&all=true.
-func querySubscriptions(c *fiber.Ctx) ([]Subscription, error) {
-	args := c.Context().QueryArgs()
-	var subs []Subscription
-	seen := map[Subscription]bool{}
-	add := func(param string, sub Subscription) error {
-		if err := sub.validate(); err != nil {
-			return httpx.BadParameter(param, fmt.Sprintf("must be a non-empty id of at most %d bytes", schema.MaxIDLen))
-		}
-		if !seen[sub] {
-			seen[sub] = true
-			subs = append(subs, sub)
-		}
-		return nil
-	}
-	// Peeked bytes belong to Fiber's request buffer; string() copies them.
-	for _, v := range args.PeekMulti("task_id") {
-		if err := add("task_id", Subscription{TaskID: string(v)}); err != nil {
-			return nil, err
-		}
-	}
-	for _, v := range args.PeekMulti("user_id") {
-		if err := add("user_id", Subscription{UserID: string(v)}); err != nil {
-			return nil, err
-		}
-	}
-	if v := args.Peek("all"); v != nil {
-		all, err := strconv.ParseBool(string(v))
-		if err != nil {
-			return nil, httpx.BadParameter("all", "must be true or false")
-		}
-		if all {
-			subs = append(subs, Subscription{All: true})
-		}
-	}
-	return subs, nil
 }
 
 func (s *Service) recoverConn(*websocket.Conn) {

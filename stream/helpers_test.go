@@ -3,7 +3,6 @@ package stream
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"slices"
@@ -25,24 +24,26 @@ import (
 )
 
 // testBus is the stream's input port fed by the test: every record the
-// test publishes goes to every subscriber, in order, before publish
-// returns.
+// test publishes goes to every subscriber of its topic, in order, before
+// publish returns.
 type testBus struct {
 	mu       sync.Mutex
-	handlers map[int]bus.Handler
+	handlers map[int]subscriber
 	next     int
 }
 
-func newTestBus() *testBus { return &testBus{handlers: map[int]bus.Handler{}} }
+type subscriber struct {
+	topics []string
+	h      bus.Handler
+}
+
+func newTestBus() *testBus { return &testBus{handlers: map[int]subscriber{}} }
 
 func (b *testBus) Subscribe(ctx context.Context, topics []string, h bus.Handler) error {
-	if !slices.Contains(topics, schema.TopicProgress) {
-		return errors.New("test bus carries progress only")
-	}
 	b.mu.Lock()
 	id := b.next
 	b.next++
-	b.handlers[id] = h
+	b.handlers[id] = subscriber{topics: topics, h: h}
 	b.mu.Unlock()
 	<-ctx.Done()
 	b.mu.Lock()
@@ -61,8 +62,16 @@ func (b *testBus) publishRecords(t testing.TB, recs ...bus.Record) {
 	t.Helper()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, h := range b.handlers {
-		require.NoError(t, h(context.Background(), recs))
+	for _, sub := range b.handlers {
+		var batch []bus.Record
+		for _, r := range recs {
+			if slices.Contains(sub.topics, r.Topic) {
+				batch = append(batch, r)
+			}
+		}
+		if len(batch) > 0 {
+			require.NoError(t, sub.h(context.Background(), batch))
+		}
 	}
 }
 
@@ -78,6 +87,35 @@ func progressRecords(t testing.TB, events ...schema.Progress) []bus.Record {
 		v, err := schema.EncodeProgress(&events[i])
 		require.NoError(t, err)
 		recs[i] = bus.Record{Topic: schema.TopicProgress, Key: []byte(events[i].TaskID), Value: v}
+	}
+	return recs
+}
+
+// logRecords encodes logs as ingest publishes them: keyed by task, with
+// the tenant in a header.
+func logRecords(t testing.TB, logs ...schema.Log) []bus.Record {
+	t.Helper()
+	recs := make([]bus.Record, len(logs))
+	for i := range logs {
+		v, err := schema.EncodeLog(&logs[i])
+		require.NoError(t, err)
+		recs[i] = bus.Record{
+			Topic: schema.TopicLogs, Key: []byte(logs[i].TaskID), Value: v,
+			Headers: map[string]string{schema.HeaderTenant: logs[i].Tenant},
+		}
+	}
+	return recs
+}
+
+// notificationRecords encodes notifications as alerting publishes them:
+// keyed by id, without a tenant header.
+func notificationRecords(t testing.TB, ns ...schema.Notification) []bus.Record {
+	t.Helper()
+	recs := make([]bus.Record, len(ns))
+	for i := range ns {
+		v, err := schema.EncodeNotification(&ns[i])
+		require.NoError(t, err)
+		recs[i] = bus.Record{Topic: schema.TopicNotifications, Key: []byte(ns[i].ID), Value: v}
 	}
 	return recs
 }
@@ -154,7 +192,7 @@ func start(t testing.TB, cfg Config, b Subscriber, st Snapshotter) *harness {
 		require.NoError(t, <-ran)
 	})
 	if tb, ok := b.(*testBus); ok {
-		require.Eventually(t, func() bool { return tb.subscribers() == 1 }, 10*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return tb.subscribers() == len(topics) }, 10*time.Second, time.Millisecond)
 	}
 	t.Cleanup(func() {
 		h.stop()
@@ -192,6 +230,13 @@ type serverMsg struct {
 	Event        *schema.Progress `json:"event"`
 	Code         string           `json:"code"`
 	Message      string           `json:"message"`
+
+	Logs          *LogSubscription          `json:"logs"`
+	Notifications *NotificationSubscription `json:"notifications"`
+	Log           *schema.Log               `json:"log"`
+	Notification  *schema.Notification      `json:"notification"`
+	TaskID        string                    `json:"task_id"`
+	Count         int                       `json:"count"`
 }
 
 func read(t testing.TB, conn *fws.Conn) serverMsg {
@@ -232,6 +277,39 @@ func progress(tenant, task, user string, ts, seq int64, msg string) schema.Progr
 		Tenant: tenant, EventID: task + "-" + msg, Timestamp: ts, Seq: seq,
 		TaskID: task, UserID: user, Status: schema.StatusRunning, Message: msg,
 	}
+}
+
+// logEntry makes a log of tenant for task; msg labels it for the test.
+func logEntry(tenant, task string, level schema.Level, ts int64, msg string) schema.Log {
+	return schema.Log{
+		Tenant: tenant, EventID: task + "-" + msg, Timestamp: ts,
+		TaskID: task, Level: level, Message: msg,
+	}
+}
+
+// readLog reads the next message, which must be a log, and returns its
+// message field.
+func readLog(t testing.TB, conn *fws.Conn) string {
+	t.Helper()
+	m := readType(t, conn, TypeLog)
+	require.Empty(t, m.Log.Tenant, "the tenant is not part of the protocol")
+	return m.Log.Message
+}
+
+func notification(tenant, id, user string) schema.Notification {
+	return schema.Notification{
+		ID: id, Tenant: tenant, UserID: user, Rule: "task-failed", State: "firing",
+		Severity: schema.SeverityWarning, Title: id, Body: "for " + user, CreatedAt: 1000,
+	}
+}
+
+// readNotification reads the next message, which must be a notification,
+// and returns its id.
+func readNotification(t testing.TB, conn *fws.Conn) string {
+	t.Helper()
+	m := readType(t, conn, TypeNotification)
+	require.Empty(t, m.Notification.Tenant, "the tenant is not part of the protocol")
+	return m.Notification.ID
 }
 
 func task(tenant, id, user string, updatedAt, seq int64) store.Task {

@@ -6,12 +6,14 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// hub indexes subscriptions by tenant, then by task, user or "all", so that
+// hub indexes subscriptions by tenant, then by what they select: progress
+// by task, user or "all", logs by task, notifications by user or "all". So
 // routing a record costs a few map lookups plus one delivery per follower,
 // however many unrelated connections there are.
 //
-// Lock order: hub.mu before client.mu. The hub calls client.deliver with
-// its read lock held; clients never call the hub with their own lock held.
+// Lock order: hub.mu before client.mu. The hub calls a client's deliver
+// methods with its read lock held; clients never call the hub with their
+// own lock held.
 type hub struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenantIndex
@@ -23,48 +25,105 @@ type tenantIndex struct {
 	byTask map[string]clientSet
 	byUser map[string]clientSet
 	all    clientSet
+
+	logs map[string]clientSet
+
+	notifyUser map[string]clientSet
+	notifyAll  clientSet
 }
 
 func newHub() *hub {
 	return &hub{tenants: make(map[string]*tenantIndex)}
 }
 
-func (h *hub) add(tenant string, sub Subscription, c *client) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	t := h.tenants[tenant]
-	if t == nil {
-		t = &tenantIndex{byTask: map[string]clientSet{}, byUser: map[string]clientSet{}, all: clientSet{}}
-		h.tenants[tenant] = t
-	}
-	switch {
-	case sub.All:
-		t.all[c] = struct{}{}
-	case sub.TaskID != "":
-		addTo(t.byTask, sub.TaskID, c)
-	default:
-		addTo(t.byUser, sub.UserID, c)
+func newTenantIndex() *tenantIndex {
+	return &tenantIndex{
+		byTask: map[string]clientSet{}, byUser: map[string]clientSet{}, all: clientSet{},
+		logs:       map[string]clientSet{},
+		notifyUser: map[string]clientSet{}, notifyAll: clientSet{},
 	}
 }
 
-func (h *hub) remove(tenant string, sub Subscription, c *client) {
+func (t *tenantIndex) followsProgress() bool {
+	return len(t.byTask)+len(t.byUser)+len(t.all) > 0
+}
+
+func (t *tenantIndex) followsNotifications() bool {
+	return len(t.notifyUser)+len(t.notifyAll) > 0
+}
+
+func (t *tenantIndex) empty() bool {
+	return !t.followsProgress() && len(t.logs) == 0 && !t.followsNotifications()
+}
+
+// edit applies change to tenant's index, made on first use and dropped
+// once empty, so that follows stays a single lookup.
+func (h *hub) edit(tenant string, change func(*tenantIndex)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := h.tenants[tenant]
 	if t == nil {
-		return
+		t = newTenantIndex()
+		h.tenants[tenant] = t
 	}
-	switch {
-	case sub.All:
-		delete(t.all, c)
-	case sub.TaskID != "":
-		removeFrom(t.byTask, sub.TaskID, c)
-	default:
-		removeFrom(t.byUser, sub.UserID, c)
-	}
-	if len(t.all) == 0 && len(t.byTask) == 0 && len(t.byUser) == 0 {
+	change(t)
+	if t.empty() {
 		delete(h.tenants, tenant)
 	}
+}
+
+func (h *hub) add(tenant string, sub Subscription, c *client) {
+	h.edit(tenant, func(t *tenantIndex) {
+		switch {
+		case sub.All:
+			t.all[c] = struct{}{}
+		case sub.TaskID != "":
+			addTo(t.byTask, sub.TaskID, c)
+		default:
+			addTo(t.byUser, sub.UserID, c)
+		}
+	})
+}
+
+func (h *hub) remove(tenant string, sub Subscription, c *client) {
+	h.edit(tenant, func(t *tenantIndex) {
+		switch {
+		case sub.All:
+			delete(t.all, c)
+		case sub.TaskID != "":
+			removeFrom(t.byTask, sub.TaskID, c)
+		default:
+			removeFrom(t.byUser, sub.UserID, c)
+		}
+	})
+}
+
+func (h *hub) addLogs(tenant, taskID string, c *client) {
+	h.edit(tenant, func(t *tenantIndex) { addTo(t.logs, taskID, c) })
+}
+
+func (h *hub) removeLogs(tenant, taskID string, c *client) {
+	h.edit(tenant, func(t *tenantIndex) { removeFrom(t.logs, taskID, c) })
+}
+
+func (h *hub) addNotifications(tenant string, sub NotificationSubscription, c *client) {
+	h.edit(tenant, func(t *tenantIndex) {
+		if sub.All {
+			t.notifyAll[c] = struct{}{}
+		} else {
+			addTo(t.notifyUser, sub.UserID, c)
+		}
+	})
+}
+
+func (h *hub) removeNotifications(tenant string, sub NotificationSubscription, c *client) {
+	h.edit(tenant, func(t *tenantIndex) {
+		if sub.All {
+			delete(t.notifyAll, c)
+		} else {
+			removeFrom(t.notifyUser, sub.UserID, c)
+		}
+	})
 }
 
 func addTo(m map[string]clientSet, key string, c *client) {
@@ -85,11 +144,27 @@ func removeFrom(m map[string]clientSet, key string, c *client) {
 	}
 }
 
-// follows reports whether any connection of tenant has a subscription.
-func (h *hub) follows(tenant string) bool {
+// follows reports whether any connection of tenant may want a record of
+// topic with the given bus key, so that route can pass over the others
+// without decoding them. Logs are keyed by task id (schema.TopicLogs), and
+// only their task subscriptions select them; progress and notifications
+// may be selected by user, which only the decoded record tells.
+func (h *hub) follows(tenant, topic string, key []byte) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return h.tenants[tenant] != nil
+	t := h.tenants[tenant]
+	if t == nil {
+		return false
+	}
+	switch topic {
+	case schema.TopicProgress:
+		return t.followsProgress()
+	case schema.TopicLogs:
+		return len(t.logs[string(key)]) > 0
+	case schema.TopicNotifications:
+		return t.followsNotifications()
+	}
+	return false
 }
 
 // publish hands p to every connection of its tenant that follows its

@@ -18,6 +18,11 @@ const (
 	reasonSlowConsumer = "slow_consumer"
 	// The bus record could not be decoded, so it reached nobody.
 	reasonUndecodable = "undecodable"
+	// A log found its connection's queue full; the client is told how
+	// many it missed (logs_dropped).
+	reasonLogsDropped = "logs_dropped"
+	// A notification already pushed was delivered again by the bus.
+	reasonDuplicate = "duplicate"
 )
 
 type metrics struct {
@@ -35,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "taskpulse_stream_subscriptions",
-			Help: "Active subscriptions over all WebSocket connections.",
+			Help: "Active subscriptions (progress, logs, notifications) over all WebSocket connections.",
 		}),
 		sent: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "taskpulse_stream_messages_sent_total",
@@ -43,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskpulse_stream_messages_dropped_total",
-			Help: "Messages not sent, by reason (coalesced, stale, slow_consumer, undecodable).",
+			Help: "Messages not sent, by reason (coalesced, stale, slow_consumer, undecodable, logs_dropped, duplicate).",
 		}, []string{"reason"}),
 	}
 	for _, c := range []prometheus.Collector{m.connections, m.subscriptions, m.sent, m.dropped} {
@@ -53,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	// Every reason is present from the start, so a rate() over it never
 	// starts from a missing series.
-	for _, r := range []string{reasonCoalesced, reasonStale, reasonSlowConsumer, reasonUndecodable} {
+	for _, r := range []string{reasonCoalesced, reasonStale, reasonSlowConsumer, reasonUndecodable, reasonLogsDropped, reasonDuplicate} {
 		m.dropped.WithLabelValues(r)
 	}
 	return m, nil

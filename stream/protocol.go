@@ -9,9 +9,9 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// Subscription selects the tasks a connection follows: exactly one of its
-// fields is set. It is also how the server names a subscription back to the
-// client, in snapshots and unsubscribe answers.
+// Subscription selects the tasks whose progress a connection follows:
+// exactly one of its fields is set. It is also how the server names a
+// subscription back to the client, in snapshots and unsubscribe answers.
 type Subscription struct {
 	TaskID string `json:"task_id,omitempty"`
 	UserID string `json:"user_id,omitempty"`
@@ -65,14 +65,22 @@ const (
 	TypeUnsubscribe  = "unsubscribe"
 	TypeSnapshot     = "snapshot"
 	TypeProgress     = "progress"
+	TypeSubscribed   = "subscribed"
 	TypeUnsubscribed = "unsubscribed"
+	TypeLog          = "log"
+	TypeLogsDropped  = "logs_dropped"
+	TypeNotification = "notification"
 	TypeError        = "error"
 )
 
-// clientMessage is what a client sends: a type and a subscription.
+// clientMessage is what a client sends: a type and one subscription, to
+// progress (the fields of Subscription, inline), to a task's logs, or to
+// notifications.
 type clientMessage struct {
 	Type string `json:"type"`
 	Subscription
+	Logs          *LogSubscription          `json:"logs,omitempty"`
+	Notifications *NotificationSubscription `json:"notifications,omitempty"`
 }
 
 type snapshotMessage struct {
@@ -87,9 +95,22 @@ type progressMessage struct {
 	Event *schema.Progress `json:"event"`
 }
 
+// subscribedMessage confirms a subscription to logs or notifications,
+// which have no snapshot to do so: everything it selects that arrives
+// after it is sent.
+type subscribedMessage struct {
+	Type          string                    `json:"type"`
+	Logs          *LogSubscription          `json:"logs,omitempty"`
+	Notifications *NotificationSubscription `json:"notifications,omitempty"`
+}
+
+// unsubscribedMessage names the subscription that ended, in the field its
+// subscribe message used.
 type unsubscribedMessage struct {
-	Type         string       `json:"type"`
-	Subscription Subscription `json:"subscription"`
+	Type          string                    `json:"type"`
+	Subscription  *Subscription             `json:"subscription,omitempty"`
+	Logs          *LogSubscription          `json:"logs,omitempty"`
+	Notifications *NotificationSubscription `json:"notifications,omitempty"`
 }
 
 type errorMessage struct {
@@ -106,6 +127,20 @@ func parseClientMessage(data []byte) (clientMessage, error) {
 	}
 	if m.Type != TypeSubscribe && m.Type != TypeUnsubscribe {
 		return m, &Error{Code: CodeInvalidMessage, Message: `"type" must be "subscribe" or "unsubscribe"`}
+	}
+	named := 0
+	for _, on := range []bool{m.Subscription != Subscription{}, m.Logs != nil, m.Notifications != nil} {
+		if on {
+			named++
+		}
+	}
+	switch {
+	case named > 1:
+		return m, &Error{Code: CodeInvalidMessage, Message: "a message names one subscription: task_id, user_id or all:true for progress, or logs, or notifications"}
+	case m.Logs != nil:
+		return m, m.Logs.normalize()
+	case m.Notifications != nil:
+		return m, m.Notifications.validate()
 	}
 	return m, m.Subscription.validate()
 }

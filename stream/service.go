@@ -42,6 +42,9 @@ type Service struct {
 	log     *slog.Logger
 	metrics *metrics
 	hub     *hub
+	// recent holds the notifications pushed lately; only the route of the
+	// notifications subscription uses it.
+	recent *recentIDs
 
 	// ctx ends when Run returns, and with it every snapshot query.
 	ctx    context.Context
@@ -82,44 +85,89 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		log:     deps.Logger.With("component", "stream"),
 		metrics: m,
 		hub:     newHub(),
+		recent:  newRecentIDs(recentNotifications),
 		ctx:     ctx,
 		cancel:  cancel,
 		clients: make(map[*client]struct{}),
 	}, nil
 }
 
-// Run subscribes to progress records and fans them out until ctx ends or
-// the bus fails; either way it then closes every connection (1001, going
-// away) and returns once they are closed. Clients reconnect, to this
-// instance or another, and start again from snapshots, so a bus failure
-// never leaves them with a silent gap.
+// topics are what the stream pushes. Each has its own subscription, so
+// that a burst of one (logs, above all) never holds up the others; the bus
+// keeps order per key within a topic, which is all the protocol promises.
+var topics = []string{schema.TopicProgress, schema.TopicLogs, schema.TopicNotifications}
+
+// Run subscribes to progress, logs and notifications and fans them out
+// until ctx ends or a subscription fails; either way it then closes every
+// connection (1001, going away) and returns once they are closed. Clients
+// reconnect, to this instance or another, and start again from snapshots,
+// so a bus failure never leaves them with a silent gap.
 func (s *Service) Run(ctx context.Context) error {
-	err := s.bus.Subscribe(ctx, []string{schema.TopicProgress}, s.route)
+	subCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	// Each subscription is under way before the next starts, progress
+	// first: the bus holds only what is published after a subscription is
+	// in place, and on a fresh bus creating the other topics takes disk
+	// syncs that would widen the window in which a client connecting at
+	// start misses progress after its snapshot.
+	for _, topic := range topics {
+		calling := make(chan struct{})
+		wg.Go(func() {
+			close(calling)
+			if err := s.bus.Subscribe(subCtx, []string{topic}, s.route); err != nil {
+				once.Do(func() { first = fmt.Errorf("stream: subscribe to %s: %w", topic, err) })
+			}
+			// A stream missing one topic would fail its clients silently,
+			// so one subscription ending ends them all.
+			cancel()
+		})
+		<-calling
+	}
+	wg.Wait()
 	s.shutdown()
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("stream: subscribe to %s: %w", schema.TopicProgress, err)
+	if ctx.Err() == nil {
+		return first
 	}
 	return nil
 }
 
-// route fans one batch out. It never fails: a record that cannot be
+// route fans one batch of any topic out; each topic's subscription calls
+// it from its own goroutine. It never fails: a record that cannot be
 // decoded reaches nobody and is counted, and the stream keeps no offsets.
 func (s *Service) route(_ context.Context, batch []bus.Record) error {
 	for i := range batch {
 		rec := &batch[i]
-		if rec.Topic != schema.TopicProgress {
+		if tenant, ok := rec.Headers[schema.HeaderTenant]; ok && !s.hub.follows(tenant, rec.Topic, rec.Key) {
+			continue // nobody of this tenant wants it: skip the decoding
+		}
+		var err error
+		switch rec.Topic {
+		case schema.TopicProgress:
+			var p schema.Progress
+			if p, err = schema.DecodeProgress(rec.Value); err == nil {
+				err = s.hub.publish(p)
+			}
+		case schema.TopicLogs:
+			var l schema.Log
+			if l, err = schema.DecodeLog(rec.Value); err == nil {
+				s.hub.publishLog(l)
+			}
+		case schema.TopicNotifications:
+			var n schema.Notification
+			if n, err = schema.DecodeNotification(rec.Value); err == nil {
+				s.routeNotification(n)
+			}
+		default:
 			continue
-		}
-		if tenant, ok := rec.Headers[schema.HeaderTenant]; ok && !s.hub.follows(tenant) {
-			continue // nobody of this tenant is connected: skip the decoding
-		}
-		p, err := schema.DecodeProgress(rec.Value)
-		if err == nil {
-			err = s.hub.publish(p)
 		}
 		if err != nil {
 			s.metrics.drop(reasonUndecodable, 1)
-			s.log.Warn("skipping progress record", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+			s.log.Warn("skipping record", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
 		}
 	}
 	return nil
