@@ -31,6 +31,10 @@ const (
 	// CodeUpgradeRequired is the HTTP error code of a plain GET on the
 	// stream endpoint (status 426).
 	CodeUpgradeRequired = "upgrade_required"
+	// CodeNotLive is the HTTP error code of a connect request made while
+	// the stream is starting and not yet following the bus (status 503,
+	// with Retry-After).
+	CodeNotLive = "not_live"
 )
 
 // Close codes the server ends a connection with, besides the standard 1000

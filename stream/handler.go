@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
@@ -15,6 +16,10 @@ import (
 // query subscriptions across the upgrade: the WebSocket handler sees the
 // request's locals, but only the last value of a repeated query parameter.
 const localConnect = "taskpulse.stream.connect"
+
+// liveWait bounds how long a connect request waits, at start, for the
+// stream to follow the bus before it is turned away.
+const liveWait = 10 * time.Second
 
 type connectRequest struct {
 	tenant string
@@ -41,6 +46,15 @@ func (s *Service) accept(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderUpgrade, "websocket")
 		return httpx.NewError(fiber.StatusUpgradeRequired, CodeUpgradeRequired,
 			"this endpoint speaks WebSocket only; connect with a WebSocket client")
+	}
+	select {
+	case <-s.live:
+	case <-time.After(liveWait):
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return httpx.NewError(fiber.StatusServiceUnavailable, CodeNotLive,
+			"the stream is not yet following the bus; retry shortly")
+	case <-c.Context().Done():
+		return nil
 	}
 	subs, err := querySubscriptions(c)
 	if err != nil {

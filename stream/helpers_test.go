@@ -45,6 +45,7 @@ func (b *testBus) Subscribe(ctx context.Context, topics []string, h bus.Handler)
 	b.next++
 	b.handlers[id] = subscriber{topics: topics, h: h}
 	b.mu.Unlock()
+	bus.Subscribed(ctx)
 	<-ctx.Done()
 	b.mu.Lock()
 	delete(b.handlers, id)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +47,10 @@ type Service struct {
 	// notifications subscription uses it.
 	recent *recentIDs
 
+	// live is closed once every topic's subscription is in place: a
+	// snapshot taken earlier could miss an update published in between.
+	live chan struct{}
+
 	// ctx ends when Run returns, and with it every snapshot query.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -86,6 +91,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		metrics: m,
 		hub:     newHub(),
 		recent:  newRecentIDs(recentNotifications),
+		live:    make(chan struct{}),
 		ctx:     ctx,
 		cancel:  cancel,
 		clients: make(map[*client]struct{}),
@@ -110,23 +116,26 @@ func (s *Service) Run(ctx context.Context) error {
 		once  sync.Once
 		first error
 	)
-	// Each subscription is under way before the next starts, progress
-	// first: the bus holds only what is published after a subscription is
-	// in place, and on a fresh bus creating the other topics takes disk
-	// syncs that would widen the window in which a client connecting at
-	// start misses progress after its snapshot.
+	// Connections wait until every subscription is in place (see live).
+	var pending atomic.Int32
+	pending.Store(int32(len(topics)))
 	for _, topic := range topics {
-		calling := make(chan struct{})
 		wg.Go(func() {
-			close(calling)
-			if err := s.bus.Subscribe(subCtx, []string{topic}, s.route); err != nil {
+			var placed sync.Once
+			ctx := bus.OnSubscribed(subCtx, func() {
+				placed.Do(func() {
+					if pending.Add(-1) == 0 {
+						close(s.live)
+					}
+				})
+			})
+			if err := s.bus.Subscribe(ctx, []string{topic}, s.route); err != nil {
 				once.Do(func() { first = fmt.Errorf("stream: subscribe to %s: %w", topic, err) })
 			}
 			// A stream missing one topic would fail its clients silently,
 			// so one subscription ending ends them all.
 			cancel()
 		})
-		<-calling
 	}
 	wg.Wait()
 	s.shutdown()

@@ -100,10 +100,14 @@ func (s *server) get(t testing.TB, key, path string) response {
 func (s *server) waitTask(t testing.TB, key, id, status string, events int) map[string]any {
 	t.Helper()
 	var last response
-	require.Eventually(t, func() bool {
-		last = s.get(t, key, "/v1/tasks/"+id)
+	reached := func() bool {
 		return last.status == http.StatusOK && last.body["status"] == status && last.body["events"] == float64(events)
-	}, cmp.Or(s.patience, 10*time.Second), 10*time.Millisecond, "task %s never reached %s with %d events: %d %v", id, status, events, last.status, last.body)
+	}
+	deadline := time.Now().Add(cmp.Or(s.patience, 10*time.Second))
+	for last = s.get(t, key, "/v1/tasks/"+id); !reached() && time.Now().Before(deadline); last = s.get(t, key, "/v1/tasks/"+id) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.True(t, reached(), "task %s never reached %s with %d events; last answer %d %v", id, status, events, last.status, last.body)
 	return last.body
 }
 

@@ -66,7 +66,8 @@ type Bus interface {
 
 	// Subscribe delivers every record published to topics from now on to
 	// h, independently of any group and without commits: each subscriber
-	// sees each record. It blocks until ctx ends or h fails.
+	// sees each record. "Now" is when it calls Subscribed(ctx), before
+	// any delivery. It blocks until ctx ends or h fails.
 	Subscribe(ctx context.Context, topics []string, h Handler) error
 
 	// Close releases the bus. Publish, Consume and Subscribe fail after it.

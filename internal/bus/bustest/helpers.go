@@ -135,11 +135,20 @@ func consume(t testing.TB, b bus.Bus, group string, topics []string, opts bus.Co
 	})
 }
 
+// subscribe returns once the subscription says it is in place, failing
+// the test if it never does.
 func subscribe(t testing.TB, b bus.Bus, topics []string, h bus.Handler) (stop func() error) {
 	t.Helper()
-	return background(t, func(ctx context.Context) error {
-		return b.Subscribe(ctx, topics, h)
+	placed := make(chan struct{})
+	stop = background(t, func(ctx context.Context) error {
+		return b.Subscribe(bus.OnSubscribed(ctx, func() { close(placed) }), topics, h)
 	})
+	select {
+	case <-placed:
+	case <-time.After(wait):
+		t.Fatalf("Subscribe to %v never called bus.Subscribed", topics)
+	}
+	return stop
 }
 
 // waitLen waits until s holds n records.

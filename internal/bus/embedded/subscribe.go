@@ -28,6 +28,7 @@ func (b *Bus) Subscribe(ctx context.Context, topics []string, h bus.Handler) err
 		cursors[i] = &cursor{t: t, pos: t.durable.Load()}
 		defer cursors[i].close()
 	}
+	bus.Subscribed(ctx)
 	for next := 0; ; next++ {
 		if ctx.Err() != nil {
 			return b.exitErr()

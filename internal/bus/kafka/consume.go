@@ -70,6 +70,7 @@ func (b *Bus) Consume(ctx context.Context, group string, topics []string, opts b
 		SessionTimeout:    10 * time.Second,
 		RebalanceTimeout:  10 * time.Second,
 		JoinGroupBackoff:  time.Second,
+		Logger:            debugLogger(b.log.With("group", group)),
 		ErrorLogger:       errorLogger(b.log.With("group", group)),
 	})
 	defer b.closeReader(r)

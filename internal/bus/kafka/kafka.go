@@ -157,6 +157,16 @@ func (b *Bus) closeReader(r io.Closer) {
 
 // errorLogger hands kafka-go's internal errors, which it retries by itself,
 // to slog.
+// debugLogger passes the client's routine messages (joins, assignments,
+// offsets) to log at debug level.
+func debugLogger(log *slog.Logger) kafka.Logger {
+	return kafka.LoggerFunc(func(msg string, args ...any) {
+		if log.Enabled(context.Background(), slog.LevelDebug) {
+			log.Debug(fmt.Sprintf(msg, args...))
+		}
+	})
+}
+
 func errorLogger(log *slog.Logger) kafka.Logger {
 	return kafka.LoggerFunc(func(msg string, args ...any) {
 		log.Warn(fmt.Sprintf(msg, args...))

@@ -36,6 +36,7 @@ func (b *Bus) Subscribe(ctx context.Context, topics []string, h bus.Handler) err
 		}
 		return fmt.Errorf("cannot subscribe to topics %v: %w", topics, err)
 	}
+	bus.Subscribed(ctx)
 
 	ctx, cancel := context.WithCancel(ctx)
 	msgs := make(chan kafka.Message, subscribeBatch)
