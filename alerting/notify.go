@@ -47,7 +47,8 @@ func (s *Service) notify(ctx context.Context, r *compiledRule, a *Alert, t *tran
 	if err := s.docs.PutDocuments(ctx, doc); err != nil {
 		return false, fmt.Errorf("store notification: %w", err)
 	}
-	rec := bus.Record{Topic: schema.TopicNotifications, Key: []byte(n.ID), Value: body}
+	rec := bus.Record{Topic: schema.TopicNotifications, Key: []byte(n.ID), Value: body,
+		Headers: map[string]string{schema.HeaderTenant: n.Tenant}}
 	if err := s.bus.Publish(ctx, rec); err != nil {
 		return false, fmt.Errorf("publish notification: %w", err)
 	}

@@ -179,21 +179,19 @@ func (s *Service) retry(ctx context.Context, what string, f func(context.Context
 	}
 }
 
-// followTasks subscribes to progress events, closing subscribed once it
-// is about to, and restarts the subscription after a failure (reading the
+// followTasks subscribes to progress events, closing subscribed once the
+// subscription is in place, and restarts it after a failure (reading the
 // store again, for what the gap hid).
 func (s *Service) followTasks(ctx context.Context, subscribed chan struct{}) error {
 	var once sync.Once
+	placed := bus.OnSubscribed(ctx, func() { once.Do(func() { close(subscribed) }) })
 	wait := s.cfg.Delivery.RetryMin
 	for {
 		handler := func(ctx context.Context, batch []bus.Record) error {
 			s.handleProgress(ctx, batch)
 			return nil
 		}
-		errc := make(chan error, 1)
-		go func() { errc <- s.bus.Subscribe(ctx, []string{schema.TopicProgress}, handler) }()
-		once.Do(func() { close(subscribed) })
-		err := <-errc
+		err := s.bus.Subscribe(placed, []string{schema.TopicProgress}, handler)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -80,8 +80,8 @@ type backends struct {
 
 func openBackends(ctx context.Context, s *settings, b *backendFlags, reg prometheus.Registerer, log *slog.Logger) (*backends, error) {
 	be := &backends{checks: map[string]telemetry.Check{}}
-	needBus := s.runs(svcIngest) || s.runs(svcWriter) || s.runs(svcStream)
-	needStore := s.runs(svcWriter) || s.runs(svcQuery) || s.runs(svcStream)
+	needBus := s.runs(svcIngest) || s.runs(svcWriter) || s.runs(svcStream) || s.runs(svcAlerting)
+	needStore := s.runs(svcWriter) || s.runs(svcQuery) || s.runs(svcStream) || s.runs(svcAlerting)
 	if (b.bus == busEmbedded && needBus) || (b.store == storeDuckDB && needStore) {
 		if err := os.MkdirAll(s.dataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
@@ -106,7 +106,7 @@ func openBackends(ctx context.Context, s *settings, b *backendFlags, reg prometh
 
 func (be *backends) openBus(ctx context.Context, s *settings, b *backendFlags, reg prometheus.Registerer, log *slog.Logger) error {
 	if b.bus == busKafka {
-		kb, err := kafka.Open(ctx, b.kafka, kafka.WithLogger(log), kafka.WithTopics(schema.TopicProgress, schema.TopicDeadLetter))
+		kb, err := kafka.Open(ctx, b.kafka, kafka.WithLogger(log), kafka.WithTopics(schema.TopicProgress, schema.TopicLogs, schema.TopicMetrics, schema.TopicNotifications, schema.TopicDeadLetter))
 		if err != nil {
 			return err
 		}

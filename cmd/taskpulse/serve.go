@@ -91,6 +91,13 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 		svc.Routes(api)
 		background = append(background, svc.Run)
 	}
+	if s.runs(svcAlerting) {
+		run, err := startAlerting(s, be, reg, log, api)
+		if err != nil {
+			return err
+		}
+		background = append(background, run)
+	}
 	var writer *ingest.Writer
 	if s.runs(svcWriter) {
 		writer, err = ingest.NewWriter(ingest.WriterConfig{BatchSize: s.writerBatch, BatchWait: s.writerWait}, ingest.WriterDeps{Bus: be.bus, Store: be.store, Registerer: reg, Logger: log})

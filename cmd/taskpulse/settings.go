@@ -19,10 +19,11 @@ const (
 	svcIngest = "ingest"
 	svcWriter = "writer"
 	svcQuery  = "query"
-	svcStream = "stream"
+	svcStream   = "stream"
+	svcAlerting = "alerting"
 )
 
-var allServices = []string{svcIngest, svcWriter, svcQuery, svcStream}
+var allServices = []string{svcIngest, svcWriter, svcQuery, svcStream, svcAlerting}
 
 // settings is everything serve and migrate read from flags, environment
 // and the config file.
@@ -40,6 +41,7 @@ type settings struct {
 	writerBatch   int
 	writerWait    time.Duration
 	streamQueue   int
+	alertRules    string
 	shutdownGrace time.Duration
 
 	keys auth.Keys
@@ -49,7 +51,7 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.configFile, "config", "", "YAML file of settings, keyed by flag name")
 	fs.StringVar(&s.listen, "listen", "127.0.0.1:8080", "HTTP address to listen on")
 	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory of the embedded bus and DuckDB store")
-	fs.Func("services", "comma list of services to run: ingest,writer,query,stream (default all)", func(v string) error {
+	fs.Func("services", "comma list of services to run: ingest,writer,query,stream,alerting (default all)", func(v string) error {
 		s.services = nil
 		for _, name := range strings.Split(v, ",") {
 			if name = strings.TrimSpace(name); name == "all" {
@@ -70,6 +72,7 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.writerBatch, "writer-batch", 5000, "most events the writer inserts at once")
 	fs.DurationVar(&s.writerWait, "writer-wait", 200*time.Millisecond, "longest the writer waits to fill a batch")
 	fs.IntVar(&s.streamQueue, "stream-queue", 256, "messages queued per WebSocket connection before progress is coalesced")
+	fs.StringVar(&s.alertRules, "alert-rules", "", "YAML file of alert rules and channels, read again on SIGHUP")
 	fs.DurationVar(&s.shutdownGrace, "shutdown-grace", 30*time.Second, "how long a stop waits for in-flight work")
 }
 
