@@ -38,6 +38,8 @@ type Service struct {
 	// and the ticker never move the same alert at once.
 	alertsMu sync.Mutex
 	alerts   map[alertKey]*Alert
+	// following is closed once task events are followed (see Ready).
+	following chan struct{}
 
 	// notesMu serialises this process's updates of notifications.
 	notesMu sync.Mutex
@@ -68,10 +70,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg: cfg, bus: deps.Bus, docs: deps.Documents, tasks: deps.Tasks, series: deps.Series, logs: deps.Logs,
 		log: deps.Logger.With("component", "alerting"), now: deps.Now,
 		// Channels set their own per-attempt timeouts.
-		client:  &http.Client{},
-		rules:   newRegistry(),
-		tracker: newTaskTracker(),
-		alerts:  map[alertKey]*Alert{},
+		client:    &http.Client{},
+		rules:     newRegistry(),
+		tracker:   newTaskTracker(),
+		alerts:    map[alertKey]*Alert{},
+		following: make(chan struct{}),
 	}
 	m, err := newMetrics(deps.Registerer, s)
 	if err != nil {
@@ -110,6 +113,17 @@ func (s *Service) Reload() error {
 	return nil
 }
 
+// Ready tells whether the service follows task events: subscribed to
+// them and seeded with the tasks the store held. A readiness check.
+func (s *Service) Ready(context.Context) error {
+	select {
+	case <-s.following:
+		return nil
+	default:
+		return errors.New("not yet following task events")
+	}
+}
+
 // Run evaluates rules and delivers notifications until ctx ends. It
 // returns nil then, or an error if it could not start.
 func (s *Service) Run(ctx context.Context) error {
@@ -130,6 +144,7 @@ func (s *Service) Run(ctx context.Context) error {
 		if err := s.retry(gctx, "read running tasks", s.seedTasks); err != nil {
 			return nil
 		}
+		close(s.following)
 		s.every(gctx, s.cfg.TaskCheckInterval, s.checkTasks)
 		return nil
 	})

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -102,6 +103,17 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // that a burst of one (logs, above all) never holds up the others; the bus
 // keeps order per key within a topic, which is all the protocol promises.
 var topics = []string{schema.TopicProgress, schema.TopicLogs, schema.TopicNotifications}
+
+// Ready tells whether every subscription is in place, so connections are
+// taken (see live). A readiness check.
+func (s *Service) Ready(context.Context) error {
+	select {
+	case <-s.live:
+		return nil
+	default:
+		return errors.New("not yet following the bus")
+	}
+}
 
 // Run subscribes to progress, logs and notifications and fans them out
 // until ctx ends or a subscription fails; either way it then closes every

@@ -30,6 +30,7 @@ func startAlerting(s *settings, be *backends, reg prometheus.Registerer, log *sl
 		return nil, err
 	}
 	svc.Routes(api)
+	be.checks["alerting"] = svc.Ready
 	return func(ctx context.Context) error {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)

@@ -89,6 +89,7 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 			return err
 		}
 		svc.Routes(api)
+		be.checks["stream"] = svc.Ready
 		background = append(background, svc.Run)
 	}
 	if s.runs(svcAlerting) {
