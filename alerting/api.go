@@ -124,19 +124,17 @@ func (p params) boolean(name string) (bool, error) {
 	return b, nil
 }
 
-// time reads unix milliseconds or RFC 3339, as the query API does.
+// time reads a time parameter as httpx.ParseTime does, returning unix ms.
 func (p params) time(name string) (int64, error) {
 	s, err := p.str(name)
 	if err != nil || s == "" {
 		return 0, err
 	}
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms >= 0 {
-		return ms, nil
+	ms, ok := httpx.ParseTime(s, time.Now())
+	if !ok {
+		return 0, httpx.BadParameter(name, httpx.TimeHelp)
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UnixMilli(), nil
-	}
-	return 0, httpx.BadParameter(name, "must be unix milliseconds or an RFC 3339 time")
+	return ms, nil
 }
 
 const (

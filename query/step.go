@@ -100,9 +100,9 @@ func (p *params) step() (int64, error) {
 	}
 	ms, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		d, derr := time.ParseDuration(s)
-		if derr != nil {
-			return 0, httpx.BadParameter("step", "must be milliseconds or a duration such as 30s or 5m")
+		d, ok := httpx.ParseDuration(s)
+		if !ok {
+			return 0, httpx.BadParameter("step", "must be milliseconds or a duration such as 30s, 5m or 1d")
 		}
 		ms = d.Milliseconds()
 	}

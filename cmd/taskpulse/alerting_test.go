@@ -148,3 +148,11 @@ func BenchmarkFailedEventToWebhook(b *testing.B) {
 	b.ReportMetric(float64(percentile(lat, 0.5).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds())/1000, "p99-ms")
 }
+
+// TestExampleRulesFileLoads keeps the example the README points at valid.
+func TestExampleRulesFileLoads(t *testing.T) {
+	srv := startServer(t, "--alert-rules", filepath.Join("..", "..", "deploy", "alert-rules.example.yaml"))
+	r := srv.get(t, "", "/v1/alert-rules")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	require.Len(t, r.body["rules"], 5)
+}
