@@ -178,9 +178,9 @@ func (s *Service) attempt(ctx context.Context, n *schema.Notification, name stri
 		att.OK = true
 		return att, schema.DeliverySent, 0
 	}
-	// Waits count from the answer, not from the request, so a receiver's
-	// Retry-After is honoured in full.
-	answered := s.now().UnixMilli()
+	// Waits count from the answer, not from the request, and from the
+	// millisecond after it, so a receiver's Retry-After is honoured in full.
+	answered := s.now().UnixMilli() + 1
 	ce := channel.AsError(err)
 	att.Status, att.Error = ce.Status, ce.Error()
 	if ce.Permanent || number >= s.cfg.Delivery.MaxAttempts {
