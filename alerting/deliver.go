@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/taskpulse/taskpulse/alerting/channel"
+	"github.com/taskpulse/taskpulse/internal/backoff"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
@@ -30,7 +30,7 @@ const drainTimeout = 5 * time.Second
 // which skips what the stored history says is done.
 func (s *Service) deliver(ctx context.Context) error {
 	opts := bus.ConsumeOptions{MaxBatch: deliverBatch, MaxWait: 10 * time.Millisecond}
-	backoff := s.cfg.Delivery.RetryMin
+	wait := s.cfg.Delivery.RetryMin
 	for {
 		started := time.Now()
 		err := s.bus.Consume(ctx, s.cfg.Group, []string{schema.TopicNotifications}, opts, s.handleNotifications)
@@ -38,13 +38,13 @@ func (s *Service) deliver(ctx context.Context) error {
 			return nil
 		}
 		if time.Since(started) > s.cfg.Delivery.RetryMax {
-			backoff = s.cfg.Delivery.RetryMin
+			wait = s.cfg.Delivery.RetryMin
 		}
-		s.log.Error("notification delivery stopped; restarting", "err", err, "backoff", backoff)
-		if !sleep(ctx, jitter(backoff)) {
+		s.log.Error("notification delivery stopped; restarting", "err", err, "backoff", wait)
+		if !backoff.Sleep(ctx, backoff.Jitter(wait)) {
 			return nil
 		}
-		backoff = min(2*backoff, s.cfg.Delivery.RetryMax)
+		wait = min(2*wait, s.cfg.Delivery.RetryMax)
 	}
 }
 
@@ -114,7 +114,7 @@ func (s *Service) deliverChannel(ctx context.Context, n schema.Notification, nam
 		if !ok || finished(d.State) {
 			return nil
 		}
-		if wait := time.Duration(d.NextAt-s.now().UnixMilli()) * time.Millisecond; wait > 0 && !sleep(ctx, wait) {
+		if wait := time.Duration(d.NextAt-s.now().UnixMilli()) * time.Millisecond; wait > 0 && !backoff.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 		// An attempt once begun is finished and recorded even if ctx ends
@@ -186,7 +186,7 @@ func (s *Service) attempt(ctx context.Context, n *schema.Notification, name stri
 	if ce.Permanent || number >= s.cfg.Delivery.MaxAttempts {
 		return att, schema.DeliveryGivenUp, 0
 	}
-	wait := backoff(s.cfg.Delivery.RetryMin, s.cfg.Delivery.RetryMax, number)
+	wait := retryWait(s.cfg.Delivery.RetryMin, s.cfg.Delivery.RetryMax, number)
 	if ce.RetryAfter > 0 {
 		wait = min(ce.RetryAfter, s.cfg.Delivery.MaxRetryAfter)
 		att.RetryAfter = wait.Milliseconds()
@@ -194,15 +194,15 @@ func (s *Service) attempt(ctx context.Context, n *schema.Notification, name stri
 	return att, schema.DeliveryFailed, answered + wait.Milliseconds()
 }
 
-// backoff is the wait after the number-th failed attempt: doubling from
+// retryWait is the wait after the number-th failed attempt: doubling from
 // min up to max, with jitter so that receivers recovering from an outage
 // are not hit by every sender at once.
-func backoff(lo, hi time.Duration, number int) time.Duration {
+func retryWait(lo, hi time.Duration, number int) time.Duration {
 	d := lo
 	for i := 1; i < number && d < hi; i++ {
 		d *= 2
 	}
-	return jitter(min(d, hi))
+	return backoff.Jitter(min(d, hi))
 }
 
 // recordAttempt appends att to the channel's history, retrying the store
@@ -234,25 +234,9 @@ func (s *Service) recordAttempt(ctx context.Context, n schema.Notification, name
 			return out, nil
 		}
 		s.log.Warn("cannot record a delivery attempt; retrying", "id", n.ID, "channel", name, "err", err)
-		if !sleep(ctx, jitter(wait)) {
+		if !backoff.Sleep(ctx, backoff.Jitter(wait)) {
 			return n, fmt.Errorf("record delivery attempt: %w", err)
 		}
 		wait = min(2*wait, s.cfg.Delivery.RetryMax)
-	}
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits d, or returns false as soon as ctx ends.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/taskpulse/taskpulse/internal/backoff"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
@@ -187,7 +188,7 @@ func (s *Service) retry(ctx context.Context, what string, f func(context.Context
 			return nil
 		}
 		s.log.Error(what+" failed; retrying", "err", err, "backoff", wait)
-		if !sleep(ctx, jitter(wait)) {
+		if !backoff.Sleep(ctx, backoff.Jitter(wait)) {
 			return ctx.Err()
 		}
 		wait = min(2*wait, s.cfg.Delivery.RetryMax)
@@ -211,7 +212,7 @@ func (s *Service) followTasks(ctx context.Context, subscribed chan struct{}) err
 			return nil
 		}
 		s.log.Error("progress subscription stopped; restarting", "err", err, "backoff", wait)
-		if !sleep(ctx, jitter(wait)) {
+		if !backoff.Sleep(ctx, backoff.Jitter(wait)) {
 			return nil
 		}
 		wait = min(2*wait, s.cfg.Delivery.RetryMax)

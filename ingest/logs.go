@@ -59,33 +59,18 @@ func validateLogs(logs []schema.Log, now int64) []schema.FieldError {
 // task, so that a task's logs stay in order on one partition; a record of
 // no task is keyed by its source for the same reason.
 func (s *Service) stampLogs(logs []schema.Log, tenant string, now time.Time) ([]bus.Record, []string, error) {
-	missing := 0
-	for i := range logs {
-		if logs[i].EventID == "" {
-			missing++
-		}
-	}
-	st, err := s.newStamper(tenant, now, len(logs), missing)
-	if err != nil {
-		return nil, nil, err
-	}
-	recs := make([]bus.Record, len(logs))
-	ids := make([]string, len(logs))
-	for i := range logs {
-		l := &logs[i]
-		if err := st.stamp(i, &l.Tenant, &l.EventID, &l.Timestamp, &l.IngestOrder); err != nil {
-			return nil, nil, err
-		}
-		value, err := schema.EncodeLog(l)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encode log: %w", err)
-		}
-		key := l.TaskID
-		if key == "" {
-			key = l.Source
-		}
-		recs[i] = st.record(schema.TopicLogs, key, value)
-		ids[i] = l.EventID
-	}
-	return recs, ids, nil
+	return stampEach(s, logs, tenant, now, schema.TopicLogs,
+		func(l *schema.Log) stampFields {
+			return stampFields{&l.Tenant, &l.EventID, &l.Timestamp, &l.IngestOrder}
+		},
+		func(l *schema.Log) ([]byte, string, error) {
+			value, err := schema.EncodeLog(l)
+			if err != nil {
+				return nil, "", fmt.Errorf("encode log: %w", err)
+			}
+			if l.TaskID != "" {
+				return value, l.TaskID, nil
+			}
+			return value, l.Source, nil
+		})
 }

@@ -93,32 +93,18 @@ func validateMetrics(samples []schema.Metric, now int64) []schema.FieldError {
 // stampMetrics stamps and encodes valid samples. A sample is keyed by its
 // metric's name, so that one series stays in order on one partition.
 func (s *Service) stampMetrics(samples []schema.Metric, tenant string, now time.Time) ([]bus.Record, []string, error) {
-	missing := 0
-	for i := range samples {
-		if samples[i].EventID == "" {
-			missing++
-		}
-	}
-	st, err := s.newStamper(tenant, now, len(samples), missing)
-	if err != nil {
-		return nil, nil, err
-	}
-	recs := make([]bus.Record, len(samples))
-	ids := make([]string, len(samples))
-	for i := range samples {
-		m := &samples[i]
-		if err := st.stamp(i, &m.Tenant, &m.EventID, &m.Timestamp, &m.IngestOrder); err != nil {
-			return nil, nil, err
-		}
-		if m.Kind == "" {
-			m.Kind = schema.KindGauge
-		}
-		value, err := schema.EncodeMetric(m)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encode metric: %w", err)
-		}
-		recs[i] = st.record(schema.TopicMetrics, m.Name, value)
-		ids[i] = m.EventID
-	}
-	return recs, ids, nil
+	return stampEach(s, samples, tenant, now, schema.TopicMetrics,
+		func(m *schema.Metric) stampFields {
+			return stampFields{&m.Tenant, &m.EventID, &m.Timestamp, &m.IngestOrder}
+		},
+		func(m *schema.Metric) ([]byte, string, error) {
+			if m.Kind == "" {
+				m.Kind = schema.KindGauge
+			}
+			value, err := schema.EncodeMetric(m)
+			if err != nil {
+				return nil, "", fmt.Errorf("encode metric: %w", err)
+			}
+			return value, m.Name, nil
+		})
 }

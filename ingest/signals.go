@@ -172,6 +172,45 @@ type stamper struct {
 	headers map[string]string
 }
 
+// stampFields points at the server-set fields of one log record or
+// metric sample.
+type stampFields struct {
+	tenant, eventID    *string
+	timestamp, ordinal *int64
+}
+
+// stampEach stamps items and makes each a bus record on topic: fields
+// says where an item's server-set fields are, encode gives its value and
+// its key.
+func stampEach[T any](s *Service, items []T, tenant string, now time.Time, topic string,
+	fields func(*T) stampFields, encode func(*T) (value []byte, key string, err error)) ([]bus.Record, []string, error) {
+	missing := 0
+	for i := range items {
+		if *fields(&items[i]).eventID == "" {
+			missing++
+		}
+	}
+	st, err := s.newStamper(tenant, now, len(items), missing)
+	if err != nil {
+		return nil, nil, err
+	}
+	recs := make([]bus.Record, len(items))
+	ids := make([]string, len(items))
+	for i := range items {
+		f := fields(&items[i])
+		if err := st.stamp(i, f); err != nil {
+			return nil, nil, err
+		}
+		value, key, err := encode(&items[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		recs[i] = st.record(topic, key, value)
+		ids[i] = *f.eventID
+	}
+	return recs, ids, nil
+}
+
 // newStamper reserves n ingest orders and the randomness for missing ids.
 func (s *Service) newStamper(tenant string, now time.Time, n, missingIDs int) (*stamper, error) {
 	b := make([]byte, missingIDs*len(uuid.UUID{}))
@@ -188,19 +227,19 @@ func (s *Service) newStamper(tenant string, now time.Time, n, missingIDs int) (*
 }
 
 // stamp fills the server-set fields of item i.
-func (st *stamper) stamp(i int, tenant *string, eventID *string, timestamp, ingestOrder *int64) error {
-	*tenant = st.tenant
-	if *eventID == "" {
+func (st *stamper) stamp(i int, f stampFields) error {
+	*f.tenant = st.tenant
+	if *f.eventID == "" {
 		id, err := uuid.NewV7FromReader(st.random)
 		if err != nil {
 			return fmt.Errorf("stamp event id: %w", err)
 		}
-		*eventID = id.String()
+		*f.eventID = id.String()
 	}
-	if *timestamp == 0 {
-		*timestamp = st.now
+	if *f.timestamp == 0 {
+		*f.timestamp = st.now
 	}
-	*ingestOrder = st.order + int64(i)
+	*f.ordinal = st.order + int64(i)
 	return nil
 }
 

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taskpulse/taskpulse/internal/backoff"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/schema"
 )
@@ -183,7 +183,7 @@ func (w *Writer) Group() string { return w.cfg.Group }
 // leaves nothing to redeliver.
 func (w *Writer) Run(ctx context.Context) error {
 	opts := bus.ConsumeOptions{MaxBatch: w.cfg.BatchSize, MaxWait: w.cfg.BatchWait}
-	backoff := w.cfg.RetryMin
+	wait := w.cfg.RetryMin
 	for {
 		started := time.Now()
 		err := w.bus.Consume(ctx, w.cfg.Group, w.topics, opts, w.Handle)
@@ -192,13 +192,13 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		if time.Since(started) > w.cfg.RetryMax {
 			// It ran well before failing: a new outage starts the backoff over.
-			backoff = w.cfg.RetryMin
+			wait = w.cfg.RetryMin
 		}
-		w.log.Error("consume stopped; restarting", "err", err, "backoff", backoff)
-		if !sleep(ctx, jitter(backoff)) {
+		w.log.Error("consume stopped; restarting", "err", err, "backoff", wait)
+		if !backoff.Sleep(ctx, backoff.Jitter(wait)) {
 			return nil
 		}
-		backoff = min(2*backoff, w.cfg.RetryMax)
+		wait = min(2*wait, w.cfg.RetryMax)
 	}
 }
 
@@ -290,18 +290,18 @@ func insert[T any](w *Writer, ctx context.Context, topic string, recs []T, f fun
 // retry calls f until it succeeds or ctx ends, backing off exponentially
 // with jitter, so a store outage pauses the writer instead of losing data.
 func (w *Writer) retry(ctx context.Context, what string, f func(context.Context) error) error {
-	backoff := w.cfg.RetryMin
+	wait := w.cfg.RetryMin
 	for {
 		err := f(ctx)
 		if err == nil {
 			return nil
 		}
 		w.failures.Inc()
-		w.log.Warn(what+" failed; retrying", "err", err, "backoff", backoff)
-		if !sleep(ctx, jitter(backoff)) {
+		w.log.Warn(what+" failed; retrying", "err", err, "backoff", wait)
+		if !backoff.Sleep(ctx, backoff.Jitter(wait)) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		backoff = min(2*backoff, w.cfg.RetryMax)
+		wait = min(2*wait, w.cfg.RetryMax)
 	}
 }
 
@@ -326,20 +326,4 @@ func drainContext(ctx context.Context, timeout time.Duration) (context.Context, 
 		context.AfterFunc(drain, func() { t.Stop() })
 	})
 	return drain, func() { stop(); cancel() }
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits d, or returns false as soon as ctx ends.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
