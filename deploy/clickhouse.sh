@@ -167,47 +167,9 @@ start() {
 	echo "TASKPULSE_CLICKHOUSE_ADDR=127.0.0.1:$PORT"
 }
 
-stop() {
-	local pid
-	if ! pid="$(running_pid)"; then
-		log "not running"
-		rm -f "$PIDFILE"
-		return
-	fi
-	kill "$pid"
-	# A clean shutdown flushes in-memory parts; give it time before KILL.
-	for _ in $(seq 1 60); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.5
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "pid $pid still alive after 30s; sending KILL"
-		kill -9 "$pid"
-	fi
-	rm -f "$PIDFILE"
-	log "stopped"
-}
+healthy() { answers; }
+describe() { echo "$(client --query 'SELECT version()') on 127.0.0.1:$PORT"; }
+env_line() { echo "TASKPULSE_CLICKHOUSE_ADDR=127.0.0.1:$PORT"; }
 
-status() {
-	local pid
-	if pid="$(running_pid)" && answers; then
-		echo "running (pid $pid) $(client --query 'SELECT version()') on 127.0.0.1:$PORT"
-		echo "TASKPULSE_CLICKHOUSE_ADDR=127.0.0.1:$PORT"
-	elif [[ -n "${pid:-}" ]]; then
-		echo "starting or unhealthy (pid $pid)"
-		exit 1
-	else
-		echo "stopped"
-		exit 3
-	fi
-}
-
-case "${1:-}" in
-start) start ;;
-stop) stop ;;
-status) status ;;
-*)
-	echo "usage: $0 start|stop|status" >&2
-	exit 2
-	;;
-esac
+# shellcheck source=deploy/server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/server.sh"
