@@ -4,30 +4,65 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/internal/store/duckdb"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-func chartStore() *memStore {
-	m := newMemStore()
-	m.series = []store.Series{
-		{Labels: map[string]string{"host": "a"}, Points: []store.Point{{T: t0, V: 2}, {T: t0 + 2*minute, V: 4}}},
-		{Labels: map[string]string{"host": "b"}, Points: []store.Point{{T: t0 + minute, V: 7}}},
+// chartStore holds what the chart tests draw, over three one-minute
+// buckets from t0, with task durations read over the first two:
+//   - cpu of hosts a and b, besides samples every chart must leave out:
+//     after the window, of another metric and of another tenant;
+//   - build tasks a, b and c ending in the first two minutes; in the
+//     third, failures of scrape and build and a lint task ending, and two
+//     tasks still running; a task ended before the window and one of
+//     another tenant;
+//   - three ERROR or CRITICAL logs in the first minute and one in the
+//     third, among logs that do not count.
+func chartStore(t testing.TB) *duckdb.Store {
+	t.Helper()
+	st := openStore(t)
+	cpu := func(host string, ts int64, v float64) schema.Metric {
+		return schema.Metric{Name: "cpu", Timestamp: ts, Value: v, Labels: map[string]string{"host": host}}
 	}
-	m.stats = store.Stats{
-		ByStatus:  map[schema.Status]int64{schema.StatusRunning: 3, schema.StatusFailed: 1},
-		Intervals: []store.IntervalCounts{{T: t0 + minute, Started: 2, Completed: 1}},
-		ErrorLogs: []store.Point{{T: t0, V: 5}},
+	stranger := cpu("a", t0+minute, 50)
+	stranger.Tenant = "other"
+	mem := cpu("a", t0+minute, 50)
+	mem.Name = "mem"
+	insertMetrics(t, st, cpu("a", t0, 2), cpu("a", t0+2*minute, 4), cpu("b", t0+minute, 7),
+		cpu("a", t0+3*minute, 99), stranger, mem)
+
+	const completed, failed, running = schema.StatusCompleted, schema.StatusFailed, schema.StatusRunning
+	otherTenant := run("x", "build", t0+minute, failed, t0+minute+500)
+	for i := range otherTenant {
+		otherTenant[i].Tenant = "other"
 	}
-	task := func(id string, created, ended int64) store.Task {
-		return store.Task{Tenant: "default", TaskID: id, TaskType: "build", Status: schema.StatusCompleted, CreatedAt: created, UpdatedAt: ended}
+	insertProgress(t, st, slices.Concat(
+		run("a", "build", t0, completed, t0+1500),
+		run("b", "build", t0, completed, t0+3000),
+		run("c", "build", t0+minute, completed, t0+minute+1100),
+		run("d", "build", t0+minute+5000, running, 0),
+		run("e", "scrape", t0+2*minute, failed, t0+2*minute+2000),
+		run("f", "build", t0+2*minute+1000, failed, t0+2*minute+4000),
+		run("g", "lint", t0+2*minute+100, completed, t0+2*minute+300),
+		run("h", "scrape", t0+2*minute+30_000, running, 0),
+		run("old", "build", t0-6*minute, completed, t0-5*minute),
+		otherTenant,
+	)...)
+
+	log := func(level schema.Level, ts int64) schema.Log {
+		return schema.Log{Level: level, Timestamp: ts, Message: string(level)}
 	}
-	m.tasks = []store.Task{task("a", t0, t0+1500), task("b", t0, t0+3000), task("c", t0+minute, t0+minute+1100)}
-	return m
+	strangerLog := log(schema.LevelError, t0+minute)
+	strangerLog.Tenant = "other"
+	insertLogs(t, st, log(schema.LevelError, t0), log(schema.LevelCritical, t0+10), log(schema.LevelError, t0+minute-1),
+		log(schema.LevelWarning, t0+minute), log(schema.LevelInfo, t0+minute), strangerLog,
+		log(schema.LevelError, t0+2*minute), log(schema.LevelError, t0-1), log(schema.LevelError, t0+3*minute))
+	return st
 }
 
 // chart fetches a frame and returns its JSON re-encoded compactly, keys
@@ -42,8 +77,9 @@ func chart(t *testing.T, a *api, path string) string {
 }
 
 func TestEveryChartKindHasItsShape(t *testing.T) {
-	a := startAPI(t, allDeps(chartStore()))
-	window := fmt.Sprintf("from=%d&to=%d&step=1m", t0, t0+3*minute)
+	a := startAPI(t, allDeps(chartStore(t)))
+	span := fmt.Sprintf("from=%d&to=%d", t0, t0+3*minute)
+	window := span + "&step=1m"
 	times := fmt.Sprintf("[%d,%d,%d]", t0, t0+minute, t0+2*minute)
 	metric := "name=cpu&group_by=host&" + window
 
@@ -55,18 +91,18 @@ func TestEveryChartKindHasItsShape(t *testing.T) {
 		require.JSONEq(t, fmt.Sprintf(xy, kind), chart(t, a, "/v1/charts/"+kind+"?"+metric))
 	}
 	require.JSONEq(t, `{"kind":"line","x":{"type":"time","values":`+times+`},"series":[
-		{"name":"started","labels":{},"values":[0,2,0]},
-		{"name":"completed","labels":{},"values":[0,1,0]},
-		{"name":"failed","labels":{},"values":[0,0,0]},
-		{"name":"error_logs","labels":{},"values":[5,0,0]}]}`,
+		{"name":"started","labels":{},"values":[2,2,4]},
+		{"name":"completed","labels":{},"values":[2,1,1]},
+		{"name":"failed","labels":{},"values":[0,0,2]},
+		{"name":"error_logs","labels":{},"values":[3,0,1]}]}`,
 		chart(t, a, "/v1/charts/line?source=task_activity&"+window))
 
-	require.JSONEq(t, `{"kind":"pie","slices":[{"label":"pending","value":0},{"label":"running","value":3},{"label":"paused","value":0},
-		{"label":"completed","value":0},{"label":"failed","value":1},{"label":"cancelled","value":0}]}`,
-		chart(t, a, "/v1/charts/pie"))
+	require.JSONEq(t, `{"kind":"pie","slices":[{"label":"pending","value":0},{"label":"running","value":2},{"label":"paused","value":0},
+		{"label":"completed","value":4},{"label":"failed","value":2},{"label":"cancelled","value":0}]}`,
+		chart(t, a, "/v1/charts/pie?"+span))
 	require.JSONEq(t, `{"kind":"bar","x":{"type":"category","values":["pending","running","paused","completed","failed","cancelled"]},
-		"series":[{"name":"tasks","labels":{},"values":[0,3,0,0,1,0]}]}`,
-		chart(t, a, "/v1/charts/bar?source=tasks_by_status"))
+		"series":[{"name":"tasks","labels":{},"values":[0,2,0,4,2,0]}]}`,
+		chart(t, a, "/v1/charts/bar?source=tasks_by_status&"+span))
 
 	require.JSONEq(t, `{"kind":"gauge","value":4,"min":0,"max":4,"unit":""}`,
 		chart(t, a, "/v1/charts/gauge?name=cpu&match=host%3Da&"+window), "the latest value; the scale tops at the range's peak")
@@ -85,8 +121,8 @@ func TestEveryChartKindHasItsShape(t *testing.T) {
 		"rows":[[`+fmt.Sprint(t0)+`,2,null],[`+fmt.Sprint(t0+minute)+`,null,7],[`+fmt.Sprint(t0+2*minute)+`,4,null]],"truncated":false}`,
 		chart(t, a, "/v1/charts/table?"+metric))
 	require.JSONEq(t, `{"kind":"table","columns":[{"name":"label","type":"string"},{"name":"tasks","type":"number"}],
-		"rows":[["pending",0],["running",3],["paused",0],["completed",0],["failed",1],["cancelled",0]],"truncated":false}`,
-		chart(t, a, "/v1/charts/table?source=tasks_by_status"))
+		"rows":[["pending",0],["running",2],["paused",0],["completed",4],["failed",2],["cancelled",0]],"truncated":false}`,
+		chart(t, a, "/v1/charts/table?source=tasks_by_status&"+span))
 	require.JSONEq(t, fmt.Sprintf(`{"kind":"table","columns":[{"name":"task_id","type":"string"},{"name":"task_type","type":"string"},
 		{"name":"status","type":"string"},{"name":"ended_at","type":"time"},{"name":"duration_ms","type":"number"}],
 		"rows":[["c","build","completed",%d,1100],["b","build","completed",%d,3000],["a","build","completed",%d,1500]],"truncated":false}`,
@@ -95,22 +131,31 @@ func TestEveryChartKindHasItsShape(t *testing.T) {
 }
 
 func TestStatsOverviewAddsTheHeadlineFigures(t *testing.T) {
-	m := chartStore()
-	m.stats.Types = []store.TypeStats{
-		{TaskType: "scrape", Finished: 10, Failed: 1},
-		{TaskType: "build", Finished: 4, Failed: 3},
-		{TaskType: "lint", Finished: 6},
-	}
-	a := startAPI(t, allDeps(m))
-	r := a.get(t, fmt.Sprintf("/v1/stats/overview?from=%d&to=%d&step=1m", t0, t0+3*minute))
+	a := startAPI(t, allDeps(chartStore(t)))
+	// A minute longer than the charts' window, in which nothing but an
+	// error log happened.
+	r := a.get(t, fmt.Sprintf("/v1/stats/overview?from=%d&to=%d&step=1m", t0, t0+4*minute))
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	require.Equal(t, float64(20), r.body["finished"])
-	require.Equal(t, float64(4), r.body["failed"])
-	require.InDelta(t, 0.2, r.body["failure_rate"], 1e-9)
-	top := r.body["top_failing"].([]any)
-	require.Len(t, top, 2, "types without failures are not failing")
-	require.Equal(t, "build", top[0].(map[string]any)["task_type"])
-	require.Len(t, r.body["intervals"], 3, "every bucket, zeros included")
-	require.Len(t, r.body["error_logs"], 3)
-	require.Equal(t, map[string]any{"running": 3.0, "failed": 1.0}, r.body["by_status"])
+	require.Equal(t, float64(6), r.body["finished"], "build a, b, c, f; scrape e; lint g")
+	require.Equal(t, float64(2), r.body["failed"])
+	require.InDelta(t, 2.0/6, r.body["failure_rate"], 1e-9)
+	var top []any
+	for _, ts := range r.body["top_failing"].([]any) {
+		top = append(top, ts.(map[string]any)["task_type"])
+	}
+	require.Equal(t, []any{"scrape", "build"}, top, "as many failures each, the higher rate first; lint has none, so is not failing")
+	intervals := r.body["intervals"].([]any)
+	require.Len(t, intervals, 4, "every bucket, zeros included")
+	require.Equal(t, map[string]any{"t": float64(t0 + 3*minute), "started": 0.0, "completed": 0.0, "failed": 0.0}, intervals[3])
+	require.Equal(t, []any{3.0, 0.0, 1.0, 1.0}, pointValues(r.body["error_logs"]), "every bucket, zeros included")
+	require.Equal(t, map[string]any{"completed": 4.0, "running": 2.0, "failed": 2.0}, r.body["by_status"])
+}
+
+// pointValues lists the values of a JSON array of points.
+func pointValues(points any) []any {
+	var out []any
+	for _, p := range points.([]any) {
+		out = append(out, p.(map[string]any)["v"])
+	}
+	return out
 }

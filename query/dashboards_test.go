@@ -8,7 +8,7 @@ import (
 )
 
 func TestDashboardsCRUD(t *testing.T) {
-	a := startAPI(t, allDeps(newMemStore()))
+	a := startAPI(t, allDeps(openStore(t)))
 	const def = `{"title":"Jobs","panels":[
 		{"title":"Latency","chart":"line","query":{"name":"job_seconds","agg":"p95","match":["region=eu","host=~a.*"],"step":60000}},
 		{"title":"By status","chart":"pie","query":{}}]}`
@@ -58,7 +58,7 @@ func TestDashboardsCRUD(t *testing.T) {
 }
 
 func TestDashboardValidationNamesEveryField(t *testing.T) {
-	a := startAPI(t, allDeps(newMemStore()))
+	a := startAPI(t, allDeps(openStore(t)))
 	f := func(body string, wantCode string, wantFields ...string) {
 		t.Helper()
 		r := a.do(t, http.MethodPost, "/v1/dashboards", body)

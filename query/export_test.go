@@ -3,15 +3,18 @@ package query_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/internal/store/duckdb"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
@@ -40,24 +43,45 @@ func countRows(t *testing.T, format string, body []byte) int {
 	}
 }
 
+// countedLogs is the real store counting its log reads. The store cannot
+// tell whether an export read it page by page or all at once, so this one
+// method is wrapped to count; every answer is still the store's.
+type countedLogs struct {
+	*duckdb.Store
+	reads atomic.Int64
+}
+
+func (c *countedLogs) Logs(ctx context.Context, f store.LogFilter) ([]schema.Log, error) {
+	c.reads.Add(1)
+	return c.Store.Logs(ctx, f)
+}
+
 func TestExportStreamsEveryRowPageByPage(t *testing.T) {
-	m := newMemStore()
+	st := openStore(t)
 	const logs, tasks, events = 2500, 1500, 1200
+	var lines []schema.Log
 	for i := range logs {
-		m.logs = append(m.logs, schema.Log{Tenant: "default", EventID: fmt.Sprintf("e%05d", logs-i), Timestamp: t0 - int64(i), Level: schema.LevelInfo, Message: "line, with \"quotes\"\nand a newline"})
+		lines = append(lines, schema.Log{EventID: fmt.Sprintf("e%05d", logs-i), Timestamp: t0 - int64(i), Level: schema.LevelInfo, Message: "line, with \"quotes\"\nand a newline"})
 	}
+	insertLogs(t, st, lines...)
+	// Every task has one event, at t0 + its number; t00007 has as many
+	// events as it takes to need two pages, all before that one.
+	var progress []schema.Progress
 	for i := range tasks {
-		m.tasks = append(m.tasks, store.Task{Tenant: "default", TaskID: fmt.Sprintf("t%05d", i), Status: schema.StatusCompleted, CreatedAt: t0, UpdatedAt: t0 + int64(i)})
+		progress = append(progress, schema.Progress{TaskID: fmt.Sprintf("t%05d", i), Status: schema.StatusCompleted, Timestamp: t0 + int64(i)})
 	}
-	for i := range events {
-		m.events["t00007"] = append(m.events["t00007"], schema.Progress{Tenant: "default", TaskID: "t00007", EventID: fmt.Sprint(i), Seq: int64(i + 1), Status: schema.StatusRunning})
+	for i := range int64(events - 1) {
+		progress = append(progress, schema.Progress{TaskID: "t00007", Status: schema.StatusRunning, Timestamp: t0 + 7 - events + i, Seq: i + 1})
 	}
-	m.events["t00008"] = []schema.Progress{{Tenant: "default", TaskID: "t00008", Seq: 1, Status: schema.StatusRunning}}
-	a := startAPI(t, allDeps(m))
+	insertProgress(t, st, progress...)
+	counted := &countedLogs{Store: st}
+	deps := allDeps(st)
+	deps.Logs = counted
+	a := startAPI(t, deps)
 
 	f := func(query, what, format string, want int) {
 		t.Helper()
-		before := m.listingReads()
+		before := counted.reads.Load()
 		r := a.get(t, "/v1/export?"+query)
 		require.Equal(t, http.StatusOK, r.status, string(r.raw))
 		require.Equal(t, `attachment; filename="taskpulse-`+what+`.`+format+`"`, r.header.Get("Content-Disposition"))
@@ -65,7 +89,7 @@ func TestExportStreamsEveryRowPageByPage(t *testing.T) {
 		require.Equal(t, wantType, r.header.Get("Content-Type"))
 		require.Equal(t, want, countRows(t, format, r.raw), query)
 		if what == "logs" && want > 2000 {
-			require.Greater(t, m.listingReads()-before, 2, "read page by page")
+			require.Greater(t, counted.reads.Load()-before, int64(2), "read page by page")
 		}
 	}
 	for _, format := range []string{"csv", "json", "ndjson"} {
@@ -84,12 +108,16 @@ func TestExportStreamsEveryRowPageByPage(t *testing.T) {
 }
 
 func TestExportSeriesWritesALabelColumnEach(t *testing.T) {
-	m := newMemStore()
-	m.series = []store.Series{
-		{Labels: map[string]string{"host": "a"}, Points: []store.Point{{T: t0, V: 1.5}}},
-		{Labels: map[string]string{"host": "b", "zone": "z1"}, Points: []store.Point{{T: t0, V: 2}, {T: t0 + minute, V: 3}}},
+	st := openStore(t)
+	cpu := func(ts int64, v float64, labels ...string) schema.Metric {
+		m := schema.Metric{Name: "cpu", Timestamp: ts, Value: v, Labels: map[string]string{}}
+		for i := 0; i+1 < len(labels); i += 2 {
+			m.Labels[labels[i]] = labels[i+1]
+		}
+		return m
 	}
-	a := startAPI(t, allDeps(m))
+	insertMetrics(t, st, cpu(t0, 1.5, "host", "a"), cpu(t0, 2, "host", "b", "zone", "z1"), cpu(t0+minute, 3, "host", "b", "zone", "z1"))
+	a := startAPI(t, allDeps(st))
 	r := a.get(t, fmt.Sprintf("/v1/export?what=series&format=csv&name=cpu&group_by=host,zone&from=%d&to=%d&step=1m", t0, t0+3*minute))
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	records, err := csv.NewReader(bytes.NewReader(r.raw)).ReadAll()

@@ -2,10 +2,13 @@ package query_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,12 +16,17 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/internal/store/duckdb"
 	"github.com/taskpulse/taskpulse/query"
+	"github.com/taskpulse/taskpulse/schema"
 )
 
 // api is the query API on a loopback port, every request as the default
 // tenant.
-type api struct{ base string }
+type api struct {
+	base   string
+	client *http.Client
+}
 
 func startAPI(t testing.TB, deps query.Deps) *api {
 	t.Helper()
@@ -27,13 +35,80 @@ func startAPI(t testing.TB, deps query.Deps) *api {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go app.Listener(ln)
-	t.Cleanup(func() { require.NoError(t, app.Shutdown()) })
-	return &api{base: "http://" + ln.Addr().String()}
+	a := &api{base: "http://" + ln.Addr().String(), client: &http.Client{Transport: &http.Transport{}}}
+	t.Cleanup(func() {
+		// A shutdown waits for open connections, idle keep-alive ones too.
+		a.client.CloseIdleConnections()
+		require.NoError(t, app.Shutdown())
+	})
+	return a
 }
 
-// allDeps serves every endpoint from m.
-func allDeps(m *memStore) query.Deps {
-	return query.Deps{Store: m, Logs: m, Series: m, Stats: m, Dashboards: m}
+// openStore opens a DuckDB store in a file of the test's own, closed once
+// the test (and so its API) is done.
+func openStore(t testing.TB) *duckdb.Store {
+	t.Helper()
+	st, err := duckdb.Open(filepath.Join(t.TempDir(), "taskpulse.duckdb"), duckdb.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	return st
+}
+
+// allDeps serves every endpoint from st, as serve does with a DuckDB store.
+func allDeps(st *duckdb.Store) query.Deps {
+	return query.Deps{Store: st, Logs: st, Series: st, Stats: st, Dashboards: st}
+}
+
+var lastEventID atomic.Int64
+
+// stamp fills in what ingest sets on every item it accepts before the
+// writer stores it: the tenant (default, unless a test names another) and
+// an event id.
+func stamp(tenant, eventID *string) {
+	if *tenant == "" {
+		*tenant = "default"
+	}
+	if *eventID == "" {
+		*eventID = fmt.Sprintf("e%06d", lastEventID.Add(1))
+	}
+}
+
+// The insert helpers store one batch each, as the writer does.
+
+func insertProgress(t testing.TB, st *duckdb.Store, events ...schema.Progress) {
+	t.Helper()
+	for i := range events {
+		stamp(&events[i].Tenant, &events[i].EventID)
+	}
+	require.NoError(t, st.InsertProgress(t.Context(), events))
+}
+
+func insertLogs(t testing.TB, st *duckdb.Store, logs ...schema.Log) {
+	t.Helper()
+	for i := range logs {
+		stamp(&logs[i].Tenant, &logs[i].EventID)
+	}
+	require.NoError(t, st.InsertLogs(t.Context(), logs))
+}
+
+func insertMetrics(t testing.TB, st *duckdb.Store, samples ...schema.Metric) {
+	t.Helper()
+	for i := range samples {
+		stamp(&samples[i].Tenant, &samples[i].EventID)
+	}
+	require.NoError(t, st.InsertMetrics(t.Context(), samples))
+}
+
+// run is the events of a task of taskType that starts running at start
+// and reaches status at end; a task still running has only its start.
+func run(id, taskType string, start int64, status schema.Status, end int64) []schema.Progress {
+	events := []schema.Progress{{TaskID: id, TaskType: taskType, Timestamp: start, Status: schema.StatusRunning}}
+	if status != schema.StatusRunning {
+		last := events[0]
+		last.Timestamp, last.Status = end, status
+		events = append(events, last)
+	}
+	return events
 }
 
 type reply struct {
@@ -53,7 +128,7 @@ func (a *api) do(t testing.TB, method, path, body string, header ...string) repl
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)

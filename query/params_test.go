@@ -11,7 +11,7 @@ import (
 )
 
 func TestEveryBadParameterIsNamed(t *testing.T) {
-	a := startAPI(t, allDeps(newMemStore()))
+	a := startAPI(t, allDeps(openStore(t)))
 	f := func(path, param string) {
 		t.Helper()
 		r := a.get(t, path)
@@ -72,8 +72,7 @@ func TestEveryBadParameterIsNamed(t *testing.T) {
 }
 
 func TestMissingReadersAnswerNotImplemented(t *testing.T) {
-	m := newMemStore()
-	a := startAPI(t, query.Deps{Store: m})
+	a := startAPI(t, query.Deps{Store: openStore(t)})
 	for _, path := range []string{"/v1/logs", "/v1/tasks/t1/logs", "/v1/metrics/series?name=m", "/v1/stats/overview",
 		"/v1/charts/pie", "/v1/charts/line?name=m", "/v1/dashboards", "/v1/export?what=logs", "/v1/export?what=series&name=m"} {
 		r := a.get(t, path)

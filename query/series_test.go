@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/schema"
 )
 
 // t0 is a whole minute, so that minute steps do not move it.
@@ -28,31 +29,39 @@ func seriesValues(t *testing.T, r reply) []any {
 }
 
 func TestSeriesAnswersEveryBucket(t *testing.T) {
-	m := newMemStore()
-	m.series = []store.Series{{Labels: map[string]string{"host": "a"}, Points: []store.Point{{T: t0, V: 1}, {T: t0 + 2*minute, V: 3}}}}
-	a := startAPI(t, allDeps(m))
+	st := openStore(t)
+	m := func(ts int64, v float64) schema.Metric {
+		return schema.Metric{Name: "m", Timestamp: ts, Value: v, Labels: map[string]string{"host": "a", "zone": "z1"}}
+	}
+	// Two samples in the first minute average to 1; the samples at t0+1m
+	// are another metric's and another tenant's, so that minute is empty.
+	otherMetric, otherTenant := m(t0+minute, 50), m(t0+minute, 60)
+	otherMetric.Name, otherTenant.Tenant = "n", "other"
+	insertMetrics(t, st, m(t0, 0), m(t0+30_000, 2), m(t0+2*minute, 3), otherMetric, otherTenant)
+	a := startAPI(t, allDeps(st))
 
 	r := a.get(t, fmt.Sprintf("/v1/metrics/series?name=m&group_by=host&from=%d&to=%d&step=1m", t0, t0+5*minute))
 	require.Equal(t, []any{1.0, nil, 3.0, nil, nil}, seriesValues(t, r), "empty buckets are null, not missing")
-	points := r.body["series"].([]any)[0].(map[string]any)["points"].([]any)
-	require.Equal(t, float64(t0+minute), points[1].(map[string]any)["t"])
-	q := m.queries[len(m.queries)-1]
-	require.Equal(t, store.SeriesQuery{Tenant: "default", Name: "m", From: t0, To: t0 + 5*minute, Step: minute, Agg: store.AggAvg, GroupBy: []string{"host"}}, q)
+	series := r.body["series"].([]any)[0].(map[string]any)
+	require.Equal(t, map[string]any{"host": "a"}, series["labels"], "grouped by host alone")
+	require.Equal(t, float64(t0+minute), series["points"].([]any)[1].(map[string]any)["t"])
+	delete(r.body, "series")
+	require.Equal(t, map[string]any{"name": "m", "agg": "avg", "from": float64(t0), "to": float64(t0 + 5*minute), "step": float64(minute)}, r.body)
 }
 
 func TestSeriesChoosesAStep(t *testing.T) {
-	m := newMemStore()
-	a := startAPI(t, allDeps(m))
+	a := startAPI(t, allDeps(openStore(t)))
 	f := func(from, to, wantStep int64) {
 		t.Helper()
 		r := a.get(t, fmt.Sprintf("/v1/metrics/series?name=m&from=%d&to=%d", from, to))
 		require.Equal(t, http.StatusOK, r.status, string(r.raw))
-		q := m.queries[len(m.queries)-1]
-		require.Equal(t, wantStep, q.Step)
-		if q.Step%store.RollupStep == 0 {
-			require.Zero(t, q.From%q.Step, "a minute step aligns from, so the store reads its rollup")
+		step, gotFrom, gotTo := int64(r.body["step"].(float64)), int64(r.body["from"].(float64)), int64(r.body["to"].(float64))
+		require.Equal(t, wantStep, step)
+		if step%store.RollupStep == 0 {
+			require.Zero(t, gotFrom%step, "a minute step aligns from, so the store reads its rollup")
 		}
-		require.LessOrEqual(t, (q.To-q.From)/q.Step, int64(121))
+		require.Equal(t, to, gotTo)
+		require.LessOrEqual(t, (gotTo-gotFrom)/step, int64(121))
 	}
 	f(t0, t0+60*minute, 30_000)              // an hour: 30 s
 	f(t0, t0+60_000, 1_000)                  // a minute: never under a second
@@ -62,19 +71,22 @@ func TestSeriesChoosesAStep(t *testing.T) {
 }
 
 func TestRateHandlesCounterResets(t *testing.T) {
-	m := newMemStore()
-	m.series = []store.Series{{Labels: map[string]string{}, Points: []store.Point{
-		{T: t0 - minute, V: 100}, // the bucket before from, read for the first rate
-		{T: t0, V: 160},          // +60 in a minute
-		{T: t0 + minute, V: 10},  // restarted: 10 since the restart
-		{T: t0 + 2*minute, V: 70},
-		{T: t0 + 4*minute, V: 190}, // after an empty bucket: 120 over two minutes
-	}}}
-	a := startAPI(t, allDeps(m))
+	st := openStore(t)
+	c := func(ts int64, v float64) schema.Metric {
+		return schema.Metric{Name: "requests_total", Kind: schema.KindCounter, Timestamp: ts, Value: v}
+	}
+	insertMetrics(t, st,
+		c(t0-minute, 100), // the bucket before from, read for the first rate
+		c(t0, 130),
+		c(t0+30_000, 160), // +60 in a minute, from the bucket's last value
+		c(t0+minute, 10),  // restarted: 10 since the restart
+		c(t0+2*minute, 70),
+		c(t0+4*minute, 190), // after an empty bucket: 120 over two minutes
+	)
+	a := startAPI(t, allDeps(st))
 	r := a.get(t, fmt.Sprintf("/v1/metrics/series?name=requests_total&agg=rate&from=%d&to=%d&step=60000", t0, t0+5*minute))
-	require.Equal(t, []any{1.0, 10.0 / 60, 1.0, nil, 1.0}, seriesValues(t, r))
-	q := m.queries[len(m.queries)-1]
-	require.Equal(t, t0-minute, q.From, "rate reads one bucket before from")
-	require.Equal(t, store.AggLast, q.Agg)
+	require.Equal(t, []any{1.0, 10.0 / 60, 1.0, nil, 1.0}, seriesValues(t, r),
+		"the first rate needs the bucket before from; an average of the first bucket would make it 0.75")
 	require.Equal(t, "rate", r.body["agg"])
+	require.Equal(t, float64(t0), r.body["from"])
 }
