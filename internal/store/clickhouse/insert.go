@@ -15,13 +15,10 @@ import (
 // no columns to append to.
 const insertProgress = `INSERT INTO progress_events (tenant, task_id, event_id, timestamp, seq, ingest_order, user_id, task_type, task_name, status, progress, current_step, steps_done, steps_total, message, eta, error, attr_keys, attr_values, version)`
 
-// InsertProgress stores events as one block. One block on a table without
-// a partition key becomes one part, which the server makes visible at once,
-// so the batch is stored all or none.
-//
-// Each row's version is 2^64-1 minus the insert time in nanoseconds, less
-// its position in the batch, so of several copies of one event the one
-// stored first wins, in this call or across calls (see the events table).
+// InsertProgress stores events as one block (see insertRows), so the batch
+// is stored all or none. Each row's version follows firstWins, so of several
+// copies of one event the one stored first wins, in this call or across
+// calls (see the events table).
 func (s *Store) InsertProgress(ctx context.Context, events []schema.Progress) error {
 	if len(events) == 0 {
 		return nil
@@ -31,29 +28,47 @@ func (s *Store) InsertProgress(ctx context.Context, events []schema.Progress) er
 			return fmt.Errorf("insert progress batch: event %d lacks tenant, event_id, task_id, timestamp or a valid status", i)
 		}
 	}
-	batch, err := s.conn.PrepareBatch(ctx, insertProgress)
-	if err != nil {
-		return fmt.Errorf("insert progress batch: %w", err)
-	}
-	defer batch.Abort()
-
-	first := uint64(math.MaxUint64) - uint64(time.Now().UnixNano())
-	for i, e := range events {
+	first := firstWins()
+	err := s.insertRows(ctx, insertProgress, len(events), func(i int) []any {
+		e := &events[i]
 		keys, values := splitAttributes(e.Attributes)
-		err := batch.Append(
+		return []any{
 			e.Tenant, e.TaskID, e.EventID, e.Timestamp, e.Seq, e.IngestOrder,
 			e.UserID, e.TaskType, e.TaskName, string(e.Status), e.Progress,
 			e.CurrentStep, e.StepsDone, e.StepsTotal, e.Message, e.ETA, e.Error,
-			keys, values, first-uint64(i),
-		)
-		if err != nil {
-			return fmt.Errorf("insert progress batch: event %d: %w", i, err)
+			keys, values, first - uint64(i),
 		}
-	}
-	if err := batch.Send(); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("insert progress batch: %w", err)
 	}
 	return nil
+}
+
+// firstWins is the version of the first row of a batch inserted now into a
+// table where the copy of a row stored first must win: 2^64-1 minus the
+// time in nanoseconds. Row i of the batch takes firstWins()-i, so a repeat
+// within the batch loses to its earlier copy too.
+func firstWins() uint64 {
+	return uint64(math.MaxUint64) - uint64(time.Now().UnixNano())
+}
+
+// insertRows sends n rows, row(i) giving the values of row i in the
+// statement's column order, as one block through the batch API. One block
+// on a table without a partition key becomes one part, which the server
+// makes visible at once, so the rows are stored all or none.
+func (s *Store) insertRows(ctx context.Context, query string, n int, row func(i int) []any) error {
+	batch, err := s.conn.PrepareBatch(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer batch.Abort()
+	for i := range n {
+		if err := batch.Append(row(i)...); err != nil {
+			return fmt.Errorf("row %d: %w", i, err)
+		}
+	}
+	return batch.Send()
 }
 
 // splitAttributes turns a map into the parallel key and value arrays the

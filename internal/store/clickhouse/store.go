@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -15,6 +17,9 @@ import (
 // Store is a store.Store on a ClickHouse server.
 type Store struct {
 	conn driver.Conn
+
+	// lastWrite is the latest stamp writeStamp gave.
+	lastWrite atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -99,4 +104,36 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the connections to the server.
 func (s *Store) Close() error {
 	return s.conn.Close()
+}
+
+// writeStamp is the version of a row whose latest write must win: the time
+// in nanoseconds, made to grow with every call so that two writes in one
+// nanosecond still keep their order. Writes from several processes are
+// ordered by their clocks.
+func (s *Store) writeStamp() uint64 {
+	for {
+		last, now := s.lastWrite.Load(), time.Now().UnixNano()
+		next := max(now, last+1)
+		if s.lastWrite.CompareAndSwap(last, next) {
+			return uint64(next)
+		}
+	}
+}
+
+// collect runs query and returns what scan makes of each row.
+func collect[T any](ctx context.Context, conn driver.Conn, scan func(driver.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
