@@ -74,7 +74,11 @@ func TestBaseSchemaIsPortable(t *testing.T) {
 			require.Empty(t, modern.FindString(stmt), "migration %04d_%s uses a feature 18.16 lacks:\n%s", m.version, m.name, stmt)
 		}
 	}
-	for _, stmt := range []string{stateSelect, selectEvents, insertProgress, createMigrationsTable} {
+	for _, stmt := range []string{
+		stateSelect, selectEvents, insertProgress, createMigrationsTable,
+		insertLogs, selectLogs, insertMetrics, rollupMinutes, rollupExact, rawExact, rollupPoints, rawPoints, selectSeries,
+		selectTaskSpans, selectErrorLogs, insertDashboard, selectDashboards, insertDocument, selectStoredVersions, selectDocuments,
+	} {
 		require.Empty(t, modern.FindString(stmt), "a query uses a feature 18.16 lacks:\n%s", strings.TrimSpace(stmt))
 	}
 }
