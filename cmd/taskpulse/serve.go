@@ -19,6 +19,7 @@ import (
 	"github.com/taskpulse/taskpulse/internal/telemetry"
 	"github.com/taskpulse/taskpulse/query"
 	"github.com/taskpulse/taskpulse/stream"
+	"github.com/taskpulse/taskpulse/web"
 )
 
 func serve(ctx context.Context, args []string) error {
@@ -64,6 +65,9 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	app.Use(telemetry.RequestMetrics(reg))
 	telemetry.Routes(app, reg, be.checks)
 	apidoc.Routes(app)
+	if s.runs(svcStream) {
+		web.Routes(app) // public, before the key check: the page holds no data
+	}
 	exposeRoutes(app)
 
 	api := app.Group("", s.keys.Middleware())

@@ -1,0 +1,43 @@
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"path"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/taskpulse/taskpulse/internal/httpx"
+)
+
+//go:embed static
+var embedded embed.FS
+
+var static, _ = fs.Sub(embedded, "static")
+
+// The page loads nothing but its own files and talks to nothing but its
+// own origin; its address may carry an API key, which no referrer repeats.
+var headers = map[string]string{
+	"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+	"Referrer-Policy":         "no-referrer",
+	"X-Content-Type-Options":  "nosniff",
+	fiber.HeaderCacheControl:  "no-cache",
+}
+
+// Routes mounts the live page at GET / and its files at GET /web/{file}.
+func Routes(r fiber.Router) {
+	r.Get("/", func(c *fiber.Ctx) error { return serve(c, "index.html") })
+	r.Get("/web/:file", func(c *fiber.Ctx) error { return serve(c, c.Params("file")) })
+}
+
+func serve(c *fiber.Ctx, name string) error {
+	body, err := fs.ReadFile(static, name)
+	if err != nil {
+		return httpx.NewError(fiber.StatusNotFound, httpx.CodeNotFound, "no file "+name+" in the live page")
+	}
+	for k, v := range headers {
+		c.Set(k, v)
+	}
+	c.Type(path.Ext(name), "utf-8")
+	return c.Send(body)
+}
