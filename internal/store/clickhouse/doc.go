@@ -1,5 +1,6 @@
 // Package clickhouse keeps TaskPulse's signals in ClickHouse, for the
-// distributed deployment. It implements store.Store over the native
+// distributed deployment. It implements store.Store, the log, metric,
+// statistics and dashboard stores and the document store over the native
 // protocol with clickhouse-go.
 //
 // Open connects, creates the database when it is missing and applies the
@@ -21,4 +22,19 @@
 // materialized view keeps with every insert
 // (schema/clickhouse/0006_task_summary.sql), and then computes the state of
 // that page only.
+//
+// Logs and metric samples are deduplicated the same way, by (tenant,
+// event_id). Metric reads find a range's samples through metric_minutes, a
+// per-minute index of event ids that a materialized view keeps, since the
+// samples are ordered by identity. The one-minute rollup cannot be a
+// materialized view, which would count every redelivered copy: InsertMetrics
+// recomputes the rollup rows of the minutes a batch touches from the
+// deduplicated samples, and a row replaces an older one by its sample count
+// (schema/clickhouse/0008_metrics.sql). MetricSeries reads whole minutes
+// from the rollup and the rest from the samples, combining both into the
+// same partial aggregates (series.go).
+//
+// Stats computes each task's span from its deduplicated events, narrowed
+// by task_summary, and folds the spans in Go. Dashboards and documents are
+// ReplacingMergeTree rows read with FINAL; a delete is a row marked deleted.
 package clickhouse
