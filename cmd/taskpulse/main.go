@@ -18,10 +18,12 @@ import (
 const usage = `usage: taskpulse [command] [flags]
 
 commands:
-  serve     run TaskPulse (the default): all services, or --services=...
-  migrate   apply pending store migrations and list them
-  loadgen   post progress events to a TaskPulse and print rates and latencies
-  version   print the version
+  serve       run TaskPulse (the default): all services, or --services=...
+  migrate     apply pending store migrations and list them
+  loadgen     post progress events to a TaskPulse and print rates and latencies
+  datagen     fill a store with a realistic data set of jobs, logs and metrics
+  querybench  time the main queries on a store, beside the same SQL run directly
+  version     print the version
 
 Run "taskpulse COMMAND -h" for a command's flags.
 `
@@ -49,6 +51,10 @@ func run(ctx context.Context, args []string) error {
 		return migrate(ctx, args)
 	case "loadgen":
 		return loadgen(ctx, args)
+	case "datagen":
+		return datagen(ctx, args)
+	case "querybench":
+		return querybench(ctx, args)
 	case "version":
 		fmt.Println("taskpulse", version())
 		return nil
