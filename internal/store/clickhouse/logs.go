@@ -150,9 +150,9 @@ const wordChar = `\pL\pN_`
 const (
 	messageContains = `positionCaseInsensitiveUTF8(message, ?) > 0`
 	// messageHasToken matches a lower-cased message against a lower-cased
-	// token pattern. (?i) would do on current servers, but 18.16 checks a
-	// pattern's literal part before running RE2, and that check folds the
-	// case of ASCII letters only, so "ОШИБКА" would never find "Ошибка".
+	// token pattern. (?i) would do on current servers, but 18.16 looks for
+	// a pattern's literal part before running RE2, and does so with case,
+	// whatever (?i) says: there '(?i)DISK' does not match "Disk".
 	messageHasToken = `match(lowerUTF8(message), ?)`
 )
 

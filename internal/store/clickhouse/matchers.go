@@ -45,7 +45,9 @@ func (c pairColumns) groupKey(names []string) (string, []any) {
 // A regular expression is checked here with Go's RE2, so that a bad one is
 // the caller's error rather than a failed query, and anchored at both ends
 // as Prometheus does. ClickHouse's match is RE2 too but lets "." match a
-// newline, which (?-s) turns off, as Go has it.
+// newline, which (?-s) turns off, as Go has it. On 18.16 an expression with
+// (?i) and a literal part matches with case (see messageHasToken); current
+// servers ignore case as asked.
 func matcherConditions(c pairColumns, ms []store.Matcher) ([]string, []any, error) {
 	var (
 		conds []string
