@@ -15,4 +15,10 @@
 // down) and lets the bus commit only after the insert succeeded. The store
 // ignores event_ids it already holds, so a redelivered batch changes
 // nothing.
+//
+// Traces run through both halves. Every POST runs in a span, a child of
+// the client's traceparent header when it sends one, and every record of
+// the request carries that span's context in its traceparent header
+// (telemetry.InjectHeaders). Each insert of the writer is a span of its own
+// ("writer.store"), linked to the spans that published its records.
 package ingest

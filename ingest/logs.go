@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -27,7 +28,7 @@ func (s *Service) postLogs(c *fiber.Ctx) error {
 	if len(problems) > 0 {
 		return s.invalid(schema.TopicLogs, len(logs), problems)
 	}
-	recs, ids, err := s.stampLogs(logs, auth.Tenant(c), now)
+	recs, ids, err := s.stampLogs(c.UserContext(), logs, auth.Tenant(c), now)
 	if err != nil {
 		return err
 	}
@@ -58,8 +59,8 @@ func validateLogs(logs []schema.Log, now int64) []schema.FieldError {
 // stampLogs stamps and encodes valid log records. A record is keyed by its
 // task, so that a task's logs stay in order on one partition; a record of
 // no task is keyed by its source for the same reason.
-func (s *Service) stampLogs(logs []schema.Log, tenant string, now time.Time) ([]bus.Record, []string, error) {
-	return stampEach(s, logs, tenant, now, schema.TopicLogs,
+func (s *Service) stampLogs(ctx context.Context, logs []schema.Log, tenant string, now time.Time) ([]bus.Record, []string, error) {
+	return stampEach(ctx, s, logs, tenant, now, schema.TopicLogs,
 		func(l *schema.Log) stampFields {
 			return stampFields{&l.Tenant, &l.EventID, &l.Timestamp, &l.IngestOrder}
 		},

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime"
@@ -46,7 +47,7 @@ func (s *Service) postMetrics(c *fiber.Ctx) error {
 	if len(problems) > 0 {
 		return s.invalid(schema.TopicMetrics, len(samples), problems)
 	}
-	recs, ids, err := s.stampMetrics(samples, auth.Tenant(c), now)
+	recs, ids, err := s.stampMetrics(c.UserContext(), samples, auth.Tenant(c), now)
 	if err != nil {
 		return err
 	}
@@ -92,8 +93,8 @@ func validateMetrics(samples []schema.Metric, now int64) []schema.FieldError {
 
 // stampMetrics stamps and encodes valid samples. A sample is keyed by its
 // metric's name, so that one series stays in order on one partition.
-func (s *Service) stampMetrics(samples []schema.Metric, tenant string, now time.Time) ([]bus.Record, []string, error) {
-	return stampEach(s, samples, tenant, now, schema.TopicMetrics,
+func (s *Service) stampMetrics(ctx context.Context, samples []schema.Metric, tenant string, now time.Time) ([]bus.Record, []string, error) {
+	return stampEach(ctx, s, samples, tenant, now, schema.TopicMetrics,
 		func(m *schema.Metric) stampFields {
 			return stampFields{&m.Tenant, &m.EventID, &m.Timestamp, &m.IngestOrder}
 		},

@@ -35,7 +35,7 @@ func (s *Service) postOTLPLogs(c *fiber.Ctx) error {
 		}
 		return s.invalid(schema.TopicLogs, len(logs), problems)
 	}
-	recs, _, err := s.stampLogs(logs, auth.Tenant(c), now)
+	recs, _, err := s.stampLogs(c.UserContext(), logs, auth.Tenant(c), now)
 	if err != nil {
 		return err
 	}

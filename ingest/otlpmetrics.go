@@ -29,7 +29,7 @@ func (s *Service) postOTLPMetrics(c *fiber.Ctx) error {
 	if problems := validateMetrics(samples, now.UnixMilli()); len(problems) > 0 {
 		return s.invalid(schema.TopicMetrics, len(samples), problems)
 	}
-	recs, _, err := s.stampMetrics(samples, auth.Tenant(c), now)
+	recs, _, err := s.stampMetrics(c.UserContext(), samples, auth.Tenant(c), now)
 	if err != nil {
 		return err
 	}

@@ -13,10 +13,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/internal/telemetry"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
@@ -49,6 +52,8 @@ type Deps struct {
 	Bus        Publisher
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// TracerProvider makes a span of every request; none: a no-op one.
+	TracerProvider trace.TracerProvider
 }
 
 // Service is the HTTP ingest.
@@ -56,6 +61,7 @@ type Service struct {
 	cfg    Config
 	bus    Publisher
 	log    *slog.Logger
+	tracer trace.Tracer
 	events *prometheus.CounterVec
 	now    func() time.Time
 	order  atomic.Int64
@@ -84,10 +90,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Registerer == nil {
 		deps.Registerer = prometheus.NewRegistry()
 	}
+	if deps.TracerProvider == nil {
+		deps.TracerProvider = noop.NewTracerProvider()
+	}
 	s := &Service{
-		cfg: cfg,
-		bus: deps.Bus,
-		log: deps.Logger.With("component", "ingest"),
+		cfg:    cfg,
+		bus:    deps.Bus,
+		log:    deps.Logger.With("component", "ingest"),
+		tracer: deps.TracerProvider.Tracer(tracerName),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskpulse_ingest_events_total",
 			Help: "Events received over HTTP, by signal and outcome (accepted, rejected, unavailable).",
@@ -106,12 +116,23 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // Routes mounts the ingest endpoints on r, which must already run
 // auth.Middleware.
 func (s *Service) Routes(r fiber.Router) {
-	r.Post("/v1/progress", s.postProgress)
-	r.Post("/v1/logs", s.postLogs)
-	r.Post("/v1/metrics", s.postMetrics)
-	r.Post("/v1/otlp/logs", s.postOTLPLogs)
-	r.Post("/v1/otlp/metrics", s.postOTLPMetrics)
+	s.post(r, "/v1/progress", s.postProgress)
+	s.post(r, "/v1/logs", s.postLogs)
+	s.post(r, "/v1/metrics", s.postMetrics)
+	s.post(r, "/v1/otlp/logs", s.postOTLPLogs)
+	s.post(r, "/v1/otlp/metrics", s.postOTLPMetrics)
 }
+
+// post mounts a POST route whose requests each run in a span, a child of
+// the client's traceparent when it sends one. The route's handler finds
+// the span in c.UserContext(), and its records carry it onto the bus.
+func (s *Service) post(r fiber.Router, route string, h fiber.Handler) {
+	r.Post(route, telemetry.ServerSpan(s.tracer, fiber.MethodPost, route), h)
+}
+
+// tracerName is the instrumentation scope of the ingest's and the
+// writer's spans.
+const tracerName = "github.com/taskpulse/taskpulse/ingest"
 
 func (s *Service) postProgress(c *fiber.Ctx) error {
 	format, err := bodyFormat(c.Get(fiber.HeaderContentType))
@@ -134,7 +155,7 @@ func (s *Service) postProgress(c *fiber.Ctx) error {
 			Details: problems,
 		}
 	}
-	recs, ids, err := s.stamp(events, auth.Tenant(c), now)
+	recs, ids, err := s.stamp(c.UserContext(), events, auth.Tenant(c), now)
 	if err != nil {
 		return err
 	}
@@ -214,7 +235,7 @@ const (
 // ingest order is strictly increasing within this process, so events of one
 // request, and of later requests, keep the order ingest saw them in when
 // their timestamps and seqs tie.
-func (s *Service) stamp(events []schema.Progress, tenant string, now time.Time) ([]bus.Record, []string, error) {
+func (s *Service) stamp(ctx context.Context, events []schema.Progress, tenant string, now time.Time) ([]bus.Record, []string, error) {
 	recs := make([]bus.Record, len(events))
 	ids := make([]string, len(events))
 	order := s.reserveOrder(now, len(events))
@@ -222,10 +243,7 @@ func (s *Service) stamp(events []schema.Progress, tenant string, now time.Time) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("stamp event id: %w", err)
 	}
-	// Every record names its tenant in a header too, so that consumers can
-	// skip a tenant's records without decoding them. The map is shared,
-	// read-only, by the request's records.
-	headers := map[string]string{schema.HeaderTenant: tenant}
+	headers := recordHeaders(ctx, tenant)
 	var buf []byte
 	for i := range events {
 		p := &events[i]
@@ -255,6 +273,18 @@ func (s *Service) stamp(events []schema.Progress, tenant string, now time.Time) 
 		ids[i] = p.EventID
 	}
 	return recs, ids, nil
+}
+
+// recordHeaders makes the headers of one request's records, which share
+// them read-only, so that they cost one map per request rather than one per
+// record. Every record names its tenant, so that consumers can skip a
+// tenant's records without decoding them, and carries the trace context of
+// the request's span, so that the trace crosses the bus to the writer.
+func recordHeaders(ctx context.Context, tenant string) map[string]string {
+	h := make(map[string]string, 2)
+	h[schema.HeaderTenant] = tenant
+	telemetry.InjectHeaders(ctx, h)
+	return h
 }
 
 // newIDs reads, in one call, the randomness for the event ids the events

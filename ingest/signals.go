@@ -182,7 +182,7 @@ type stampFields struct {
 // stampEach stamps items and makes each a bus record on topic: fields
 // says where an item's server-set fields are, encode gives its value and
 // its key.
-func stampEach[T any](s *Service, items []T, tenant string, now time.Time, topic string,
+func stampEach[T any](ctx context.Context, s *Service, items []T, tenant string, now time.Time, topic string,
 	fields func(*T) stampFields, encode func(*T) (value []byte, key string, err error)) ([]bus.Record, []string, error) {
 	missing := 0
 	for i := range items {
@@ -190,7 +190,7 @@ func stampEach[T any](s *Service, items []T, tenant string, now time.Time, topic
 			missing++
 		}
 	}
-	st, err := s.newStamper(tenant, now, len(items), missing)
+	st, err := s.newStamper(ctx, tenant, now, len(items), missing)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -211,8 +211,9 @@ func stampEach[T any](s *Service, items []T, tenant string, now time.Time, topic
 	return recs, ids, nil
 }
 
-// newStamper reserves n ingest orders and the randomness for missing ids.
-func (s *Service) newStamper(tenant string, now time.Time, n, missingIDs int) (*stamper, error) {
+// newStamper reserves n ingest orders and the randomness for missing ids,
+// and makes the headers of the request's records.
+func (s *Service) newStamper(ctx context.Context, tenant string, now time.Time, n, missingIDs int) (*stamper, error) {
 	b := make([]byte, missingIDs*len(uuid.UUID{}))
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("stamp event id: %w", err)
@@ -222,7 +223,7 @@ func (s *Service) newStamper(tenant string, now time.Time, n, missingIDs int) (*
 		now:     now.UnixMilli(),
 		order:   s.reserveOrder(now, n),
 		random:  bytes.NewReader(b),
-		headers: map[string]string{schema.HeaderTenant: tenant},
+		headers: recordHeaders(ctx, tenant),
 	}, nil
 }
 

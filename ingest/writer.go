@@ -9,9 +9,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/taskpulse/taskpulse/internal/backoff"
 	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/telemetry"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
@@ -96,6 +101,8 @@ type WriterDeps struct {
 	Store      ProgressInserter
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// TracerProvider makes a span of every insert; none: a no-op one.
+	TracerProvider trace.TracerProvider
 }
 
 // Writer drains the bus into the store.
@@ -107,6 +114,7 @@ type Writer struct {
 	metrics MetricInserter // nil when the store keeps no metrics
 	topics  []string       // the topics the store can take
 	log     *slog.Logger
+	tracer  trace.Tracer
 
 	rows       *prometheus.CounterVec
 	batchSizes prometheus.Histogram
@@ -128,11 +136,15 @@ func NewWriter(cfg WriterConfig, deps WriterDeps) (*Writer, error) {
 	if deps.Registerer == nil {
 		deps.Registerer = prometheus.NewRegistry()
 	}
+	if deps.TracerProvider == nil {
+		deps.TracerProvider = noop.NewTracerProvider()
+	}
 	w := &Writer{
-		cfg:   cfg,
-		bus:   deps.Bus,
-		store: deps.Store,
-		log:   deps.Logger.With("component", "writer"),
+		cfg:    cfg,
+		bus:    deps.Bus,
+		store:  deps.Store,
+		log:    deps.Logger.With("component", "writer"),
+		tracer: deps.TracerProvider.Tracer(tracerName),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskpulse_writer_records_total",
 			Help: "Records the writer handled, by topic and outcome (stored, deadletter).",
@@ -253,13 +265,13 @@ func (w *Writer) Handle(ctx context.Context, batch []bus.Record) error {
 		}
 		w.log.Warn("records sent to the dead-letter topic", "count", len(poison), "first_reason", poison[0].Headers["reason"])
 	}
-	if err := insert(w, drain, schema.TopicProgress, events, w.store.InsertProgress); err != nil {
+	if err := insert(w, drain, batch, schema.TopicProgress, events, w.store.InsertProgress); err != nil {
 		return err
 	}
-	if err := insert(w, drain, schema.TopicLogs, logs, w.insertLogs); err != nil {
+	if err := insert(w, drain, batch, schema.TopicLogs, logs, w.insertLogs); err != nil {
 		return err
 	}
-	return insert(w, drain, schema.TopicMetrics, samples, w.insertMetrics)
+	return insert(w, drain, batch, schema.TopicMetrics, samples, w.insertMetrics)
 }
 
 // insertLogs and insertMetrics are only reached with records of a topic
@@ -272,19 +284,57 @@ func (w *Writer) insertMetrics(ctx context.Context, samples []schema.Metric) err
 	return w.metrics.InsertMetrics(ctx, samples)
 }
 
-// insert stores the records of one topic, retrying until it succeeds.
-func insert[T any](w *Writer, ctx context.Context, topic string, recs []T, f func(context.Context, []T) error) error {
+// insert stores the records of one topic, decoded from batch, retrying
+// until it succeeds. The insert is a span, linked to the spans that
+// published its records.
+func insert[T any](w *Writer, ctx context.Context, batch []bus.Record, topic string, recs []T, f func(context.Context, []T) error) error {
 	if len(recs) == 0 {
 		return nil
+	}
+	ctx, span := w.tracer.Start(ctx, "writer.store", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("topic", topic), attribute.Int("rows", len(recs))))
+	defer span.End()
+	if span.IsRecording() {
+		linkPublishers(span, batch, topic)
 	}
 	if err := w.retry(ctx, "insert "+topic+" batch", func(ctx context.Context) error {
 		return f(ctx, recs)
 	}); err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "insert failed")
 		return err
 	}
 	w.batchSizes.Observe(float64(len(recs)))
 	w.rows.WithLabelValues(topic, "stored").Add(float64(len(recs)))
 	return nil
+}
+
+// maxLinks caps the links of one insert's span: a batch of thousands of
+// records would otherwise make a span too large to export, while the first
+// hundred publishers are enough to follow a trace from.
+const maxLinks = 128
+
+// linkPublishers links span to the spans that published the records of
+// topic in batch, up to maxLinks of them. The records of one request share
+// its span and usually sit together, so a record with the same trace
+// context as the one before it adds no link.
+func linkPublishers(span trace.Span, batch []bus.Record, topic string) {
+	var last string
+	links := 0
+	for i := range batch {
+		rec := &batch[i]
+		tp := rec.Headers[telemetry.HeaderTraceparent]
+		if rec.Topic != topic || tp == "" || tp == last {
+			continue
+		}
+		last = tp
+		if sc := telemetry.HeadersSpanContext(rec.Headers); sc.IsValid() {
+			span.AddLink(trace.Link{SpanContext: sc})
+			if links++; links == maxLinks {
+				return
+			}
+		}
+	}
 }
 
 // retry calls f until it succeeds or ctx ends, backing off exponentially

@@ -48,6 +48,12 @@ func serve(ctx context.Context, args []string) error {
 // batch), then the bus and store.
 func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listener, log *slog.Logger) error {
 	reg := telemetry.NewRegistry()
+	tracing, err := telemetry.NewTracing(ctx, s.tracing(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer tracing.Shutdown(s.shutdownGrace)
 	be, err := openBackends(ctx, s, b, reg, log)
 	if err != nil {
 		ln.Close()
@@ -73,7 +79,7 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	api := app.Group("", s.keys.Middleware())
 	var background []func(context.Context) error
 	if s.runs(svcIngest) {
-		svc, err := ingest.New(ingest.Config{}, ingest.Deps{Bus: be.bus, Registerer: reg, Logger: log})
+		svc, err := ingest.New(ingest.Config{}, ingest.Deps{Bus: be.bus, Registerer: reg, Logger: log, TracerProvider: tracing})
 		if err != nil {
 			return err
 		}
@@ -105,7 +111,7 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	}
 	var writer *ingest.Writer
 	if s.runs(svcWriter) {
-		writer, err = ingest.NewWriter(ingest.WriterConfig{BatchSize: s.writerBatch, BatchWait: s.writerWait}, ingest.WriterDeps{Bus: be.bus, Store: be.store, Registerer: reg, Logger: log})
+		writer, err = ingest.NewWriter(ingest.WriterConfig{BatchSize: s.writerBatch, BatchWait: s.writerWait}, ingest.WriterDeps{Bus: be.bus, Store: be.store, Registerer: reg, Logger: log, TracerProvider: tracing})
 		if err != nil {
 			return err
 		}

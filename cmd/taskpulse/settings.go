@@ -12,6 +12,7 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/config"
+	"github.com/taskpulse/taskpulse/internal/telemetry"
 )
 
 // Service names for --services.
@@ -43,6 +44,7 @@ type settings struct {
 	streamQueue   int
 	alertRules    string
 	shutdownGrace time.Duration
+	otlpEndpoint  string
 
 	keys auth.Keys
 }
@@ -74,6 +76,7 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.streamQueue, "stream-queue", 256, "messages queued per WebSocket connection before progress is coalesced")
 	fs.StringVar(&s.alertRules, "alert-rules", "", "YAML file of alert rules and channels, read again on SIGHUP")
 	fs.DurationVar(&s.shutdownGrace, "shutdown-grace", 30*time.Second, "how long a stop waits for in-flight work")
+	fs.StringVar(&s.otlpEndpoint, "otlp-endpoint", "", "base URL of an OTLP/HTTP collector to export spans to, such as http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT, else no export)")
 }
 
 func (s *settings) parse(fs *flag.FlagSet, args []string) error {
@@ -106,7 +109,14 @@ func (s *settings) validate() error {
 	if s.bodyLimit <= 0 {
 		return errors.New("--body-limit must be positive")
 	}
+	if err := telemetry.ValidateEndpoint(s.otlpEndpoint); err != nil {
+		return fmt.Errorf("--otlp-endpoint: %w", err)
+	}
 	return nil
+}
+
+func (s *settings) tracing() telemetry.TracingConfig {
+	return telemetry.TracingConfig{Endpoint: s.otlpEndpoint, Services: s.services, Version: version()}
 }
 
 func (s *settings) runs(service string) bool { return slices.Contains(s.services, service) }

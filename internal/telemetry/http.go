@@ -39,16 +39,7 @@ func RequestMetrics(reg prometheus.Registerer) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
-		status := c.Response().StatusCode()
-		if err != nil {
-			// The error handler has not run yet; count the status it will write.
-			status = fiber.StatusInternalServerError
-			if e, ok := err.(*httpx.Error); ok {
-				status = e.Status
-			} else if fe, ok := err.(*fiber.Error); ok {
-				status = fe.Code
-			}
-		}
+		status := responseStatus(c, err)
 		route := c.Route().Path
 		if status == fiber.StatusNotFound && route == "/" {
 			route = "unmatched"
@@ -58,6 +49,22 @@ func RequestMetrics(reg prometheus.Registerer) fiber.Handler {
 		latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		return err
 	}
+}
+
+// responseStatus is the status code of the answer to c: the one written,
+// or, when the route returned err, the one the error handler, which has
+// not run yet, will write.
+func responseStatus(c *fiber.Ctx, err error) int {
+	if err == nil {
+		return c.Response().StatusCode()
+	}
+	if e, ok := err.(*httpx.Error); ok {
+		return e.Status
+	}
+	if fe, ok := err.(*fiber.Error); ok {
+		return fe.Code
+	}
+	return fiber.StatusInternalServerError
 }
 
 // Check is a readiness probe of one dependency.
