@@ -17,9 +17,9 @@ import (
 
 // Service names for --services.
 const (
-	svcIngest = "ingest"
-	svcWriter = "writer"
-	svcQuery  = "query"
+	svcIngest   = "ingest"
+	svcWriter   = "writer"
+	svcQuery    = "query"
 	svcStream   = "stream"
 	svcAlerting = "alerting"
 )
