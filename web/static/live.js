@@ -41,7 +41,11 @@ function connect() {
   setConnection("connecting", "Connecting…");
   const ws = new WebSocket(streamURL());
   socket = ws;
-  ws.onopen = () => setConnection("open", "Live");
+  let opened = false;
+  ws.onopen = () => {
+    opened = true;
+    setConnection("open", "Live");
+  };
   ws.onmessage = (e) => {
     failures = 0; // the server answered: the next drop starts over
     handle(JSON.parse(e.data));
@@ -55,7 +59,7 @@ function connect() {
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     const why = e.code === 4000 ? " (the page fell behind)" : "";
     setConnection("closed", `Disconnected${why}; reconnecting in ${Math.ceil(delay / 1000)} s…`);
-    if (selected) logNotice("Disconnected: logs sent until the page reconnects are not shown.");
+    if (opened && selected) logNotice("Disconnected: logs sent until the page reconnects are not shown.");
     setTimeout(connect, delay);
   };
 }
