@@ -30,11 +30,29 @@ import (
 
 const patience = 10 * time.Second
 
+// testStore is every store interface alerting reads and writes.
+type testStore interface {
+	store.Store
+	store.DocumentStore
+	store.LogStore
+	store.MetricStore
+}
+
+// storeOpener opens an empty store for one test, closed when it ends.
+type storeOpener func(t testing.TB, dir string) testStore
+
+func openDuckDB(t testing.TB, dir string) testStore {
+	st, err := duckdb.Open(filepath.Join(dir, "store.duckdb"), duckdb.Options{Threads: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	return st
+}
+
 // env is what alerting services of one test share: a real embedded bus,
-// a real DuckDB store and a rules file.
+// a real store (DuckDB unless the test says) and a rules file.
 type env struct {
 	bus   *embedded.Bus
-	store *duckdb.Store
+	store testStore
 	rules string
 	// series and logs are the metric and log readers of the services
 	// started; none when nil.
@@ -46,15 +64,16 @@ type env struct {
 
 func newEnv(t testing.TB, rulesYAML string) *env {
 	t.Helper()
+	return newEnvOn(t, openDuckDB, rulesYAML)
+}
+
+func newEnvOn(t testing.TB, open storeOpener, rulesYAML string) *env {
+	t.Helper()
 	dir := t.TempDir()
+	st := open(t, dir)
 	b, err := embedded.Open(filepath.Join(dir, "bus"), embedded.Options{})
 	require.NoError(t, err)
-	st, err := duckdb.Open(filepath.Join(dir, "store.duckdb"), duckdb.Options{Threads: 1})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		require.NoError(t, b.Close())
-		require.NoError(t, st.Close())
-	})
+	t.Cleanup(func() { require.NoError(t, b.Close()) })
 	e := &env{bus: b, store: st, rules: filepath.Join(dir, "rules.yaml")}
 	e.writeRules(t, rulesYAML)
 	return e

@@ -13,8 +13,9 @@ import (
 )
 
 func TestTaskStalledFiresAndResolves(t *testing.T) {
-	r := newReceiver(t, nil)
-	e := newEnv(t, fmt.Sprintf(`
+	onEachStore(t, func(t *testing.T, open storeOpener) {
+		r := newReceiver(t, nil)
+		e := newEnvOn(t, open, fmt.Sprintf(`
 channels:
   hook: {type: webhook, url: %s}
 rules:
@@ -25,21 +26,22 @@ rules:
     channels: [hook]
     notify_resolved: true
 `, r.URL))
-	s := e.start(t)
-	started := time.Now()
-	e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusRunning, Attributes: map[string]string{"queue": "fast"}})
-	e.taskEvent(t, schema.Progress{TaskID: "unmatched", Status: schema.StatusRunning, Attributes: map[string]string{"queue": "other"}})
+		s := e.start(t)
+		started := time.Now()
+		e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusRunning, Attributes: map[string]string{"queue": "fast"}})
+		e.taskEvent(t, schema.Progress{TaskID: "unmatched", Status: schema.StatusRunning, Attributes: map[string]string{"queue": "other"}})
 
-	fired := s.waitDelivery(t, "stalled", "t1", "firing", schema.DeliverySent)
-	require.GreaterOrEqual(t, time.Since(started), 299*time.Millisecond, "event times are whole milliseconds")
-	require.Contains(t, fired.Body, "no update for 300ms")
-	require.Equal(t, "fast", fired.Labels["queue"])
+		fired := s.waitDelivery(t, "stalled", "t1", "firing", schema.DeliverySent)
+		require.GreaterOrEqual(t, time.Since(started), 299*time.Millisecond, "event times are whole milliseconds")
+		require.Contains(t, fired.Body, "no update for 300ms")
+		require.Equal(t, "fast", fired.Labels["queue"])
 
-	e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusRunning, Attributes: map[string]string{"queue": "fast"}})
-	s.waitDelivery(t, "stalled", "t1", "resolved", schema.DeliverySent)
-	for _, n := range s.notifications(t, "") {
-		require.Equal(t, "t1", n.TaskID, "the task with another queue must not alert")
-	}
+		e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusRunning, Attributes: map[string]string{"queue": "fast"}})
+		s.waitDelivery(t, "stalled", "t1", "resolved", schema.DeliverySent)
+		for _, n := range s.notifications(t, "") {
+			require.Equal(t, "t1", n.TaskID, "the task with another queue must not alert")
+		}
+	})
 }
 
 // A task that was running when alerting started is found in the store, and
@@ -76,8 +78,9 @@ rules:
 }
 
 func TestTaskSlow(t *testing.T) {
-	r := newReceiver(t, nil)
-	e := newEnv(t, fmt.Sprintf(`
+	onEachStore(t, func(t *testing.T, open storeOpener) {
+		r := newReceiver(t, nil)
+		e := newEnvOn(t, open, fmt.Sprintf(`
 channels:
   hook: {type: webhook, url: %s}
 rules:
@@ -93,16 +96,17 @@ rules:
     params: {min_rate: 1000, rate_after: 200ms}
     channels: [hook]
 `, r.URL))
-	s := e.start(t)
-	progress := func(v float64) *float64 { return &v }
-	e.taskEvent(t, schema.Progress{TaskID: "b1", TaskType: "build_package", Status: schema.StatusRunning})
-	e.taskEvent(t, schema.Progress{TaskID: "s1", TaskType: "scrape_docs", Status: schema.StatusRunning, Progress: progress(1)})
+		s := e.start(t)
+		progress := func(v float64) *float64 { return &v }
+		e.taskEvent(t, schema.Progress{TaskID: "b1", TaskType: "build_package", Status: schema.StatusRunning})
+		e.taskEvent(t, schema.Progress{TaskID: "s1", TaskType: "scrape_docs", Status: schema.StatusRunning, Progress: progress(1)})
 
-	long := s.waitDelivery(t, "too-long", "b1", "firing", schema.DeliverySent)
-	require.Contains(t, long.Body, "has run for more than 300ms")
-	crawl := s.waitDelivery(t, "crawling", "s1", "firing", schema.DeliverySent)
-	require.Contains(t, crawl.Body, "under the floor")
+		long := s.waitDelivery(t, "too-long", "b1", "firing", schema.DeliverySent)
+		require.Contains(t, long.Body, "has run for more than 300ms")
+		crawl := s.waitDelivery(t, "crawling", "s1", "firing", schema.DeliverySent)
+		require.Contains(t, crawl.Body, "under the floor")
 
-	e.taskEvent(t, schema.Progress{TaskID: "b1", TaskType: "build_package", Status: schema.StatusCompleted})
-	s.waitDelivery(t, "too-long", "b1", "resolved", schema.DeliverySent)
+		e.taskEvent(t, schema.Progress{TaskID: "b1", TaskType: "build_package", Status: schema.StatusCompleted})
+		s.waitDelivery(t, "too-long", "b1", "resolved", schema.DeliverySent)
+	})
 }

@@ -28,41 +28,43 @@ rules:
 `
 
 func TestTaskFailedFiresAndResolvesThroughSignedWebhook(t *testing.T) {
-	r := newReceiver(t, nil)
-	e := newEnv(t, fmt.Sprintf(failedRuleYAML, r.URL))
-	s := e.start(t)
+	onEachStore(t, func(t *testing.T, open storeOpener) {
+		r := newReceiver(t, nil)
+		e := newEnvOn(t, open, fmt.Sprintf(failedRuleYAML, r.URL))
+		s := e.start(t)
 
-	e.taskEvent(t, schema.Progress{TaskID: "t1", TaskName: "docs", Status: schema.StatusRunning})
-	e.taskEvent(t, schema.Progress{TaskID: "other", TaskType: "scrape_docs", Status: schema.StatusFailed})
-	e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusFailed, Error: "scraper timed out"})
+		e.taskEvent(t, schema.Progress{TaskID: "t1", TaskName: "docs", Status: schema.StatusRunning})
+		e.taskEvent(t, schema.Progress{TaskID: "other", TaskType: "scrape_docs", Status: schema.StatusFailed})
+		e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusFailed, Error: "scraper timed out"})
 
-	got := r.waitRequests(t, 1)
-	req := got[0]
-	require.NoError(t, channel.Verify("s3cret", req.header.Get(channel.HeaderSignature), req.body, time.Now(), time.Minute))
-	require.ErrorIs(t, channel.Verify("wrong", req.header.Get(channel.HeaderSignature), req.body, time.Now(), time.Minute), channel.ErrBadSignature)
-	n := decodeNotification(t, req.body)
-	require.Equal(t, n.ID, req.header.Get(channel.HeaderNotificationID))
-	require.Equal(t, "skill-failed", n.Rule)
-	require.Equal(t, "t1", n.TaskID)
-	require.Equal(t, "u1", n.UserID)
-	require.Equal(t, "firing", n.State)
-	require.Equal(t, schema.SeverityCritical, n.Severity)
-	require.Contains(t, n.Body, "scraper timed out")
+		got := r.waitRequests(t, 1)
+		req := got[0]
+		require.NoError(t, channel.Verify("s3cret", req.header.Get(channel.HeaderSignature), req.body, time.Now(), time.Minute))
+		require.ErrorIs(t, channel.Verify("wrong", req.header.Get(channel.HeaderSignature), req.body, time.Now(), time.Minute), channel.ErrBadSignature)
+		n := decodeNotification(t, req.body)
+		require.Equal(t, n.ID, req.header.Get(channel.HeaderNotificationID))
+		require.Equal(t, "skill-failed", n.Rule)
+		require.Equal(t, "t1", n.TaskID)
+		require.Equal(t, "u1", n.UserID)
+		require.Equal(t, "firing", n.State)
+		require.Equal(t, schema.SeverityCritical, n.Severity)
+		require.Contains(t, n.Body, "scraper timed out")
 
-	stored := s.waitDelivery(t, "skill-failed", "t1", "firing", schema.DeliverySent)
-	require.Equal(t, n.ID, stored.ID)
-	require.Len(t, stored.Deliveries[0].Attempts, 1)
-	require.True(t, stored.Deliveries[0].Attempts[0].OK)
-	require.NotZero(t, stored.SentAt)
+		stored := s.waitDelivery(t, "skill-failed", "t1", "firing", schema.DeliverySent)
+		require.Equal(t, n.ID, stored.ID)
+		require.Len(t, stored.Deliveries[0].Attempts, 1)
+		require.True(t, stored.Deliveries[0].Attempts[0].OK)
+		require.NotZero(t, stored.SentAt)
 
-	// A retry of the task that completes resolves the alert.
-	e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusCompleted})
-	got = r.waitRequests(t, 2)
-	resolved := decodeNotification(t, got[1].body)
-	require.Equal(t, "resolved", resolved.State)
-	require.NotEqual(t, n.ID, resolved.ID)
-	s.waitDelivery(t, "skill-failed", "t1", "resolved", schema.DeliverySent)
-	require.Len(t, r.requests(), 2, "the other task_type must not alert")
+		// A retry of the task that completes resolves the alert.
+		e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusCompleted})
+		got = r.waitRequests(t, 2)
+		resolved := decodeNotification(t, got[1].body)
+		require.Equal(t, "resolved", resolved.State)
+		require.NotEqual(t, n.ID, resolved.ID)
+		s.waitDelivery(t, "skill-failed", "t1", "resolved", schema.DeliverySent)
+		require.Len(t, r.requests(), 2, "the other task_type must not alert")
+	})
 }
 
 func TestWebhookTemplate(t *testing.T) {
