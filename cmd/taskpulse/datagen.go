@@ -306,6 +306,7 @@ func generate(ctx context.Context, st store.Store, cfg genConfig, from, end int6
 	fmt.Fprintf(out, "datagen: stored %d records in %s: %.0f rows/s (%d jobs: %d progress events, %d logs, %d metric samples of %d series every %s)\n",
 		stored.total(), elapsed.Round(time.Millisecond), float64(stored.total())/elapsed.Seconds(),
 		stored.tasks, stored.progress, stored.logs, stored.metrics, len(g.series), time.Duration(g.interval)*time.Millisecond)
+	fmt.Fprintf(out, "datagen: inserting took %s for progress, %s for logs, %s for metrics\n", s.progress.timing(), s.logs.timing(), s.metrics.timing())
 	return stored, nil
 }
 
@@ -610,6 +611,7 @@ type batcher[T any] struct {
 	buf    []T
 	insert func(context.Context, []T) error
 	stored atomic.Int64
+	took   time.Duration // in insert, written by the inserting goroutine only
 }
 
 func newSink(ctx context.Context, st store.Store, size int, out io.Writer) *sink {
@@ -666,6 +668,14 @@ func (s *sink) close() (genCounts, error) {
 	return s.counts(), nil
 }
 
+// timing says how long inserting took, and at what rate.
+func (b *batcher[T]) timing() string {
+	if b.took == 0 {
+		return "nothing"
+	}
+	return fmt.Sprintf("%s (%.0f rows/s)", b.took.Round(time.Millisecond), float64(b.stored.Load())/b.took.Seconds())
+}
+
 func (b *batcher[T]) add(s *sink, v T) {
 	if b.insert == nil {
 		return
@@ -683,9 +693,11 @@ func (b *batcher[T]) flush(s *sink) {
 	batch := b.buf
 	b.buf = make([]T, 0, s.size)
 	s.jobs <- func(ctx context.Context) error {
+		start := time.Now()
 		if err := b.insert(ctx, batch); err != nil {
 			return err
 		}
+		b.took += time.Since(start)
 		b.stored.Add(int64(len(batch)))
 		return nil
 	}
