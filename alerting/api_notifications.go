@@ -83,7 +83,11 @@ func (s *Service) readNotificationRoute(c *fiber.Ctx) error {
 		return err
 	}
 	now := s.now().UnixMilli()
-	n, err := s.updateNotification(c.UserContext(), auth.Tenant(c), c.Params("id"), func(n *schema.Notification) bool {
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	n, err := s.updateNotification(c.UserContext(), auth.Tenant(c), id, func(n *schema.Notification) bool {
 		if n.ReadAt != 0 {
 			return false
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/store"
 )
 
@@ -32,7 +33,11 @@ func (s *Service) getRule(c *fiber.Ctx) error {
 	if _, err := newParams(c); err != nil {
 		return err
 	}
-	r := s.rules.get(auth.Tenant(c), c.Params("id"))
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	r := s.rules.get(auth.Tenant(c), id)
 	if r == nil {
 		return notFound("alert rule")
 	}
@@ -88,7 +93,11 @@ func (s *Service) updateRule(c *fiber.Ctx) error {
 	if _, err := newParams(c); err != nil {
 		return err
 	}
-	r, err := s.ruleFromBody(c, c.Params("id"))
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	r, err := s.ruleFromBody(c, id)
 	if err != nil {
 		return err
 	}
@@ -112,7 +121,11 @@ func (s *Service) deleteRule(c *fiber.Ctx) error {
 	if _, err := newParams(c); err != nil {
 		return err
 	}
-	tenant, id := auth.Tenant(c), c.Params("id")
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	tenant := auth.Tenant(c)
 	s.rulesMu.Lock()
 	defer s.rulesMu.Unlock()
 	ctx := c.UserContext()

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/store"
 )
 
@@ -111,7 +112,11 @@ func (s *Service) deleteSilence(c *fiber.Ctx) error {
 	if _, err := newParams(c); err != nil {
 		return err
 	}
-	tenant, id := auth.Tenant(c), c.Params("id")
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	tenant := auth.Tenant(c)
 	old, err := s.docs.Document(c.UserContext(), tenant, kindSilence, id)
 	if err != nil {
 		return s.storeError(err, "silence")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/taskpulse/taskpulse/schema"
 )
@@ -40,6 +41,21 @@ func bodyFormat(contentType string) (string, error) {
 // syntax error is reported with the item index it occurred in, so the
 // client can find it.
 func splitItems(format string, body []byte) ([][]byte, error) {
+	items, err := splitJSON(format, body)
+	if err != nil {
+		return nil, err
+	}
+	// encoding/json would replace bad bytes silently; JSON text is UTF-8,
+	// and a client sending anything else should hear of it.
+	for i, item := range items {
+		if !utf8.Valid(item) {
+			return nil, schema.FieldError{Index: i, Field: "body", Reason: "is not valid UTF-8"}
+		}
+	}
+	return items, nil
+}
+
+func splitJSON(format string, body []byte) ([][]byte, error) {
 	if format == formatNDJSON {
 		return splitLines(body)
 	}

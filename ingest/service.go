@@ -127,7 +127,16 @@ func (s *Service) Routes(r fiber.Router) {
 // the client's traceparent when it sends one. The route's handler finds
 // the span in c.UserContext(), and its records carry it onto the bus.
 func (s *Service) post(r fiber.Router, route string, h fiber.Handler) {
-	r.Post(route, telemetry.ServerSpan(s.tracer, fiber.MethodPost, route), h)
+	r.Post(route, telemetry.ServerSpan(s.tracer, fiber.MethodPost, route), noQuery, h)
+}
+
+// noQuery refuses query parameters: ingest takes everything from the
+// body, and a parameter it ignored silently would mislead its sender.
+func noQuery(c *fiber.Ctx) error {
+	if err := httpx.OnlyQuery(c); err != nil {
+		return err
+	}
+	return c.Next()
 }
 
 // tracerName is the instrumentation scope of the ingest's and the

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -27,8 +28,8 @@ import (
 // with encoding/json and the same settings, so they accept the same bodies.
 func decodeWhole[T any](body []byte) (items []T, ok bool) {
 	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, false
+	if len(body) == 0 || !utf8.Valid(body) {
+		return nil, false // splitItems words the error
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

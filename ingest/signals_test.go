@@ -179,6 +179,8 @@ func TestPostSignalsRejects(t *testing.T) {
 	f("/v1/logs", js, `{"level":"INFO","message":"x","tenant":"other"}`, 400, "validation_failed", schema.FieldError{Field: "tenant", Reason: "set by the server"})
 	f("/v1/logs", nd, "{\"level\":\"INFO\",\"message\":\"x\"}\n{oops\n", 400, "invalid_json", schema.FieldError{Index: 1, Field: "body"})
 	f("/v1/logs", text, `{"level":"INFO","message":"x"}`, 415, "unsupported_media_type")
+	f("/v1/logs", js, "[{\"level\":\"INFO\",\"message\":\"x\"},{\"level\":\"INFO\",\"message\":\"\xfe\"}]", 400, "invalid_json", schema.FieldError{Index: 1, Field: "body", Reason: "UTF-8"})
+	f("/v1/metrics", js, "{\"name\":\"m\",\"value\":1,\"labels\":{\"h\xff\":\"v\"}}", 400, "invalid_json", schema.FieldError{Field: "body", Reason: "UTF-8"})
 	f("/v1/metrics", js, `[{"name":"ok","value":1},{"name":"bad name","value":1},{"name":"x","value":"NaN"},{"name":"y","kind":"summary"}]`, 400, "validation_failed",
 		schema.FieldError{Index: 1, Field: "name", Reason: "must match"},
 		schema.FieldError{Index: 2, Field: "value", Reason: "number"},
@@ -193,7 +195,7 @@ func TestPostSignalsRejects(t *testing.T) {
 	f("/v1/otlp/logs", "application/x-protobuf", "\xff\xff", 400, "validation_failed", schema.FieldError{Field: "body", Reason: "protobuf"})
 	f("/v1/otlp/metrics", js, `{"resourceMetrics":[`, 400, "invalid_json", schema.FieldError{Field: "body"})
 	f("/v1/otlp/metrics", nd, `{}`, 415, "unsupported_media_type")
-	require.Equal(t, 8.0, eventsCount(t, a.reg, "logs", "rejected"), "items of rejected requests; a 415 counts none")
+	require.Equal(t, 9.0, eventsCount(t, a.reg, "logs", "rejected"), "items of rejected requests; a 415 counts none")
 }
 
 func TestPostOTLPAnswersInTheRequestEncoding(t *testing.T) {

@@ -46,7 +46,11 @@ func (s *Service) getDashboard(c *fiber.Ctx) error {
 	if _, err := newParams(c); err != nil {
 		return err
 	}
-	d, err := s.dashboards.Dashboard(c.UserContext(), auth.Tenant(c), c.Params("id"))
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	d, err := s.dashboards.Dashboard(c.UserContext(), auth.Tenant(c), id)
 	if err != nil {
 		return s.dashboardError(err)
 	}
@@ -85,7 +89,11 @@ func (s *Service) updateDashboard(c *fiber.Ctx) error {
 	}
 	s.dashboardWrites.Lock()
 	defer s.dashboardWrites.Unlock()
-	d, err := s.dashboards.Dashboard(c.UserContext(), auth.Tenant(c), c.Params("id"))
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	d, err := s.dashboards.Dashboard(c.UserContext(), auth.Tenant(c), id)
 	if err != nil {
 		return s.dashboardError(err)
 	}
@@ -107,7 +115,11 @@ func (s *Service) deleteDashboard(c *fiber.Ctx) error {
 	}
 	s.dashboardWrites.Lock()
 	defer s.dashboardWrites.Unlock()
-	tenant, id := auth.Tenant(c), c.Params("id")
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	tenant := auth.Tenant(c)
 	if c.Get(fiber.HeaderIfMatch) != "" {
 		d, err := s.dashboards.Dashboard(c.UserContext(), tenant, id)
 		if err != nil {

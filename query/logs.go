@@ -21,7 +21,11 @@ func (s *Service) listLogs(c *fiber.Ctx) error {
 // taskLogs lists one task's logs; an unknown task simply has none, as logs
 // may arrive before the task's first progress event.
 func (s *Service) taskLogs(c *fiber.Ctx) error {
-	return s.pageLogs(c, c.Params("id"))
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	return s.pageLogs(c, id)
 }
 
 func (s *Service) pageLogs(c *fiber.Ctx, taskID string) error {

@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,13 +39,15 @@ func queryArgs(c *fiber.Ctx) map[string][]string {
 // paramsFrom checks parameters that did not come with a request, such as
 // the query of a saved dashboard panel, exactly as a request's are.
 func paramsFrom(args map[string][]string, known ...string) (*params, error) {
-	var unknown string
+	var unknown []string
 	for k := range args {
-		if !contains(known, k) && k != "api_key" && (unknown == "" || k < unknown) {
-			unknown = k
+		if !contains(known, k) && k != "api_key" {
+			unknown = append(unknown, k)
 		}
 	}
-	if unknown != "" {
+	if len(unknown) > 0 {
+		// The first by name, so that the answer does not depend on map order.
+		unknown := slices.Min(unknown)
 		return nil, httpx.BadParameter(unknown, "is not a known parameter (known: "+strings.Join(known, ", ")+")")
 	}
 	return &params{args: args}, nil

@@ -172,7 +172,11 @@ func (s *Service) getTask(c *fiber.Ctx) error {
 	if _, err := newParams(c); err != nil {
 		return err
 	}
-	t, err := s.store.Task(c.UserContext(), auth.Tenant(c), c.Params("id"))
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	t, err := s.store.Task(c.UserContext(), auth.Tenant(c), id)
 	if err != nil {
 		return s.storeError(err)
 	}
@@ -184,7 +188,11 @@ func (s *Service) taskEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	tenant, id := auth.Tenant(c), c.Params("id")
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return err
+	}
+	tenant := auth.Tenant(c)
 	f := store.EventFilter{}
 	if f.Limit, err = p.limit(); err != nil {
 		return err

@@ -55,6 +55,9 @@ func (p *params) timeRange(now int64, span time.Duration) (from, to int64, err e
 	}
 	if to == 0 {
 		to = now
+		if from >= to {
+			return 0, 0, httpx.BadParameter("from", "must be in the past when to is absent")
+		}
 	}
 	if from == 0 {
 		from = to - span.Milliseconds()

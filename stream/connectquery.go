@@ -21,6 +21,21 @@ func (q *querySubs) count() int {
 	return len(q.progress) + len(q.logs) + len(q.notifications)
 }
 
+// mostNamed names the parameter kind behind most of the subscriptions,
+// for an error about their number.
+func (q *querySubs) mostNamed() string {
+	switch {
+	case len(q.logs) >= len(q.progress) && len(q.logs) >= len(q.notifications):
+		return "logs_task_id"
+	case len(q.notifications) >= len(q.progress):
+		return "notifications_user_id"
+	}
+	return "task_id"
+}
+
+// connectParams are the query parameters of a connect request.
+var connectParams = []string{"task_id", "user_id", "all", "logs_task_id", "logs_min_level", "notifications_user_id", "notifications_all"}
+
 // querySubscriptions reads ?task_id=a&task_id=b&user_id=u&all=true for
 // progress, ?logs_task_id=a&logs_min_level=WARNING for logs (the level
 // applies to every task named), and ?notifications_user_id=u or

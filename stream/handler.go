@@ -56,12 +56,15 @@ func (s *Service) accept(c *fiber.Ctx) error {
 	case <-c.Context().Done():
 		return nil
 	}
+	if err := httpx.OnlyQuery(c, connectParams...); err != nil {
+		return err
+	}
 	subs, err := querySubscriptions(c)
 	if err != nil {
 		return err
 	}
 	if subs.count() > s.cfg.MaxSubscriptions {
-		return httpx.BadParameter("task_id", fmt.Sprintf("and the other subscription parameters together name at most %d subscriptions", s.cfg.MaxSubscriptions))
+		return httpx.BadParameter(subs.mostNamed(), fmt.Sprintf("and the other subscription parameters together name at most %d subscriptions", s.cfg.MaxSubscriptions))
 	}
 	c.Locals(localConnect, &connectRequest{tenant: auth.Tenant(c), subs: subs})
 	return c.Next()

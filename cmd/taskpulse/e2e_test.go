@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -104,6 +105,7 @@ func TestIngestRejectsBadInputAndStoresNothingOfIt(t *testing.T) {
 	f("malformed NDJSON line", nd, valid+"\n{oops}\n", 400, "invalid_json", 1, "body")
 	f("empty body", js, ``, 400, "invalid_json", 0, "body")
 	f("empty array", js, `[]`, 400, "invalid_json", 0, "body")
+	f("not UTF-8", nd, valid+"\n{\"task_id\":\"a\xff\",\"status\":\"running\"}\n", 400, "invalid_json", 1, "body")
 	f("not an object", js, `[1]`, 400, "validation_failed", 0, "body")
 	f("wrong content type", "text/plain", valid, 415, "unsupported_media_type", 0, "")
 	f("no content type", "", valid, 415, "unsupported_media_type", 0, "")
@@ -216,4 +218,17 @@ func TestOperationalEndpoints(t *testing.T) {
 	} {
 		require.Contains(t, string(b), name)
 	}
+}
+
+// TestEscapedTaskIDsReachTheirTask: an id with a space, a slash and a
+// non-ASCII letter is one escaped path segment.
+func TestEscapedTaskIDsReachTheirTask(t *testing.T) {
+	srv := startServer(t)
+	const id = "scrape docs/ü 1"
+	require.Equal(t, http.StatusAccepted, srv.post(t, "", event(id, 1, "running", 5)).status)
+	srv.waitTask(t, "", url.PathEscape(id), "running", 1)
+	r := srv.get(t, "", "/v1/tasks/"+url.PathEscape(id)+"/events")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	require.Equal(t, id, r.body["events"].([]any)[0].(map[string]any)["task_id"])
+	require.Equal(t, http.StatusBadRequest, srv.get(t, "", "/v1/tasks/%FF").status, "not UTF-8")
 }

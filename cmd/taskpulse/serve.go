@@ -67,6 +67,13 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 		DisableStartupMessage: true,
 		ReadTimeout:           time.Minute,
 		IdleTimeout:           2 * time.Minute,
+		// Room for a WebSocket connect request naming its full hundred
+		// subscriptions (4 KiB by default).
+		ReadBufferSize: 32 << 10,
+		// A body is read by the route that takes it, as JSON, NDJSON,
+		// Prometheus text or protobuf; a form is a 415 there, not parsed
+		// before.
+		DisablePreParseMultipartForm: true,
 	})
 	app.Use(telemetry.RequestMetrics(reg))
 	telemetry.Routes(app, reg, be.checks)
@@ -76,7 +83,7 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	}
 	exposeRoutes(app)
 
-	api := app.Group("", s.keys.Middleware())
+	api := app.Group("", s.keys.Middleware(), httpx.ValidQuery)
 	var background []func(context.Context) error
 	if s.runs(svcIngest) {
 		svc, err := ingest.New(ingest.Config{}, ingest.Deps{Bus: be.bus, Registerer: reg, Logger: log, TracerProvider: tracing})

@@ -14,6 +14,7 @@ const (
 	CodeInvalidParameter = "invalid_parameter"
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeTooLarge         = "payload_too_large"
+	CodeHeadersTooLarge  = "headers_too_large"
 	CodeUnauthorized     = "unauthorized"
 	CodeNotFound         = "not_found"
 	CodeUnavailable      = "unavailable"
@@ -79,6 +80,8 @@ func fromFiber(fe *fiber.Error) *Error {
 	switch fe.Code {
 	case fiber.StatusRequestEntityTooLarge:
 		code = CodeTooLarge
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		code = CodeHeadersTooLarge
 	case fiber.StatusNotFound:
 		code = CodeNotFound
 	case fiber.StatusUnsupportedMediaType:

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -38,12 +39,15 @@ func parseAgo(s string) (time.Duration, bool) {
 	return ParseDuration(s)
 }
 
+// maxDays is the most days a time.Duration holds.
+const maxDays = int(math.MaxInt64 / int64(24*time.Hour))
+
 // ParseDuration reads a non-negative duration as Go writes it (90s, 15m,
 // 6h) or in whole days (7d), which Go's parser lacks.
 func ParseDuration(s string) (time.Duration, bool) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		return time.Duration(n) * 24 * time.Hour, err == nil && n >= 0
+		return time.Duration(n) * 24 * time.Hour, err == nil && n >= 0 && n <= maxDays
 	}
 	d, err := time.ParseDuration(s)
 	return d, err == nil && d >= 0

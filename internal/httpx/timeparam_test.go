@@ -26,6 +26,7 @@ func TestParseTime(t *testing.T) {
 		{"yesterday", time.Time{}, false},
 		{"-5", time.Time{}, false},
 		{"-0d", now, true},
+		{"-106752d", time.Time{}, false},
 	} {
 		got, ok := ParseTime(c.in, now)
 		if ok != c.ok || (ok && got != c.want.UnixMilli()) {
