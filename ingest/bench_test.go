@@ -67,10 +67,10 @@ type discardBus struct{}
 
 func (discardBus) Publish(context.Context, ...bus.Record) error { return nil }
 
-// BenchmarkPost drives the whole request path, HTTP parsing and response
-// included, over an in-memory listener.
-func BenchmarkPost(b *testing.B) {
-	svc, err := New(Config{}, Deps{Bus: discardBus{}})
+// benchServer serves ingest, with deps, over an in-memory listener.
+func benchServer(b *testing.B, deps Deps) *fasthttp.Client {
+	deps.Bus = discardBus{}
+	svc, err := New(Config{}, deps)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,31 +79,63 @@ func BenchmarkPost(b *testing.B) {
 	ln := fasthttputil.NewInmemoryListener()
 	go app.Listener(ln)
 	b.Cleanup(func() { app.Shutdown() })
-	client := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+	return &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
+}
 
-	for _, n := range []int{1, 100, 500} {
-		body := benchBody(n, false)
-		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
+// benchPost is one request a benchmark sends over and over, of n events.
+type benchPost struct {
+	name, path, contentType string
+	header                  map[string]string
+	body                    []byte
+	n                       int
+	status                  int
+}
+
+// runPosts sends each post from parallel clients and reports events/s
+// and ns/event.
+func runPosts(b *testing.B, client *fasthttp.Client, posts []benchPost) {
+	for _, bp := range posts {
+		b.Run(bp.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bp.body)))
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 				defer fasthttp.ReleaseRequest(req)
 				defer fasthttp.ReleaseResponse(resp)
 				for pb.Next() {
-					req.SetRequestURI("http://ingest/v1/progress")
+					req.SetRequestURI("http://ingest" + bp.path)
 					req.Header.SetMethod(fasthttp.MethodPost)
-					req.Header.SetContentType("application/json")
-					req.SetBody(body)
+					req.Header.SetContentType(bp.contentType)
+					for k, v := range bp.header {
+						req.Header.Set(k, v)
+					}
+					req.SetBody(bp.body)
 					if err := client.Do(req, resp); err != nil {
 						b.Fatal(err)
 					}
-					if resp.StatusCode() != fiber.StatusAccepted {
+					if resp.StatusCode() != bp.status {
 						b.Fatalf("status %d: %s", resp.StatusCode(), resp.Body())
 					}
 				}
 			})
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+			b.ReportMetric(float64(b.N*bp.n)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*bp.n), "ns/event")
 		})
 	}
+}
+
+// progressPosts are progress batches of 1, 100 and 500 events.
+func progressPosts(header map[string]string) []benchPost {
+	var posts []benchPost
+	for _, n := range []int{1, 100, 500} {
+		posts = append(posts, benchPost{name: fmt.Sprintf("batch=%d", n), path: "/v1/progress", contentType: "application/json",
+			header: header, body: benchBody(n, false), n: n, status: fiber.StatusAccepted})
+	}
+	return posts
+}
+
+// BenchmarkPost drives the whole request path, HTTP parsing and response
+// included, over an in-memory listener.
+func BenchmarkPost(b *testing.B) {
+	runPosts(b, benchServer(b, Deps{}), progressPosts(nil))
 }

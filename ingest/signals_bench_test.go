@@ -3,19 +3,13 @@ package ingest
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttputil"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/taskpulse/taskpulse/internal/auth"
-	"github.com/taskpulse/taskpulse/internal/httpx"
 )
 
 // signalBodies builds requests of n logs and of n metric samples in the
@@ -73,51 +67,12 @@ func otlpLogsBody(n int) []byte {
 // over an in-memory listener, with a bus that takes everything at once,
 // and reports events per second.
 func BenchmarkPostSignals(b *testing.B) {
-	svc, err := New(Config{}, Deps{Bus: discardBus{}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	app := fiber.New(fiber.Config{ErrorHandler: httpx.ErrorHandler, DisableStartupMessage: true})
-	svc.Routes(app.Group("", auth.Keys{}.Middleware()))
-	ln := fasthttputil.NewInmemoryListener()
-	go app.Listener(ln)
-	b.Cleanup(func() { app.Shutdown() })
-	client := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
-
 	const n = 500
 	logs, metrics := signalBodies(n)
-	for _, bc := range []struct {
-		name, path, contentType string
-		body                    []byte
-		status                  int
-	}{
-		{"logs", "/v1/logs", "application/json", logs, fiber.StatusAccepted},
-		{"metrics", "/v1/metrics", "application/json", metrics, fiber.StatusAccepted},
-		{"metrics-promtext", "/v1/metrics", "text/plain; version=0.0.4", promTextBody(n), fiber.StatusAccepted},
-		{"otlp-logs-protobuf", "/v1/otlp/logs", "application/x-protobuf", otlpLogsBody(n), fiber.StatusOK},
-	} {
-		b.Run(fmt.Sprintf("%s/batch=%d", bc.name, n), func(b *testing.B) {
-			b.SetBytes(int64(len(bc.body)))
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-				defer fasthttp.ReleaseRequest(req)
-				defer fasthttp.ReleaseResponse(resp)
-				for pb.Next() {
-					req.SetRequestURI("http://ingest" + bc.path)
-					req.Header.SetMethod(fasthttp.MethodPost)
-					req.Header.SetContentType(bc.contentType)
-					req.SetBody(bc.body)
-					if err := client.Do(req, resp); err != nil {
-						b.Fatal(err)
-					}
-					if resp.StatusCode() != bc.status {
-						b.Fatalf("status %d: %s", resp.StatusCode(), resp.Body())
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
-		})
-	}
+	runPosts(b, benchServer(b, Deps{}), []benchPost{
+		{"logs/batch=500", "/v1/logs", "application/json", nil, logs, n, fiber.StatusAccepted},
+		{"metrics/batch=500", "/v1/metrics", "application/json", nil, metrics, n, fiber.StatusAccepted},
+		{"metrics-promtext/batch=500", "/v1/metrics", "text/plain; version=0.0.4", nil, promTextBody(n), n, fiber.StatusAccepted},
+		{"otlp-logs-protobuf/batch=500", "/v1/otlp/logs", "application/x-protobuf", nil, otlpLogsBody(n), n, fiber.StatusOK},
+	})
 }
