@@ -53,6 +53,7 @@ func runQuerybench(ctx context.Context, args []string, out io.Writer) error {
 	tenant := fs.String("tenant", auth.DefaultTenant, "tenant to query")
 	runs := fs.Int("runs", 50, "timed runs of each query")
 	warmup := fs.Int("warmup", 2, "untimed runs of each query before")
+	limit := fs.Duration("time-limit", time.Minute, "how long the runs of one query, or the rule evaluations, may go on once they have 5 timings")
 	nRules := fs.Int("alert-rules", 1000, "metric_threshold and error_log_rate rules to evaluate (0 skips)")
 	concurrency := fs.Int("alert-concurrency", 8, "rule evaluations at once")
 	if err := f.parse(fs, args); err != nil {
@@ -74,7 +75,7 @@ func runQuerybench(ctx context.Context, args []string, out io.Writer) error {
 		st.Close()
 		return err
 	}
-	b.runs, b.warmup = *runs, *warmup
+	b.runs, b.warmup, b.limit = *runs, *warmup, *limit
 	fmt.Fprintf(out, "querybench: %s, tenant %q, %s to %s, %d runs each after %d warm-up\n", f.storeName(), b.tenant,
 		time.UnixMilli(b.from).UTC().Format(time.RFC3339), time.UnixMilli(b.to).UTC().Format(time.RFC3339), b.runs, b.warmup)
 	queries := b.queries()
@@ -104,7 +105,12 @@ type bench struct {
 	taskID   string // a task with many events
 	runs     int
 	warmup   int
+	limit    time.Duration
 }
+
+// minTimings is how many timings a query or the rules get at the least,
+// whatever the time limit.
+const minTimings = 5
 
 func newBench(ctx context.Context, st store.Store, f *benchFlags, tenant string, endSet bool) (*bench, error) {
 	b := &bench{st: st, tenant: tenant, days: f.days}
@@ -287,7 +293,8 @@ func (b *bench) statsOverview(name string, from, step int64) benchQuery {
 
 // time captures the ClickHouse statements of one store call, then runs
 // the store call and the same SQL directly in turn, warm-up plus runs
-// times each, alternating which goes first.
+// times each, alternating which goes first, or fewer times once over the
+// time limit.
 func (b *bench) time(ctx context.Context, q *benchQuery, direct func(*benchQuery) error, capture *sqlCapture) error {
 	capture.start()
 	_, err := q.run(ctx)
@@ -300,7 +307,11 @@ func (b *bench) time(ctx context.Context, q *benchQuery, direct func(*benchQuery
 		func() error { return direct(q) },
 	}
 	took := [2]*[]time.Duration{&q.store, &q.direct}
+	began := time.Now()
 	for i := range b.warmup + b.runs {
+		if i >= b.warmup+minTimings && time.Since(began) > b.limit {
+			break
+		}
 		for k := range 2 {
 			which := (i + k) % 2
 			start := time.Now()
@@ -431,15 +442,15 @@ func (c *sqlCapture) stop() []string {
 }
 
 func printQueries(out io.Writer, queries []benchQuery) {
-	fmt.Fprintf(out, "\n%-30s %6s %11s %9s %11s %9s %6s %6s\n", "query", "items", "store p50", "p99", "direct p50", "p99", "ratio", "p99")
+	fmt.Fprintf(out, "\n%-30s %6s %5s %11s %9s %11s %9s %6s %6s\n", "query", "items", "runs", "store p50", "p99", "direct p50", "p99", "ratio", "p99")
 	for _, q := range queries {
 		if q.run == nil {
-			fmt.Fprintf(out, "%-30s %6s   (this store does not keep what it reads)\n", q.name, "-")
+			fmt.Fprintf(out, "%-30s %6s %5s   (this store does not keep what it reads)\n", q.name, "-", "-")
 			continue
 		}
 		sp50, sp99 := percentile(q.store, 0.50), percentile(q.store, 0.99)
 		dp50, dp99 := percentile(q.direct, 0.50), percentile(q.direct, 0.99)
-		fmt.Fprintf(out, "%-30s %6d %9.2fms %7.2fms %9.2fms %7.2fms %6.2f %6.2f\n", q.name, q.items,
+		fmt.Fprintf(out, "%-30s %6d %5d %9.2fms %7.2fms %9.2fms %7.2fms %6.2f %6.2f\n", q.name, q.items, len(q.store),
 			ms(sp50), ms(sp99), ms(dp50), ms(dp99), ratio(sp50, dp50), ratio(sp99, dp99))
 	}
 }
@@ -603,10 +614,11 @@ func duckStats(q store.StatsQuery) []sqlStmt {
 
 // ruleResults are the figures of one pass over the alert rules.
 type ruleResults struct {
-	rules, concurrency int
-	took               time.Duration
-	byKind             map[string][]time.Duration
-	skipped            string // why no rule was evaluated
+	rules, evaluated int
+	concurrency      int
+	took             time.Duration
+	byKind           map[string][]time.Duration
+	skipped          string // why no rule was evaluated
 }
 
 func (r *ruleResults) print(out io.Writer) {
@@ -614,8 +626,8 @@ func (r *ruleResults) print(out io.Writer) {
 		fmt.Fprintf(out, "\nalert rules: not evaluated: %s\n", r.skipped)
 		return
 	}
-	fmt.Fprintf(out, "\nalert rules: %d evaluated once each, %d at a time, in %s: %.0f evaluations/s\n",
-		r.rules, r.concurrency, r.took.Round(time.Millisecond), float64(r.rules)/r.took.Seconds())
+	fmt.Fprintf(out, "\nalert rules: %d of %d evaluated once each, %d at a time, in %s: %.1f evaluations/s\n",
+		r.evaluated, r.rules, r.concurrency, r.took.Round(time.Millisecond), float64(r.evaluated)/r.took.Seconds())
 	for _, kind := range slices.Sorted(maps.Keys(r.byKind)) {
 		d := r.byKind[kind]
 		slices.Sort(d)
@@ -631,8 +643,8 @@ type alertRule struct {
 
 // evalRules makes n rules over the generated data, three metric_threshold
 // rules for every two error_log_rate ones, and evaluates each once for the
-// slot that ends at the end of the data (after an untimed pass), with
-// concurrency evaluations at once. The alerting package evaluates a rule
+// slot that ends at the end of the data, concurrency evaluations at once,
+// until the time limit. The alerting package evaluates a rule
 // inside its service only, so the reads of an evaluation are made here as
 // alerting/queryrules.go makes them (observeMetric, observeLogs): the
 // window ending at the slot, one bucket as wide as the window, and for
@@ -646,15 +658,12 @@ func (b *bench) evalRules(ctx context.Context, n, concurrency int) (*ruleResults
 	}
 	rules := b.alertRules(n)
 	slot := b.to - b.to%60_000 // the default rule interval is a minute
-	if _, err := b.evalAll(ctx, rules, concurrency, slot); err != nil {
-		return nil, err
-	}
 	start := time.Now()
-	byKind, err := b.evalAll(ctx, rules, concurrency, slot)
+	byKind, evaluated, err := b.evalAll(ctx, rules, concurrency, slot)
 	if err != nil {
 		return nil, err
 	}
-	return &ruleResults{rules: n, concurrency: concurrency, took: time.Since(start), byKind: byKind}, nil
+	return &ruleResults{rules: n, evaluated: evaluated, concurrency: concurrency, took: time.Since(start), byKind: byKind}, nil
 }
 
 func (b *bench) alertRules(n int) []alertRule {
@@ -700,9 +709,10 @@ func (b *bench) alertRules(n int) []alertRule {
 	return rules
 }
 
-// evalAll evaluates every rule once, concurrency at a time, and returns
-// how long each took by kind.
-func (b *bench) evalAll(ctx context.Context, rules []alertRule, concurrency int, slot int64) (map[string][]time.Duration, error) {
+// evalAll evaluates the rules once each in turn, concurrency at a time,
+// starting no more once over the time limit, and returns how long each
+// took by kind and how many it evaluated.
+func (b *bench) evalAll(ctx context.Context, rules []alertRule, concurrency int, slot int64) (map[string][]time.Duration, int, error) {
 	var (
 		mu     sync.Mutex
 		byKind = map[string][]time.Duration{}
@@ -724,10 +734,16 @@ func (b *bench) evalAll(ctx context.Context, rules []alertRule, concurrency int,
 			}
 		})
 	}
+	start := time.Now()
+	started := 0
 	for _, r := range rules {
+		if started >= minTimings && time.Since(start) > b.limit {
+			break
+		}
 		next <- r
+		started++
 	}
 	close(next)
 	wg.Wait()
-	return byKind, errors.Join(errs...)
+	return byKind, started, errors.Join(errs...)
 }
