@@ -113,7 +113,7 @@ func runDatagen(ctx context.Context, args []string, out io.Writer) (genCounts, e
 	var f benchFlags
 	f.register(fs)
 	var g genConfig
-	fs.IntVar(&g.events, "events", 10_000_000, "most progress events, log records and metric samples to generate in all (jobs still running at --end are cut short, so a few less are stored)")
+	fs.IntVar(&g.events, "events", 10_000_000, "most progress events, log records and metric samples to generate in all (jobs still running at --end are cut short, so a few fewer are stored)")
 	fs.IntVar(&g.tenants, "tenants", 1, `tenants; the first is "default", which a TaskPulse without API keys serves`)
 	fs.Uint64Var(&g.seed, "seed", 1, "random seed")
 	fs.IntVar(&g.batch, "batch", 50_000, "records per insert")
