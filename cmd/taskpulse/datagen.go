@@ -65,14 +65,20 @@ func (f *benchFlags) from() int64 {
 }
 
 // open opens the store the flags name; opts apply to ClickHouse only.
-func (f *benchFlags) open(ctx context.Context, opts ...clickhouse.Option) (store.Store, error) {
+// open opens the store; queryLog, when not nil, is told every read
+// query (see duckdb.Options.QueryLog and clickhouse.WithQueryLog).
+func (f *benchFlags) open(ctx context.Context, queryLog func(query string, args []any)) (store.Store, error) {
 	if f.backend.store == storeClickHouse {
+		var opts []clickhouse.Option
+		if queryLog != nil {
+			opts = append(opts, clickhouse.WithQueryLog(func(q string) { queryLog(q, nil) }))
+		}
 		return clickhouse.Open(ctx, f.backend.clickhouse, opts...)
 	}
 	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return duckdb.Open(f.duckPath(), duckdb.Options{})
+	return duckdb.Open(f.duckPath(), duckdb.Options{QueryLog: queryLog})
 }
 
 func (f *benchFlags) duckPath() string { return (&settings{dataDir: f.dataDir}).storePath() }
@@ -123,7 +129,7 @@ func runDatagen(ctx context.Context, args []string, out io.Writer) (genCounts, e
 	if g.events <= 0 || g.tenants <= 0 || g.batch <= 0 {
 		return genCounts{}, errors.New("--events, --tenants and --batch must be positive")
 	}
-	st, err := f.open(ctx)
+	st, err := f.open(ctx, nil)
 	if err != nil {
 		return genCounts{}, err
 	}

@@ -55,7 +55,7 @@ func checkDatagenQuerybench(t *testing.T, storeArgs ...string) {
 	fs := flag.NewFlagSet("count", flag.ContinueOnError)
 	f.register(fs)
 	require.NoError(t, f.parse(fs, storeArgs))
-	st, err := f.open(ctx)
+	st, err := f.open(ctx, nil)
 	require.NoError(t, err)
 	require.Equal(t, counts, storedCounts(t, st))
 	require.NoError(t, st.Close())

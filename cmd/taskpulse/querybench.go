@@ -12,9 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +21,6 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/store"
-	"github.com/taskpulse/taskpulse/internal/store/clickhouse"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
@@ -34,13 +31,12 @@ import (
 // alert rules once each, as the alerting service does at the end of a
 // rule interval, and prints evaluations per second.
 //
-// On ClickHouse the direct SQL is exactly what the store sent, captured
-// with clickhouse.WithQueryLog, run over a connection of its own. The
-// DuckDB store keeps its SQL to itself, so the DuckDB statements are
-// written out again here (duck* below) and must follow
-// internal/store/duckdb; they run through database/sql on the store's own
-// database instance. Store and direct runs alternate, so that both see
-// the same load on a shared machine.
+// The direct SQL is exactly what the store sent, captured through the
+// store's query log with its arguments, and run again on the same
+// database: on ClickHouse over a connection of its own, on DuckDB
+// through database/sql on the store's own database instance. Store and
+// direct runs alternate, so that both see the same load on a shared
+// machine.
 func querybench(ctx context.Context, args []string) error {
 	return runQuerybench(ctx, args, os.Stdout)
 }
@@ -66,7 +62,7 @@ func runQuerybench(ctx context.Context, args []string, out io.Writer) error {
 	fs.Visit(func(fl *flag.Flag) { endSet = endSet || fl.Name == "end" })
 
 	capture := &sqlCapture{}
-	st, err := f.open(ctx, clickhouse.WithQueryLog(capture.add))
+	st, err := f.open(ctx, capture.add)
 	if err != nil {
 		return err
 	}
@@ -165,8 +161,7 @@ type benchQuery struct {
 	// run calls the store and says how many items it returned; nil when
 	// the store does not keep what the query reads.
 	run      func(ctx context.Context) (int, error)
-	duck     []sqlStmt // the DuckDB store's statements for it
-	captured []string  // the ClickHouse store's statements, captured
+	captured []sqlStmt // the store's statements for it
 	items    int
 	store    []time.Duration
 	direct   []time.Duration
@@ -218,7 +213,6 @@ func (b *bench) queries() []benchQuery {
 				_, err := b.st.Task(ctx, b.tenant, b.taskID)
 				return 1, err
 			},
-			duck: []sqlStmt{{duckSelectTasks + ` AND task_id = ?`, []any{b.tenant, b.taskID}}},
 		},
 		{
 			name: "task: events timeline",
@@ -226,7 +220,6 @@ func (b *bench) queries() []benchQuery {
 				events, err := b.st.TaskEvents(ctx, b.tenant, b.taskID, store.EventFilter{Limit: 100})
 				return len(events), err
 			},
-			duck: []sqlStmt{{duckTaskEvents, []any{b.tenant, b.taskID, 100}}},
 		},
 		b.logSearch("logs: level>=ERROR", logs(store.LogFilter{MinLevel: schema.LevelError})),
 		b.logSearch("logs: text "+benchToken, logs(store.LogFilter{Text: benchToken})),
@@ -249,12 +242,11 @@ func (b *bench) taskList(name string, f store.TaskFilter) benchQuery {
 			tasks, err := b.st.Tasks(ctx, f)
 			return len(tasks), err
 		},
-		duck: []sqlStmt{duckTasks(f)},
 	}
 }
 
 func (b *bench) logSearch(name string, f store.LogFilter) benchQuery {
-	q := benchQuery{name: name, duck: []sqlStmt{duckLogs(f)}}
+	q := benchQuery{name: name}
 	if b.logs != nil {
 		q.run = func(ctx context.Context) (int, error) {
 			logs, err := b.logs.Logs(ctx, f)
@@ -265,7 +257,7 @@ func (b *bench) logSearch(name string, f store.LogFilter) benchQuery {
 }
 
 func (b *bench) metricSeries(name string, sq store.SeriesQuery) benchQuery {
-	q := benchQuery{name: name, duck: []sqlStmt{duckSeries(sq)}}
+	q := benchQuery{name: name}
 	if b.series != nil {
 		q.run = func(ctx context.Context) (int, error) {
 			series, err := b.series.MetricSeries(ctx, sq)
@@ -281,7 +273,7 @@ func (b *bench) metricSeries(name string, sq store.SeriesQuery) benchQuery {
 
 func (b *bench) statsOverview(name string, from, step int64) benchQuery {
 	sq := store.StatsQuery{Tenant: b.tenant, From: from, To: b.to, Step: step}
-	q := benchQuery{name: name, duck: duckStats(sq)}
+	q := benchQuery{name: name}
 	if b.stats != nil {
 		q.run = func(ctx context.Context) (int, error) {
 			st, err := b.stats.Stats(ctx, sq)
@@ -291,7 +283,7 @@ func (b *bench) statsOverview(name string, from, step int64) benchQuery {
 	return q
 }
 
-// time captures the ClickHouse statements of one store call, then runs
+// time captures the statements of one store call, then runs
 // the store call and the same SQL directly in turn, warm-up plus runs
 // times each, alternating which goes first, or fewer times once over the
 // time limit.
@@ -346,7 +338,7 @@ func openDirect(ctx context.Context, f *benchFlags) (func(*benchQuery) error, io
 			return nil, nil, fmt.Errorf("connect to clickhouse: %w", err)
 		}
 		return func(q *benchQuery) error {
-			return each(q.captured, func(stmt string) error { return clickhouseDrain(ctx, conn, stmt) })
+			return each(q.captured, func(stmt sqlStmt) error { return clickhouseDrain(ctx, conn, stmt.query) })
 		}, conn, nil
 	}
 	db, err := sql.Open("duckdb", f.duckPath())
@@ -354,7 +346,7 @@ func openDirect(ctx context.Context, f *benchFlags) (func(*benchQuery) error, io
 		return nil, nil, fmt.Errorf("open duckdb: %w", err)
 	}
 	return func(q *benchQuery) error {
-		return each(q.duck, func(stmt sqlStmt) error { return duckDrain(ctx, db, stmt) })
+		return each(q.captured, func(stmt sqlStmt) error { return duckDrain(ctx, db, stmt) })
 	}, db, nil
 }
 
@@ -413,18 +405,20 @@ func clickhouseDrain(ctx context.Context, conn ch.Conn, query string) error {
 	return rows.Err()
 }
 
-// sqlCapture keeps the statements the ClickHouse store sends while on.
+// sqlCapture keeps the statements the store sends while on.
 type sqlCapture struct {
 	mu    sync.Mutex
 	on    bool
-	stmts []string
+	stmts []sqlStmt
 }
 
-func (c *sqlCapture) add(query string) {
+// add is the store's query log. ClickHouse statements come with their
+// arguments bound, so args is nil for them.
+func (c *sqlCapture) add(query string, args []any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.on {
-		c.stmts = append(c.stmts, query)
+		c.stmts = append(c.stmts, sqlStmt{query, args})
 	}
 }
 
@@ -434,7 +428,7 @@ func (c *sqlCapture) start() {
 	c.on, c.stmts = true, nil
 }
 
-func (c *sqlCapture) stop() []string {
+func (c *sqlCapture) stop() []sqlStmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.on = false
@@ -462,154 +456,6 @@ func ratio(a, b time.Duration) float64 {
 		return math.NaN()
 	}
 	return float64(a) / float64(b)
-}
-
-// The DuckDB store's SQL (internal/store/duckdb: tasks.go, events.go,
-// logsearch.go, series.go, stats.go), written out again with the same
-// text and arguments for the filters the benchmark uses.
-const (
-	duckSelectTasks = `SELECT tenant, task_id, user_id, task_type, task_name, status, current_step, steps_done,
-    steps_total, message, eta, error, attributes, progress, progress_at, created_at, started_at,
-    updated_at, seq, ingest_order, event_id, events FROM tasks WHERE tenant = ?`
-	duckTaskEvents = `SELECT tenant, event_id, timestamp, seq, ingest_order, task_id, user_id, task_type, task_name,
-    status, progress, current_step, steps_done, steps_total, message, eta, error, attr_keys, attr_values FROM progress_events WHERE tenant = ? AND task_id = ? ORDER BY timestamp, seq, ingest_order, event_id LIMIT ?`
-	duckSelectLogs = `SELECT tenant, event_id, timestamp, ingest_order, task_id, user_id, level, level_rank,
-    message, source, trace_id, span_id, attr_keys, attr_values FROM logs WHERE tenant = ?`
-	duckGroupKey   = `list_transform(?::VARCHAR[], k -> coalesce(label_values[list_position(label_keys, k)], ''))`
-	duckRollupPart = `SELECT ` + duckGroupKey + ` AS g, minute - (minute - ?) % ? AS t,
-    count AS n, sum AS s, min AS lo, max AS hi, last_value AS lv,
-    {'t': last_ts, 'o': last_order, 'e': last_event_id} AS lk
-FROM metric_rollup WHERE tenant = ? AND name = ? AND minute >= ? AND minute < ?`
-	duckRawPart = `SELECT ` + duckGroupKey + ` AS g, timestamp - (timestamp - ?) % ? AS t,
-    1::BIGINT AS n, value AS s, value AS lo, value AS hi, value AS lv,
-    {'t': timestamp, 'o': ingest_order, 'e': event_id} AS lk
-FROM metrics WHERE tenant = ? AND name = ? AND timestamp >= ? AND timestamp < ?`
-	duckRollupSketchPart = `SELECT ` + duckGroupKey + ` AS g, minute - (minute - ?) % ? AS t,
-    min AS lo, max AS hi, q_exp, q_bins, q_counts
-FROM metric_rollup WHERE tenant = ? AND name = ? AND minute >= ? AND minute < ?`
-	duckRawSketchPart = `SELECT ` + duckGroupKey + ` AS g, timestamp - (timestamp - ?) % ? AS t,
-    value AS lo, value AS hi, NULL::INTEGER AS q_exp, []::BIGINT[] AS q_bins, []::BIGINT[] AS q_counts
-FROM metrics WHERE tenant = ? AND name = ? AND timestamp >= ? AND timestamp < ?`
-)
-
-var duckStatsQueries = []string{
-	`SELECT status, count(*) FROM tasks
-WHERE tenant = $1 AND updated_at >= $2 AND updated_at < $3
-GROUP BY status`,
-	`SELECT t, sum(started), sum(completed), sum(failed) FROM (
-    SELECT created_at - (created_at - $2) % $4 AS t, 1 AS started, 0 AS completed, 0 AS failed
-    FROM tasks WHERE tenant = $1 AND created_at >= $2 AND created_at < $3
-    UNION ALL
-    SELECT updated_at - (updated_at - $2) % $4, 0, (status = 'completed')::INTEGER, (status = 'failed')::INTEGER
-    FROM tasks WHERE tenant = $1 AND status IN ('completed', 'failed') AND updated_at >= $2 AND updated_at < $3
-) GROUP BY t ORDER BY t`,
-	`SELECT task_type, count(*) AS finished, count(*) FILTER (WHERE status = 'failed') AS failed,
-    quantile_cont(updated_at - coalesce(started_at, created_at), 0.50),
-    quantile_cont(updated_at - coalesce(started_at, created_at), 0.90),
-    quantile_cont(updated_at - coalesce(started_at, created_at), 0.99)
-FROM tasks
-WHERE tenant = $1 AND status IN ('completed', 'failed', 'cancelled') AND updated_at >= $2 AND updated_at < $3
-GROUP BY task_type ORDER BY failed DESC, task_type`,
-	`SELECT timestamp - (timestamp - $2) % $4 AS t, count(*) FROM logs
-WHERE tenant = $1 AND level_rank >= $5 AND timestamp >= $2 AND timestamp < $3
-GROUP BY t ORDER BY t`,
-}
-
-func duckTasks(f store.TaskFilter) sqlStmt {
-	q, args := duckSelectTasks, []any{f.Tenant}
-	if len(f.Statuses) > 0 {
-		statuses := make([]string, len(f.Statuses))
-		for i, s := range f.Statuses {
-			statuses[i] = string(s)
-		}
-		q += ` AND list_contains(?::VARCHAR[], status)`
-		args = append(args, statuses)
-	}
-	if f.UserID != "" {
-		q += ` AND user_id = ?`
-		args = append(args, f.UserID)
-	}
-	if f.TaskType != "" {
-		q += ` AND task_type = ?`
-		args = append(args, f.TaskType)
-	}
-	return sqlStmt{q + ` ORDER BY updated_at DESC, task_id DESC LIMIT ?`, append(args, f.Limit)}
-}
-
-// duckLogs covers a level, a task, one token and equality matchers.
-func duckLogs(f store.LogFilter) sqlStmt {
-	q, args := duckSelectLogs, []any{f.Tenant}
-	if f.MinLevel != "" {
-		q += ` AND level_rank >= ?`
-		args = append(args, f.MinLevel.Rank())
-	}
-	if f.TaskID != "" {
-		q += ` AND task_id = ?`
-		args = append(args, f.TaskID)
-	}
-	if f.Text != "" {
-		q += ` AND contains(lower(message), lower(?)) AND regexp_matches(message, ?)`
-		args = append(args, f.Text, `(?i)(^|[^\pL\pN_])`+regexp.QuoteMeta(f.Text)+`([^\pL\pN_]|$)`)
-	}
-	for _, m := range f.Attributes {
-		q += ` AND coalesce(attr_values[list_position(attr_keys, ?)], '') = ?`
-		args = append(args, m.Name, m.Value)
-	}
-	return sqlStmt{q + ` ORDER BY timestamp DESC, event_id DESC LIMIT ?`, append(args, f.Limit)}
-}
-
-// duckSeries follows the store's plan: the rollup for the whole minutes
-// when buckets are whole minutes starting on one, the raw samples for the
-// rest; quantiles over the rollup read its sketches, which the store then
-// combines in Go.
-func duckSeries(q store.SeriesQuery) sqlStmt {
-	rollupFrom, rollupUntil, rawFrom := q.From, q.From, q.From
-	if q.Step%store.RollupStep == 0 && q.From%store.RollupStep == 0 {
-		rollupUntil = max(q.From, q.To-q.To%store.RollupStep)
-		rawFrom = rollupUntil
-	}
-	level, quantile := map[store.Aggregation]float64{store.AggP50: 0.5, store.AggP90: 0.9, store.AggP95: 0.95, store.AggP99: 0.99}[q.Agg]
-	sketch := quantile && rollupUntil > rollupFrom
-	rollupPart, rawPart := duckRollupPart, duckRawPart
-	if sketch {
-		rollupPart, rawPart = duckRollupSketchPart, duckRawSketchPart
-	}
-	groupBy := q.GroupBy
-	if groupBy == nil {
-		groupBy = []string{}
-	}
-	var parts []string
-	var args []any
-	if quantile && !sketch {
-		args = append(args, level)
-	}
-	if rollupUntil > rollupFrom {
-		parts = append(parts, rollupPart)
-		args = append(args, groupBy, q.From, q.Step, q.Tenant, q.Name, rollupFrom, rollupUntil)
-	}
-	if q.To > rawFrom {
-		parts = append(parts, rawPart)
-		args = append(args, groupBy, q.From, q.Step, q.Tenant, q.Name, rawFrom, q.To)
-	}
-	union := strings.Join(parts, ` UNION ALL `)
-	if sketch {
-		return sqlStmt{union + ` ORDER BY g, t`, args}
-	}
-	agg := map[store.Aggregation]string{store.AggAvg: `sum(s) / sum(n)`, store.AggMax: `max(hi)`, store.AggLast: `arg_max(lv, lk)`}[q.Agg]
-	if quantile {
-		agg = `quantile_cont(lo, ?)`
-	}
-	return sqlStmt{`SELECT g, t, CAST(` + agg + ` AS DOUBLE) AS v FROM (` + union + `) GROUP BY g, t ORDER BY g, t`, args}
-}
-
-func duckStats(q store.StatsQuery) []sqlStmt {
-	args := []any{q.Tenant, q.From, q.To, q.Step}
-	return []sqlStmt{
-		{duckStatsQueries[0], args[:3]},
-		{duckStatsQueries[1], args},
-		{duckStatsQueries[2], args[:3]},
-		{duckStatsQueries[3], append(args, schema.LevelError.Rank())},
-	}
 }
 
 // ruleResults are the figures of one pass over the alert rules.

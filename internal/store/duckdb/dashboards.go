@@ -35,7 +35,7 @@ func (s *Store) PutDashboard(ctx context.Context, d store.Dashboard) error {
 
 // Dashboard returns one dashboard, or store.ErrNotFound.
 func (s *Store) Dashboard(ctx context.Context, tenant, id string) (store.Dashboard, error) {
-	d, err := scanDashboard(s.db.QueryRowContext(ctx, selectDashboard, tenant, id))
+	d, err := scanDashboard(s.queryRow(ctx, selectDashboard, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("get dashboard %s: %w", id, store.ErrNotFound)
 	}
@@ -47,7 +47,7 @@ func (s *Store) Dashboard(ctx context.Context, tenant, id string) (store.Dashboa
 
 // Dashboards lists a tenant's dashboards by title.
 func (s *Store) Dashboards(ctx context.Context, tenant string) ([]store.Dashboard, error) {
-	rows, err := s.db.QueryContext(ctx, selectDashboards, tenant)
+	rows, err := s.query(ctx, selectDashboards, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("list dashboards: %w", err)
 	}

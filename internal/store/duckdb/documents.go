@@ -47,7 +47,7 @@ func (s *Store) PutDocuments(ctx context.Context, docs ...store.Document) error 
 
 // Document returns one live document.
 func (s *Store) Document(ctx context.Context, tenant, kind, id string) (store.Document, error) {
-	d, err := scanDocument(s.db.QueryRowContext(ctx, selectDocument, tenant, kind, id))
+	d, err := scanDocument(s.queryRow(ctx, selectDocument, tenant, kind, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("document %s/%s: %w", kind, id, store.ErrNotFound)
 	}
@@ -59,7 +59,7 @@ func (s *Store) Document(ctx context.Context, tenant, kind, id string) (store.Do
 
 // Documents lists the live documents of a kind.
 func (s *Store) Documents(ctx context.Context, tenant, kind string) ([]store.Document, error) {
-	rows, err := s.db.QueryContext(ctx, selectDocuments, kind, tenant, tenant)
+	rows, err := s.query(ctx, selectDocuments, kind, tenant, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("list documents %s: %w", kind, err)
 	}

@@ -33,7 +33,7 @@ func (s *Store) TaskEvents(ctx context.Context, tenant, taskID string, f store.E
 	q.WriteString(orderEventsOldestFirst)
 	args = append(args, f.Limit)
 
-	rows, err := s.db.QueryContext(ctx, q.String(), args...)
+	rows, err := s.query(ctx, q.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list task events: %w", err)
 	}

@@ -45,7 +45,7 @@ func (s *Store) Logs(ctx context.Context, f store.LogFilter) ([]schema.Log, erro
 	if err != nil {
 		return nil, fmt.Errorf("search logs: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search logs: %w", err)
 	}

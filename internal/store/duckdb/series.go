@@ -155,7 +155,7 @@ func (s *Store) partsSeries(ctx context.Context, p seriesPlan) ([]store.Series, 
 		return nil, err
 	}
 	q.WriteString(`) GROUP BY g, t ORDER BY g, t`)
-	rows, err := s.db.QueryContext(ctx, q.String(), append(aggArgs, args...)...)
+	rows, err := s.query(ctx, q.String(), append(aggArgs, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (s *Store) sketchSeries(ctx context.Context, p seriesPlan, level float64) (
 		return nil, err
 	}
 	q.WriteString(orderSketchParts)
-	rows, err := s.db.QueryContext(ctx, q.String(), args...)
+	rows, err := s.query(ctx, q.String(), args...)
 	if err != nil {
 		return nil, err
 	}

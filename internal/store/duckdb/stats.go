@@ -97,7 +97,7 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 
 // scanAll runs query and hands every row to scan.
 func (s *Store) scanAll(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return err
 	}

@@ -25,13 +25,18 @@ type Options struct {
 	MemoryLimit string
 	// Logger receives a line per applied migration; nil discards.
 	Logger *slog.Logger
+	// QueryLog, when set, is called with every read query and its
+	// arguments right before it runs, so that the same SQL can be timed
+	// directly. It may be called from several goroutines at once.
+	QueryLog func(query string, args []any)
 }
 
 // Store is the DuckDB implementation of store.Store. It is safe for use by
 // many goroutines: reads run concurrently, inserts one at a time.
 type Store struct {
-	db  *sql.DB
-	log *slog.Logger
+	db       *sql.DB
+	log      *slog.Logger
+	queryLog func(query string, args []any)
 
 	// writeMu serialises inserts on writer, the one connection that holds
 	// the staging tables.
@@ -52,7 +57,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
 	}
-	s := &Store{db: sql.OpenDB(connector), log: log.With("component", "store", "store", "duckdb")}
+	s := &Store{db: sql.OpenDB(connector), log: log.With("component", "store", "store", "duckdb"), queryLog: opts.QueryLog}
 	if err := s.open(context.Background()); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
@@ -86,6 +91,22 @@ func dsn(path string, opts Options) string {
 		return path
 	}
 	return path + "?" + q.Encode()
+}
+
+// query runs a read, telling Options.QueryLog first.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s.queryLog != nil {
+		s.queryLog(query, args)
+	}
+	return s.db.QueryContext(ctx, query, args...)
+}
+
+// queryRow runs a read of one row, telling Options.QueryLog first.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if s.queryLog != nil {
+		s.queryLog(query, args)
+	}
+	return s.db.QueryRowContext(ctx, query, args...)
 }
 
 // Ping reports whether the database answers.

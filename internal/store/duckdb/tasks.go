@@ -34,7 +34,7 @@ const (
 
 // Task returns the current state of one task, or store.ErrNotFound.
 func (s *Store) Task(ctx context.Context, tenant, taskID string) (store.Task, error) {
-	t, err := scanTask(s.db.QueryRowContext(ctx, selectTask, tenant, taskID))
+	t, err := scanTask(s.queryRow(ctx, selectTask, tenant, taskID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("get task %s: %w", taskID, store.ErrNotFound)
 	}
@@ -50,7 +50,7 @@ func (s *Store) Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, er
 		return nil, fmt.Errorf("list tasks: limit must be positive, got %d", f.Limit)
 	}
 	query, args := tasksQuery(f)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
