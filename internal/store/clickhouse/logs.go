@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"unicode"
@@ -21,15 +22,110 @@ const logColumns = `tenant, event_id, timestamp, ingest_order, task_id, user_id,
 
 const insertLogs = `INSERT INTO logs (` + logColumns + `, version)`
 
-// selectLogs reads a tenant's records newest first. The tenant is a
-// PREWHERE, as a sorting key column (see stateSelect); every other filter
-// is in the WHERE that %s adds, which applies after FINAL has kept the first
-// copy of each record.
-const selectLogs = `SELECT ` + logColumns + `
+// Logs reads newest first in rounds, each a window [lo, hi) of the log
+// indexes (schema/clickhouse/0011_log_indexes.sql), since logs itself is
+// ordered by identity and cannot narrow a read by time, level or task:
+//
+//  1. selectLogWindow finds lo, the timestamp of the n-th newest candidate
+//     copy below hi (and at or after Since), and how many candidates it saw,
+//     at most n. The candidates are the copies of the task's records in
+//     log_tasks when a task is named, else the copies of the minimum level
+//     or above in log_times.
+//  2. selectLogRound reads the candidates of [lo, hi) from logs with FINAL
+//     and keeps the records whose winning copy is in the window and matches
+//     every filter, newest first.
+//
+// Every record whose winning copy is in a window has that very copy listed
+// in the index in that window, so it is a candidate of that round; a
+// candidate whose winning copy lies elsewhere is dropped by the window
+// condition after FINAL. The rounds are disjoint and go back in time, so
+// their pages join in listing order, and the listing is exactly what one
+// FINAL read of the whole tenant would give. It stops when the page is full
+// or the index holds nothing older. n starts near the page size and grows
+// fourfold each round, so a filter the indexes cannot apply (text,
+// attributes, user, source) reaches back as far as it must in a few rounds.
+//
+// The index read costs the window's index rows, and the FINAL read the
+// granules of logs holding the candidates: ingest stamps UUIDv7 event ids,
+// close to time order, so a window's candidates share few granules.
+//
+// Ordering logs by time instead would not keep redelivered records apart
+// from new ones: the sorting key must hold the identity for FINAL to
+// collapse copies, and a copy may carry another timestamp (ingest stamps one
+// when the client left it out), so deduplicating a time range with argMax
+// or LIMIT BY could not see a copy outside the range that wins over one
+// inside it. The indexes cost two small rows per stored copy.
+//
+// The tenant and the candidates are a PREWHERE, as sorting key columns
+// (see stateSelect); every other filter is in the WHERE, which applies
+// after FINAL has kept the first copy of each record.
+const (
+	selectLogWindow = `SELECT count(), min(timestamp)
+FROM
+(
+    SELECT timestamp
+    FROM %s
+    WHERE tenant = ?%s
+    ORDER BY timestamp DESC
+    LIMIT ?
+)`
+	selectLogRound = `SELECT ` + logColumns + `
 FROM logs FINAL
-PREWHERE tenant = ?%s
+PREWHERE tenant = ? AND event_id IN (SELECT event_id FROM %s WHERE tenant = ?%s)
+WHERE %s
 ORDER BY timestamp DESC, event_id DESC
 LIMIT ?`
+)
+
+// The candidates of the first round, and the most of any round. A round
+// asks for at least the records the page still lacks.
+const (
+	firstLogRound = 256
+	maxLogRound   = 1 << 20
+)
+
+// logIndex is the index a listing takes its candidates from: the table,
+// and the condition beyond tenant and time with its arguments.
+type logIndex struct {
+	table string
+	cond  string
+	args  []any
+}
+
+func logIndexFor(f store.LogFilter) logIndex {
+	switch {
+	case f.TaskID != "":
+		return logIndex{"log_tasks", " AND task_id = ?", []any{f.TaskID}}
+	case f.MinLevel != "":
+		return logIndex{"log_times", " AND level_rank >= ?", []any{f.MinLevel.Rank()}}
+	}
+	return logIndex{table: "log_times"}
+}
+
+// window is a range of timestamps [lo, hi); a bound not set is open.
+type window struct {
+	lo, hi       int64
+	hasLo, hasHi bool
+}
+
+// conds appends the window's conditions on timestamp and their arguments.
+func (w window) conds(where []string, args []any) ([]string, []any) {
+	if w.hasLo {
+		where, args = append(where, `timestamp >= ?`), append(args, w.lo)
+	}
+	if w.hasHi {
+		where, args = append(where, `timestamp < ?`), append(args, w.hi)
+	}
+	return where, args
+}
+
+// andConds renders conditions as " AND a AND b".
+func andConds(where []string) string {
+	if len(where) == 0 {
+		return ""
+	}
+	return " AND " + strings.Join(where, " AND ")
+}
 
 // InsertLogs stores logs as one block, all or none. A record whose
 // (tenant, event_id) is stored already, or repeated in the batch, keeps its
@@ -56,9 +152,9 @@ func (s *Store) InsertLogs(ctx context.Context, logs []schema.Log) error {
 	return nil
 }
 
-// Logs lists the records matching f, newest first by (Timestamp, EventID).
-// The filters are assembled from fixed fragments; every value is a query
-// argument.
+// Logs lists the records matching f, newest first by (Timestamp, EventID),
+// in rounds over the log indexes (see selectLogRound). The filters are
+// assembled from fixed fragments; every value is a query argument.
 func (s *Store) Logs(ctx context.Context, f store.LogFilter) ([]schema.Log, error) {
 	if f.Tenant == "" {
 		return nil, errors.New("search logs: tenant is required")
@@ -66,16 +162,67 @@ func (s *Store) Logs(ctx context.Context, f store.LogFilter) ([]schema.Log, erro
 	if f.Limit <= 0 {
 		return nil, fmt.Errorf("search logs: limit must be positive, got %d", f.Limit)
 	}
-	where, args, err := logConditions(f)
+	filters, filterArgs, err := logConditions(f)
 	if err != nil {
 		return nil, fmt.Errorf("search logs: %w", err)
 	}
-	args = append(append([]any{f.Tenant}, args...), f.Limit)
-	logs, err := collect(ctx, s.conn, scanLog, fmt.Sprintf(selectLogs, whereClause(where)), args...)
-	if err != nil {
-		return nil, fmt.Errorf("search logs: %w", err)
+	idx := logIndexFor(f)
+	// Candidates are the copies at or after Since and before Until and the
+	// cursor; a copy at the cursor's timestamp may still come after it.
+	var bounds window
+	bounds.lo, bounds.hasLo = f.Since, f.Since != 0
+	bounds.hi, bounds.hasHi = f.Until, f.Until != 0
+	if c := f.After; c != nil && c.Timestamp < math.MaxInt64 && (!bounds.hasHi || c.Timestamp+1 < bounds.hi) {
+		bounds.hi, bounds.hasHi = c.Timestamp+1, true
+	}
+	var logs []schema.Log
+	for round := firstLogRound; ; round = min(4*round, maxLogRound) {
+		n := max(round, f.Limit-len(logs))
+		found, lo, err := s.logWindow(ctx, f.Tenant, idx, bounds, n)
+		if err != nil {
+			return nil, fmt.Errorf("search logs: %w", err)
+		}
+		if found == 0 {
+			break
+		}
+		w := window{lo: lo, hasLo: true, hi: bounds.hi, hasHi: bounds.hasHi}
+		page, err := s.logRound(ctx, f.Tenant, idx, w, filters, filterArgs, f.Limit-len(logs))
+		if err != nil {
+			return nil, fmt.Errorf("search logs: %w", err)
+		}
+		logs = append(logs, page...)
+		if len(logs) >= f.Limit || found < uint64(n) {
+			break
+		}
+		bounds.hi, bounds.hasHi = lo, true
 	}
 	return logs, nil
+}
+
+// logWindow runs step 1 of a round: how many of the n newest candidates in
+// bounds there are, and the timestamp of the oldest of them.
+func (s *Store) logWindow(ctx context.Context, tenant string, idx logIndex, bounds window, n int) (uint64, int64, error) {
+	conds, args := bounds.conds(nil, append([]any{tenant}, idx.args...))
+	var (
+		found uint64
+		lo    int64
+	)
+	query := fmt.Sprintf(selectLogWindow, idx.table, idx.cond+andConds(conds))
+	if err := s.conn.QueryRow(ctx, query, append(args, n)...).Scan(&found, &lo); err != nil {
+		return 0, 0, err
+	}
+	return found, lo, nil
+}
+
+// logRound runs step 2 of a round: the records of the candidates in w that
+// match the filters, newest first, at most limit.
+func (s *Store) logRound(ctx context.Context, tenant string, idx logIndex, w window, filters []string, filterArgs []any, limit int) ([]schema.Log, error) {
+	inner, innerArgs := w.conds(nil, append([]any{tenant, tenant}, idx.args...))
+	outer, outerArgs := w.conds(nil, nil)
+	outer = append(outer, filters...)
+	args := append(append(innerArgs, outerArgs...), filterArgs...)
+	query := fmt.Sprintf(selectLogRound, idx.table, idx.cond+andConds(inner), strings.Join(outer, " AND "))
+	return collect(ctx, s.conn, scanLog, query, append(args, limit)...)
 }
 
 // scanLog reads a row selected with logColumns.
