@@ -1,0 +1,423 @@
+package deploy_test
+
+import (
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/taskpulse/taskpulse/internal/auth"
+)
+
+// The manifests cannot be applied here (no cluster), so they are parsed
+// and held to what the binary accepts and to each other.
+
+const kubeDir = "kubernetes"
+
+// object is the part of a Kubernetes object every check reads; Spec is
+// decoded by kind.
+type object struct {
+	file       string
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name      string `yaml:"name"`
+		Namespace string `yaml:"namespace"`
+	} `yaml:"metadata"`
+	Data       map[string]string `yaml:"data"`
+	StringData map[string]string `yaml:"stringData"`
+	Spec       yaml.Node         `yaml:"spec"`
+}
+
+type labelSelector struct {
+	MatchLabels map[string]string `yaml:"matchLabels"`
+}
+
+type deploymentSpec struct {
+	Replicas int           `yaml:"replicas"`
+	Selector labelSelector `yaml:"selector"`
+	Template struct {
+		Metadata struct {
+			Labels map[string]string `yaml:"labels"`
+		} `yaml:"metadata"`
+		Spec podSpec `yaml:"spec"`
+	} `yaml:"template"`
+}
+
+type podSpec struct {
+	TerminationGracePeriodSeconds int `yaml:"terminationGracePeriodSeconds"`
+	SecurityContext               struct {
+		RunAsNonRoot bool `yaml:"runAsNonRoot"`
+		RunAsUser    int  `yaml:"runAsUser"`
+	} `yaml:"securityContext"`
+	Containers []container `yaml:"containers"`
+}
+
+type container struct {
+	Image   string   `yaml:"image"`
+	Args    []string `yaml:"args"`
+	EnvFrom []struct {
+		ConfigMapRef *struct{ Name string } `yaml:"configMapRef"`
+		SecretRef    *struct{ Name string } `yaml:"secretRef"`
+	} `yaml:"envFrom"`
+	Ports []struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	} `yaml:"ports"`
+	ReadinessProbe *probe `yaml:"readinessProbe"`
+	LivenessProbe  *probe `yaml:"livenessProbe"`
+	Resources      struct {
+		Requests map[string]string `yaml:"requests"`
+		Limits   map[string]string `yaml:"limits"`
+	} `yaml:"resources"`
+	SecurityContext struct {
+		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
+		ReadOnlyRootFilesystem   bool  `yaml:"readOnlyRootFilesystem"`
+	} `yaml:"securityContext"`
+}
+
+type probe struct {
+	HTTPGet *struct {
+		Path string `yaml:"path"`
+		Port any    `yaml:"port"` // a port's name or number
+	} `yaml:"httpGet"`
+}
+
+// port tells the number of the container port p names, or 0.
+func (c container) port(p any) int {
+	for _, cp := range c.Ports {
+		if p == cp.Name || p == cp.ContainerPort {
+			return cp.ContainerPort
+		}
+	}
+	return 0
+}
+
+func (c container) envFrom() (configMaps, secrets []string) {
+	for _, e := range c.EnvFrom {
+		if e.ConfigMapRef != nil {
+			configMaps = append(configMaps, e.ConfigMapRef.Name)
+		}
+		if e.SecretRef != nil {
+			secrets = append(secrets, e.SecretRef.Name)
+		}
+	}
+	return configMaps, secrets
+}
+
+type serviceSpec struct {
+	Selector map[string]string `yaml:"selector"`
+	Ports    []struct {
+		Name       string `yaml:"name"`
+		TargetPort any    `yaml:"targetPort"`
+	} `yaml:"ports"`
+}
+
+type ingressSpec struct {
+	Rules []struct {
+		HTTP struct {
+			Paths []struct {
+				Path     string `yaml:"path"`
+				PathType string `yaml:"pathType"`
+				Backend  struct {
+					Service struct {
+						Name string `yaml:"name"`
+						Port struct {
+							Name string `yaml:"name"`
+						} `yaml:"port"`
+					} `yaml:"service"`
+				} `yaml:"backend"`
+			} `yaml:"paths"`
+		} `yaml:"http"`
+	} `yaml:"rules"`
+}
+
+// manifests reads every document of every manifest file, by kind.
+func manifests(t *testing.T) map[string][]object {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(kubeDir, "*.yaml"))
+	require.NoError(t, err)
+	byKind := map[string][]object{}
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		raw, err := os.ReadFile(f)
+		require.NoError(t, err)
+		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+		docs := 0
+		for {
+			var doc yaml.Node
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			require.NoError(t, err, f)
+			if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+				continue
+			}
+			var o object
+			require.NoError(t, doc.Decode(&o), f)
+			o.file = filepath.Base(f)
+			require.NotEmpty(t, o.APIVersion, "%s: apiVersion", f)
+			require.NotEmpty(t, o.Kind, "%s: kind", f)
+			require.NotEmpty(t, o.Metadata.Name, "%s: metadata.name of a %s", f, o.Kind)
+			byKind[o.Kind] = append(byKind[o.Kind], o)
+			docs++
+		}
+		require.NotZero(t, docs, "%s holds no object", f)
+	}
+	return byKind
+}
+
+func decodeSpec[T any](t *testing.T, o object) T {
+	t.Helper()
+	var spec T
+	require.NoError(t, o.Spec.Decode(&spec), "%s %s", o.Kind, o.Metadata.Name)
+	return spec
+}
+
+// acceptedServices reads the names `taskpulse serve --services` accepts
+// from the allServices list of cmd/taskpulse, resolving its constants.
+func acceptedServices(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "cmd", "taskpulse", "settings.go"), nil, 0)
+	require.NoError(t, err)
+	consts := map[string]string{}
+	var list []ast.Expr
+	ast.Inspect(f, func(n ast.Node) bool {
+		spec, ok := n.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, name := range spec.Names {
+			if i >= len(spec.Values) {
+				continue
+			}
+			if lit, ok := spec.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				consts[name.Name], _ = strconv.Unquote(lit.Value)
+			}
+			if cl, ok := spec.Values[i].(*ast.CompositeLit); ok && name.Name == "allServices" {
+				list = cl.Elts
+			}
+		}
+		return true
+	})
+	var names []string
+	for _, e := range list {
+		id, ok := e.(*ast.Ident)
+		require.True(t, ok, "allServices lists constants")
+		require.Contains(t, consts, id.Name)
+		names = append(names, consts[id.Name])
+	}
+	require.NotEmpty(t, names, "allServices in cmd/taskpulse/settings.go")
+	return names
+}
+
+func TestKubernetesManifestsAreAllInTheKustomization(t *testing.T) {
+	byKind := manifests(t)
+	raw, err := os.ReadFile(filepath.Join(kubeDir, "kustomization.yaml"))
+	require.NoError(t, err)
+	var k struct {
+		Namespace string   `yaml:"namespace"`
+		Resources []string `yaml:"resources"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &k))
+
+	files := map[string]bool{}
+	for _, objs := range byKind {
+		for _, o := range objs {
+			files[o.file] = true
+		}
+	}
+	require.ElementsMatch(t, slices.Sorted(maps.Keys(files)), k.Resources)
+
+	require.Len(t, byKind["Namespace"], 1)
+	ns := byKind["Namespace"][0].Metadata.Name
+	require.Equal(t, ns, k.Namespace)
+	for kind, objs := range byKind {
+		for _, o := range objs {
+			if kind != "Namespace" {
+				require.Equal(t, ns, o.Metadata.Namespace, "%s %s, for kubectl apply -f", kind, o.Metadata.Name)
+			}
+		}
+	}
+}
+
+func TestKubernetesDeploymentsRunEachService(t *testing.T) {
+	byKind := manifests(t)
+	accepted := acceptedServices(t)
+	compose := readCompose(t)
+
+	require.Len(t, byKind["ConfigMap"], 1)
+	settings := byKind["ConfigMap"][0]
+	require.Equal(t, "kafka", settings.Data["TASKPULSE_BUS"])
+	require.Equal(t, "clickhouse", settings.Data["TASKPULSE_STORE"])
+	require.Equal(t, "json", settings.Data["TASKPULSE_LOG_FORMAT"])
+	require.NotEmpty(t, settings.Data["TASKPULSE_KAFKA_BROKERS"])
+	require.NotEmpty(t, settings.Data["TASKPULSE_CLICKHOUSE_ADDR"])
+	for key := range settings.Data {
+		require.True(t, strings.HasPrefix(key, "TASKPULSE_"), key)
+	}
+	host, listenPort, err := net.SplitHostPort(settings.Data["TASKPULSE_LISTEN"])
+	require.NoError(t, err)
+	require.Equal(t, "0.0.0.0", host)
+
+	require.Len(t, byKind["Secret"], 1)
+	secret := byKind["Secret"][0]
+	keys, err := auth.ParseKeys(secret.StringData["TASKPULSE_API_KEYS"])
+	require.NoError(t, err)
+	require.NotEmpty(t, keys, "the Secret holds a key, or no process would listen on 0.0.0.0")
+
+	checkPod := func(name string, pod podSpec) container {
+		t.Helper()
+		require.Len(t, pod.Containers, 1, name)
+		c := pod.Containers[0]
+		require.Equal(t, compose.Services["ingest"].Image, c.Image, "%s runs the image compose builds", name)
+		configMaps, secrets := c.envFrom()
+		require.Equal(t, []string{settings.Metadata.Name}, configMaps, name)
+		require.Equal(t, []string{secret.Metadata.Name}, secrets, name)
+		require.True(t, pod.SecurityContext.RunAsNonRoot, name)
+		require.NotZero(t, pod.SecurityContext.RunAsUser, "%s: runAsNonRoot needs a numeric user; the image's is named", name)
+		require.True(t, c.SecurityContext.ReadOnlyRootFilesystem, name)
+		require.False(t, *c.SecurityContext.AllowPrivilegeEscalation, name)
+		for _, r := range []string{"cpu", "memory"} {
+			require.NotEmpty(t, c.Resources.Requests[r], "%s requests %s", name, r)
+			require.NotEmpty(t, c.Resources.Limits[r], "%s limits %s", name, r)
+		}
+		return c
+	}
+
+	require.Len(t, byKind["Job"], 1)
+	migrate := checkPod("migrate", decodeSpec[struct {
+		Template struct {
+			Spec podSpec `yaml:"spec"`
+		} `yaml:"template"`
+	}](t, byKind["Job"][0]).Template.Spec)
+	require.Equal(t, []string{"migrate"}, migrate.Args)
+
+	var deployed []string
+	for _, d := range byKind["Deployment"] {
+		spec := decodeSpec[deploymentSpec](t, d)
+		name := d.Metadata.Name
+		c := checkPod(name, spec.Template.Spec)
+		require.Len(t, c.Args, 2, name)
+		require.Equal(t, "serve", c.Args[0], name)
+		svc, ok := strings.CutPrefix(c.Args[1], "--services=")
+		require.True(t, ok, "%s: %v", name, c.Args)
+		require.Contains(t, accepted, svc, "%s runs a service serve accepts", name)
+		deployed = append(deployed, svc)
+
+		require.Equal(t, 2, spec.Replicas, name)
+		require.NotEmpty(t, spec.Selector.MatchLabels, name)
+		require.Subset(t, spec.Template.Metadata.Labels, spec.Selector.MatchLabels, "%s selects its own pods", name)
+		require.Greater(t, spec.Template.Spec.TerminationGracePeriodSeconds, 30, "%s outlasts --shutdown-grace", name)
+		for path, p := range map[string]*probe{"/readyz": c.ReadinessProbe, "/healthz": c.LivenessProbe} {
+			require.NotNil(t, p, "%s probes %s", name, path)
+			require.NotNil(t, p.HTTPGet, name)
+			require.Equal(t, path, p.HTTPGet.Path, name)
+			require.Equal(t, listenPort, strconv.Itoa(c.port(p.HTTPGet.Port)), "%s probes the port it listens on", name)
+		}
+	}
+	require.ElementsMatch(t, accepted, deployed, "one Deployment per service")
+}
+
+func TestKubernetesServicesAndIngressReachDeployments(t *testing.T) {
+	byKind := manifests(t)
+	podLabels := map[string]map[string]string{}
+	containers := map[string]container{}
+	for _, d := range byKind["Deployment"] {
+		spec := decodeSpec[deploymentSpec](t, d)
+		podLabels[d.Metadata.Name] = spec.Template.Metadata.Labels
+		containers[d.Metadata.Name] = spec.Template.Spec.Containers[0]
+	}
+	selects := func(selector map[string]string) []string {
+		var matched []string
+		for name, labels := range podLabels {
+			if subset(selector, labels) {
+				matched = append(matched, name)
+			}
+		}
+		return matched
+	}
+
+	servicePorts := map[string][]string{}
+	servesDeployment := map[string]string{}
+	for _, s := range byKind["Service"] {
+		spec := decodeSpec[serviceSpec](t, s)
+		matched := selects(spec.Selector)
+		require.Len(t, matched, 1, "Service %s selects the pods of one Deployment", s.Metadata.Name)
+		servesDeployment[s.Metadata.Name] = matched[0]
+		for _, p := range spec.Ports {
+			require.NotZero(t, containers[matched[0]].port(p.TargetPort), "Service %s targets a container port", s.Metadata.Name)
+			servicePorts[s.Metadata.Name] = append(servicePorts[s.Metadata.Name], p.Name)
+		}
+	}
+	require.ElementsMatch(t, []string{"taskpulse-ingest", "taskpulse-query", "taskpulse-stream", "taskpulse-alerting"}, slices.Collect(maps.Keys(servesDeployment)))
+
+	require.Len(t, byKind["PodDisruptionBudget"], 1)
+	pdb := decodeSpec[struct {
+		Selector labelSelector `yaml:"selector"`
+	}](t, byKind["PodDisruptionBudget"][0])
+	require.Equal(t, []string{"taskpulse-writer"}, selects(pdb.Selector.MatchLabels))
+
+	require.Len(t, byKind["Ingress"], 1)
+	routes := map[string]string{}
+	for _, rule := range decodeSpec[ingressSpec](t, byKind["Ingress"][0]).Rules {
+		for _, p := range rule.HTTP.Paths {
+			b := p.Backend.Service
+			require.Contains(t, servicePorts[b.Name], b.Port.Name, "Ingress %s goes to a port of a Service", p.Path)
+			routes[p.PathType+" "+p.Path] = servesDeployment[b.Name]
+		}
+	}
+	f := func(route, deployment string) {
+		t.Helper()
+		require.Equal(t, "taskpulse-"+deployment, routes[route], route)
+	}
+	f("Exact /v1/progress", "ingest")
+	f("Exact /v1/logs", "ingest")
+	f("Exact /v1/metrics", "ingest")
+	f("Prefix /v1/otlp", "ingest")
+	f("Exact /v1/stream", "stream")
+	f("Exact /", "stream")
+	f("Prefix /web", "stream")
+	f("Prefix /v1/alert-rules", "alerting")
+	f("Prefix /v1/alerts", "alerting")
+	f("Prefix /v1/silences", "alerting")
+	f("Prefix /v1/notifications", "alerting")
+	f("Prefix /v1", "query")
+}
+
+// subset tells whether a non-empty selector picks pods of these labels.
+func subset(small, big map[string]string) bool {
+	if len(small) == 0 {
+		return false
+	}
+	for k, v := range small {
+		if big[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func readCompose(t *testing.T) composeFile {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "docker-compose.yml"))
+	require.NoError(t, err)
+	var c composeFile
+	require.NoError(t, yaml.Unmarshal(raw, &c))
+	return c
+}
