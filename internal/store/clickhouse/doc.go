@@ -24,7 +24,12 @@
 // that page only.
 //
 // Logs and metric samples are deduplicated the same way, by (tenant,
-// event_id). Metric reads find a range's samples through metric_minutes, a
+// event_id). Log reads find their records through log_times (by level and
+// time) and log_tasks (by task and time), indexes of every stored copy that
+// materialized views keep (schema/clickhouse/0011_log_indexes.sql): a
+// listing reads newest first in rounds of candidates from them and keeps
+// the winning copies from logs with FINAL (logs.go), and Stats counts error
+// records from log_times alone (stats.go). Metric reads find a range's samples through metric_minutes, a
 // per-minute index of event ids that a materialized view keeps, since the
 // samples are ordered by identity. The one-minute rollup cannot be a
 // materialized view, which would count every redelivered copy: InsertMetrics

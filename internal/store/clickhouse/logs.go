@@ -7,6 +7,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -42,8 +43,9 @@ const insertLogs = `INSERT INTO logs (` + logColumns + `, version)`
 // their pages join in listing order, and the listing is exactly what one
 // FINAL read of the whole tenant would give. It stops when the page is full
 // or the index holds nothing older. n starts near the page size and grows
-// fourfold each round, so a filter the indexes cannot apply (text,
-// attributes, user, source) reaches back as far as it must in a few rounds.
+// with the share of candidates that matched (see nextLogRound), so a filter
+// the indexes cannot apply (text, attributes, user, source) reaches back as
+// far as it must in a few rounds.
 //
 // The index read costs the window's index rows, and the FINAL read the
 // granules of logs holding the candidates: ingest stamps UUIDv7 event ids,
@@ -84,22 +86,30 @@ const (
 	maxLogRound   = 1 << 20
 )
 
+// The first span logWindow probes, an hour, and the widest before it
+// drops the lower bound, some seven years (both in milliseconds).
+const (
+	firstProbeSpan = int64(time.Hour / time.Millisecond)
+	maxProbeSpan   = firstProbeSpan << 16
+)
+
 // logIndex is the index a listing takes its candidates from: the table,
 // and the condition beyond tenant and time with its arguments.
 type logIndex struct {
 	table string
 	cond  string
 	args  []any
+	probe bool // whether logWindow probes spans of time first
 }
 
 func logIndexFor(f store.LogFilter) logIndex {
 	switch {
 	case f.TaskID != "":
-		return logIndex{"log_tasks", " AND task_id = ?", []any{f.TaskID}}
+		return logIndex{"log_tasks", " AND task_id = ?", []any{f.TaskID}, false}
 	case f.MinLevel != "":
-		return logIndex{"log_times", " AND level_rank >= ?", []any{f.MinLevel.Rank()}}
+		return logIndex{"log_times", " AND level_rank >= ?", []any{f.MinLevel.Rank()}, true}
 	}
-	return logIndex{table: "log_times"}
+	return logIndex{table: "log_times", probe: true}
 }
 
 // window is a range of timestamps [lo, hi); a bound not set is open.
@@ -175,10 +185,14 @@ func (s *Store) Logs(ctx context.Context, f store.LogFilter) ([]schema.Log, erro
 	if c := f.After; c != nil && c.Timestamp < math.MaxInt64 && (!bounds.hasHi || c.Timestamp+1 < bounds.hi) {
 		bounds.hi, bounds.hasHi = c.Timestamp+1, true
 	}
-	var logs []schema.Log
-	for round := firstLogRound; ; round = min(4*round, maxLogRound) {
-		n := max(round, f.Limit-len(logs))
-		found, lo, err := s.logWindow(ctx, f.Tenant, idx, bounds, n)
+	var (
+		logs       []schema.Log
+		candidates uint64 // seen in the rounds so far
+		span       = firstProbeSpan
+		n          = max(firstLogRound, f.Limit)
+	)
+	for {
+		found, lo, err := s.logWindow(ctx, f.Tenant, idx, bounds, n, &span)
 		if err != nil {
 			return nil, fmt.Errorf("search logs: %w", err)
 		}
@@ -195,23 +209,59 @@ func (s *Store) Logs(ctx context.Context, f store.LogFilter) ([]schema.Log, erro
 			break
 		}
 		bounds.hi, bounds.hasHi = lo, true
+		candidates += found
+		n = nextLogRound(n, candidates, len(logs), f.Limit-len(logs))
 	}
 	return logs, nil
 }
 
+// nextLogRound sizes the next round from the share of candidates that
+// matched so far, asking for a quarter more than that share predicts, and
+// for eight times the last round while nothing matched.
+func nextLogRound(last int, candidates uint64, matched, need int) int {
+	next := 8 * last
+	if matched > 0 {
+		next = int(min(uint64(need)*candidates/uint64(matched)*5/4, maxLogRound))
+	}
+	return min(max(next, firstLogRound, need), maxLogRound)
+}
+
 // logWindow runs step 1 of a round: how many of the n newest candidates in
 // bounds there are, and the timestamp of the oldest of them.
-func (s *Store) logWindow(ctx context.Context, tenant string, idx logIndex, bounds window, n int) (uint64, int64, error) {
-	conds, args := bounds.conds(nil, append([]any{tenant}, idx.args...))
-	var (
-		found uint64
-		lo    int64
-	)
-	query := fmt.Sprintf(selectLogWindow, idx.table, idx.cond+andConds(conds))
-	if err := s.conn.QueryRow(ctx, query, append(args, n)...).Scan(&found, &lo); err != nil {
-		return 0, 0, err
+//
+// Finding the n newest among every row of the tenant sorts the index's
+// timestamps below hi, some 150 ms at five million records on 18.16, so
+// log_times is first probed in a span ending at hi (at the store's clock
+// when the listing has no upper bound), which the primary key narrows: a
+// probe holding n candidates settles it, and one holding fewer is widened
+// sixteenfold, up to no lower bound at all. The span that sufficed is kept
+// for the next round. log_tasks needs no probes: its primary key narrows a
+// read to one task.
+func (s *Store) logWindow(ctx context.Context, tenant string, idx logIndex, bounds window, n int, span *int64) (uint64, int64, error) {
+	top := bounds.hi
+	if !bounds.hasHi {
+		top = time.Now().UnixMilli()
 	}
-	return found, lo, nil
+	for {
+		probe := bounds
+		bounded := idx.probe && *span <= maxProbeSpan && top-*span < top && (!bounds.hasLo || top-*span > bounds.lo)
+		if bounded {
+			probe.lo, probe.hasLo = top-*span, true
+		}
+		conds, args := probe.conds(nil, append([]any{tenant}, idx.args...))
+		var (
+			found uint64
+			lo    int64
+		)
+		query := fmt.Sprintf(selectLogWindow, idx.table, idx.cond+andConds(conds))
+		if err := s.conn.QueryRow(ctx, query, append(args, n)...).Scan(&found, &lo); err != nil {
+			return 0, 0, err
+		}
+		if found >= uint64(n) || !bounded {
+			return found, lo, nil
+		}
+		*span *= 16
+	}
 }
 
 // logRound runs step 2 of a round: the records of the candidates in w that
