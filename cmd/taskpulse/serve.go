@@ -62,8 +62,11 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	defer be.close(log)
 
 	app := fiber.New(fiber.Config{
-		ErrorHandler:          httpx.ErrorHandler,
-		BodyLimit:             s.bodyLimit,
+		ErrorHandler: httpx.ErrorHandler,
+		// The server reads bodies up to four times the limit and refuses
+		// them whole (bodyLimit below): one cut off mid-way is answered
+		// by a closed connection whose reset can overtake the 413.
+		BodyLimit:             bodyReadLimit(s.bodyLimit),
 		DisableStartupMessage: true,
 		ReadTimeout:           time.Minute,
 		IdleTimeout:           2 * time.Minute,
@@ -75,7 +78,7 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 		// before.
 		DisablePreParseMultipartForm: true,
 	})
-	app.Use(telemetry.RequestMetrics(reg))
+	app.Use(telemetry.RequestMetrics(reg), httpx.BodyLimit(s.bodyLimit))
 	telemetry.Routes(app, reg, be.checks)
 	apidoc.Routes(app)
 	if s.runs(svcStream) {
@@ -203,4 +206,11 @@ func newLogger(level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// bodyReadLimit is how much of a body the server reads before cutting the
+// connection: enough past the limit that a client slightly over it hears
+// a clean 413.
+func bodyReadLimit(limit int) int {
+	return max(4*limit, limit+1<<20)
 }

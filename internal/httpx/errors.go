@@ -97,3 +97,14 @@ func fromFiber(fe *fiber.Error) *Error {
 	}
 	return NewError(fe.Code, code, fe.Message)
 }
+
+// BodyLimit refuses a request whose body is over limit bytes with 413.
+func BodyLimit(limit int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(c.Request().Body()) > limit {
+			return NewError(fiber.StatusRequestEntityTooLarge, CodeTooLarge,
+				"the request body is over the limit of "+strconv.Itoa(limit)+" bytes")
+		}
+		return c.Next()
+	}
+}
