@@ -35,6 +35,7 @@ services-stop:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./ingest/
+	$(GO) test -run '^$$' -fuzz FuzzAPI -fuzztime 30s ./cmd/taskpulse/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
