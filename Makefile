@@ -33,9 +33,13 @@ services-stop:
 	-bash deploy/kafka.sh stop
 	-bash deploy/clickhouse.sh stop
 
+# One target per run: go test fuzzes one at a time.
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./ingest/
-	$(GO) test -run '^$$' -fuzz FuzzAPI -fuzztime 30s ./cmd/taskpulse/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./ingest/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFast$$' -fuzztime $(FUZZTIME) ./ingest/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSignals$$' -fuzztime $(FUZZTIME) ./ingest/
+	$(GO) test -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME) ./cmd/taskpulse/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
