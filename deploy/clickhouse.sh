@@ -150,9 +150,12 @@ start() {
 		echo $! >"$PIDFILE"
 		log "started (pid $!), logs in $DIR/log"
 	fi
+	pid="$(cat "$PIDFILE")"
 	local deadline=$((SECONDS + WAIT))
 	until answers; do
-		if ! running_pid >/dev/null; then
+		# The process itself, not running_pid: its command line is
+		# briefly unreadable while nohup execs into the server.
+		if ! kill -0 "$pid" 2>/dev/null; then
 			log "server exited; last log lines:"
 			tail -n 20 "$DIR/log/clickhouse-server.err.log" "$DIR/log/stdout.log" >&2 2>/dev/null || true
 			exit 1

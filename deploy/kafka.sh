@@ -169,19 +169,27 @@ start() {
 		write_config
 		format_storage
 		# setsid detaches the server from this shell's process group, so
-		# the caller's exit or Ctrl-C does not take it down.
-		setsid nohup bash -c 'exec "$@"' kafka \
+		# the caller's exit or Ctrl-C does not take it down. setsid may
+		# fork, so the server writes its own pid, which exec keeps.
+		rm -f "$PIDFILE"
+		setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
 			java -Xms128m -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
 			-Djava.awt.headless=true \
 			-Dlog4j2.configurationFile="$DIR/log4j2.properties" \
 			-cp "$CACHE/libs/*" kafka.Kafka "$DIR/server.properties" \
 			>"$LOGFILE" 2>&1 </dev/null &
-		echo $! >"$PIDFILE"
-		log "started Kafka $VERSION (pid $!), log in $LOGFILE"
+		for _ in $(seq 1 100); do
+			[[ -s "$PIDFILE" ]] && break
+			sleep 0.1
+		done
+		pid="$(cat "$PIDFILE")"
+		log "started Kafka $VERSION (pid $pid), log in $LOGFILE"
 	fi
 	local deadline=$((SECONDS + WAIT))
 	until ready; do
-		if ! running_pid >/dev/null; then
+		# The process itself, not running_pid: its command line is
+		# briefly unreadable while it execs into java.
+		if ! kill -0 "$pid" 2>/dev/null; then
 			log "server exited; last log lines:"
 			tail -n 30 "$LOGFILE" >&2 || true
 			exit 1
