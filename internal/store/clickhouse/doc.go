@@ -39,7 +39,10 @@
 // from the rollup and the rest from the samples, combining both into the
 // same partial aggregates (series.go).
 //
-// Stats computes each task's span from its deduplicated events, narrowed
-// by task_summary, and folds the spans in Go. Dashboards and documents are
+// Stats reads each task's span from task_spans, a per-task summary of
+// every stored copy that a materialized view keeps
+// (schema/clickhouse/0012_task_spans.sql), recomputes from the
+// deduplicated events the few tasks whose copies disagree, and folds the
+// spans in Go (stats.go). Dashboards and documents are
 // ReplacingMergeTree rows read with FINAL; a delete is a row marked deleted.
 package clickhouse

@@ -17,28 +17,77 @@ import (
 
 var _ store.StatsStore = (*Store)(nil)
 
-// selectTaskSpans reads, for every task that can count in a window
-// [from, to), its current status and type and its first, first running and
-// latest timestamps, computed from its deduplicated events as stateSelect
-// computes a task's state. Every statistic concerns tasks whose latest event
-// is at or after from, so task_summary narrows the tasks first: its latest
-// timestamp is a max over every stored copy, never below the exact one, so
-// it keeps every task that can count. Arguments: tenant, tenant, from, from,
+// Stats reads each task's span from task_spans
+// (schema/clickhouse/0012_task_spans.sql), one small row per task once
+// merged, instead of merging the tenant's events with FINAL. The spans
+// aggregate every stored copy of every event: min, minIf, max and one
+// argMax over the order key (timestamp, seq, ingest_order, event_id), as
+// stateSelect takes the latest event. These are idempotent, so a
+// redelivered copy changes no count and the order of arrival does not
+// matter, and they equal the values computed from the deduplicated events
+// whenever the copies of each event agree on the order key, status and
+// type. The summary tells where they may not: its count of distinct
+// (event, order key, status, type) hashes then differs from its count of
+// distinct event hashes, or the task has more events than the summary
+// counts (agree is 0 either way). Those tasks, and tasks old enough
+// that retention may have removed some of their events, are computed again
+// from their events with FINAL (selectTaskSpans), which keeps the copy
+// stored first, as every read does.
+//
+// Since each span is over a superset of the deduplicated events, its
+// created is never above the exact one and its updated never below, so the
+// window filter keeps every task that can count. Arguments: tenant, from,
 // to.
-const selectTaskSpans = `SELECT latest.1, latest.2, created_at, started_at, updated_at
+const selectSpanSummaries = `SELECT task_id, latest_fields.1, latest_fields.2, created_at, started_at, updated_at, agree
 FROM
 (
     SELECT
+        task_id,
+        argMaxMerge(latest) AS latest_fields,
+        minMerge(created) AS created_at,
+        minIfMerge(started) AS started_at,
+        maxMerge(updated) AS updated_at,
+        uniqUpToMerge(100)(ids) AS id_count,
+        id_count <= 100 AND id_count = uniqUpToMerge(100)(copies) AS agree
+    FROM task_spans
+    WHERE tenant = ?
+    GROUP BY task_id
+)
+WHERE updated_at >= ? AND created_at < ?`
+
+// selectTaskSpans computes, for the tasks its filter names, the same span
+// from their deduplicated events as stateSelect computes a task's state.
+// The filter is either the task ids whose summary may differ (task_id IN
+// ?) or, when those are too many to name, every task whose task_summary
+// shows a latest event at or after from. Arguments: tenant, the filter's
+// argument, from, to.
+const selectTaskSpans = `SELECT task_id, latest.1, latest.2, created_at, started_at, updated_at
+FROM
+(
+    SELECT
+        task_id,
         argMax((status, task_type), (timestamp, seq, ingest_order, event_id)) AS latest,
         min(timestamp) AS created_at,
         minIf(timestamp, status = 'running') AS started_at,
         max(timestamp) AS updated_at
     FROM progress_events FINAL
-    PREWHERE tenant = ? AND task_id IN
-        (SELECT task_id FROM task_summary WHERE tenant = ? GROUP BY task_id HAVING maxMerge(updated) >= ?)
+    PREWHERE tenant = ? AND task_id IN %s
     GROUP BY task_id
 )
 WHERE updated_at >= ? AND created_at < ?`
+
+// spanTasksNamed and spanTasksRecent are the filters of selectTaskSpans.
+const (
+	spanTasksNamed  = `?`
+	spanTasksRecent = `(SELECT task_id FROM task_summary WHERE tenant = ? GROUP BY task_id HAVING maxMerge(updated) >= ?)`
+)
+
+// retentionHorizon is how old a task's first event may be before Stats
+// stops trusting its summary: progress events expire 90 days after their
+// timestamp (schema/clickhouse/0004_retention.sql), and task_spans, whose
+// rows are aggregate states, cannot expire with them. A day short of that
+// leaves room for clocks and for queries that run across the boundary.
+const retentionHorizon = int64(89 * 24 * time.Hour / time.Millisecond)
 
 // selectErrorLogs counts ERROR and CRITICAL records per bucket from the
 // log_times index alone (schema/clickhouse/0011_log_indexes.sql): reading
@@ -79,6 +128,8 @@ const errorLogMargin = int64(time.Hour / time.Millisecond)
 
 // taskSpan is what the statistics need of one task.
 type taskSpan struct {
+	taskID                    string
+	agree                     bool // the summary's copies agree (selectSpanSummaries only)
 	status                    schema.Status
 	taskType                  string
 	created, started, updated int64 // started is 0 when the task never ran
@@ -106,15 +157,53 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 }
 
 func (s *Store) taskSpans(ctx context.Context, q store.StatsQuery) ([]taskSpan, error) {
-	return collect(ctx, s.conn, func(r driver.Rows) (taskSpan, error) {
-		var (
-			t      taskSpan
-			status string
-		)
-		err := r.Scan(&status, &t.taskType, &t.created, &t.started, &t.updated)
-		t.status = schema.Status(status)
+	var recheck []string
+	horizon := time.Now().UnixMilli() - retentionHorizon
+	summaries, err := collect(ctx, s.conn, func(r driver.Rows) (taskSpan, error) {
+		t, err := scanSpan(r, true)
+		if err == nil && (!t.agree || t.created < horizon) {
+			recheck = append(recheck, t.taskID)
+		}
 		return t, err
-	}, selectTaskSpans, q.Tenant, q.Tenant, q.From, q.From, q.To)
+	}, selectSpanSummaries, q.Tenant, q.From, q.To)
+	if err != nil || len(recheck) == 0 {
+		return summaries, err
+	}
+	scan := func(r driver.Rows) (taskSpan, error) { return scanSpan(r, false) }
+	if len(recheck) > maxCandidates {
+		// Naming this many ids would outgrow the query text; recomputing
+		// every recent task costs what the summary saves.
+		return collect(ctx, s.conn, scan, fmt.Sprintf(selectTaskSpans, spanTasksRecent), q.Tenant, q.Tenant, q.From, q.From, q.To)
+	}
+	exact, err := collect(ctx, s.conn, scan, fmt.Sprintf(selectTaskSpans, spanTasksNamed), q.Tenant, groupSet(recheck), q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	spans := exact
+	for _, t := range summaries {
+		if t.agree && t.created >= horizon {
+			spans = append(spans, t)
+		}
+	}
+	return spans, nil
+}
+
+// scanSpan reads a row of selectSpanSummaries (withAgree) or of
+// selectTaskSpans.
+func scanSpan(r driver.Rows, withAgree bool) (taskSpan, error) {
+	var (
+		t      taskSpan
+		status string
+		agree  uint8
+	)
+	dest := []any{&t.taskID, &status, &t.taskType, &t.created, &t.started, &t.updated}
+	if withAgree {
+		dest = append(dest, &agree)
+	}
+	err := r.Scan(dest...)
+	t.status = schema.Status(status)
+	t.agree = agree == 1
+	return t, err
 }
 
 func (s *Store) errorLogs(ctx context.Context, q store.StatsQuery) ([]store.Point, error) {
