@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -75,18 +74,13 @@ func (s *Service) storeError(err error, what string) error {
 type params map[string][]string
 
 func newParams(c *fiber.Ctx, known ...string) (params, error) {
-	p := params{}
-	var unknown string
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
-		key := string(k)
-		if !slices.Contains(known, key) && key != "api_key" && unknown == "" {
-			unknown = key
-		}
-		p[key] = append(p[key], string(v))
-	})
-	if unknown != "" {
-		return nil, httpx.BadParameter(unknown, "is not a known parameter (known: "+strings.Join(known, ", ")+")")
+	if err := httpx.OnlyQuery(c, known...); err != nil {
+		return nil, err
 	}
+	p := params{}
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		p[string(k)] = append(p[string(k)], string(v))
+	})
 	return p, nil
 }
 
@@ -124,17 +118,13 @@ func (p params) boolean(name string) (bool, error) {
 	return b, nil
 }
 
-// time reads a time parameter as httpx.ParseTime does, returning unix ms.
+// time reads a time parameter as httpx.TimeParam does, returning unix ms.
 func (p params) time(name string) (int64, error) {
 	s, err := p.str(name)
-	if err != nil || s == "" {
+	if err != nil {
 		return 0, err
 	}
-	ms, ok := httpx.ParseTime(s, time.Now())
-	if !ok {
-		return 0, httpx.BadParameter(name, httpx.TimeHelp)
-	}
-	return ms, nil
+	return httpx.TimeParam(name, s)
 }
 
 const (

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -41,7 +40,7 @@ func queryArgs(c *fiber.Ctx) map[string][]string {
 func paramsFrom(args map[string][]string, known ...string) (*params, error) {
 	var unknown []string
 	for k := range args {
-		if !contains(known, k) && k != "api_key" {
+		if !slices.Contains(known, k) && k != "api_key" {
 			unknown = append(unknown, k)
 		}
 	}
@@ -51,15 +50,6 @@ func paramsFrom(args map[string][]string, known ...string) (*params, error) {
 		return nil, httpx.BadParameter(unknown, "is not a known parameter (known: "+strings.Join(known, ", ")+")")
 	}
 	return &params{args: args}, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // str returns a single-valued parameter.
@@ -99,17 +89,13 @@ func (p *params) limit() (int, error) {
 	return n, nil
 }
 
-// time reads a time parameter as httpx.ParseTime does, returning unix ms.
+// time reads a time parameter as httpx.TimeParam does, returning unix ms.
 func (p *params) time(name string) (int64, error) {
 	s, err := p.str(name)
-	if err != nil || s == "" {
+	if err != nil {
 		return 0, err
 	}
-	ms, ok := httpx.ParseTime(s, time.Now())
-	if !ok {
-		return 0, httpx.BadParameter(name, httpx.TimeHelp)
-	}
-	return ms, nil
+	return httpx.TimeParam(name, s)
 }
 
 // cursor decodes an opaque cursor into v.

@@ -26,6 +26,19 @@ func ParseTime(s string, now time.Time) (int64, bool) {
 	return 0, false
 }
 
+// TimeParam reads the value s of time parameter name as ParseTime does,
+// 0 when s is empty, or answers a 400 naming the parameter.
+func TimeParam(name, s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	ms, ok := ParseTime(s, time.Now())
+	if !ok {
+		return 0, BadParameter(name, TimeHelp)
+	}
+	return ms, nil
+}
+
 // parseAgo reads "now", "-<duration>" or "now-<duration>".
 func parseAgo(s string) (time.Duration, bool) {
 	s = strings.TrimPrefix(s, "now")
