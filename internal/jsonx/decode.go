@@ -1,0 +1,215 @@
+package jsonx
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Problem is what is wrong with a body: the field, as a path such as
+// "panels[2].query" or "body" for the whole, and why.
+type Problem struct {
+	Field  string
+	Reason string
+}
+
+func (p *Problem) Error() string { return p.Field + " " + p.Reason }
+
+// Syntax reports whether the body could not be read as JSON at all, as
+// opposed to a JSON value that does not fit the target.
+func (p *Problem) Syntax() bool { return p.Field == "body" }
+
+// Decode decodes data, one JSON value, into v strictly. It returns nil or
+// a *Problem.
+func Decode(data []byte, v any) error {
+	if !utf8.Valid(data) {
+		return &Problem{"body", "is not valid UTF-8"}
+	}
+	var generic any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&generic); err != nil {
+		if errors.Is(err, io.EOF) {
+			return &Problem{"body", "is empty"}
+		}
+		return &Problem{"body", "is not valid JSON: " + Reason(err)}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &Problem{"body", "has data after the JSON value"}
+	}
+	if p := checkKeys(generic, reflect.TypeOf(v), ""); p != nil {
+		return p
+	}
+	dec = json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fieldProblem(err)
+	}
+	return nil
+}
+
+// Reason words a decoding error without Go's package prefix, with the
+// byte offset of a syntax error.
+func Reason(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s (at byte %d)", strings.TrimPrefix(se.Error(), "json: "), se.Offset)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func fieldProblem(err error) *Problem {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return &Problem{typeErr.Field, "must be a JSON " + kind(typeErr.Type) + ", not " + typeErr.Value}
+	}
+	if errors.As(err, &typeErr) {
+		return &Problem{"body", "must be a JSON " + kind(typeErr.Type) + ", not " + typeErr.Value}
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return unknown(strings.Trim(name, `"`))
+	}
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	// A field's own UnmarshalJSON refused its value; its error says why
+	// but not where, which encoding/json does not tell.
+	return &Problem{"body", "has a value that is not valid: " + Reason(err)}
+}
+
+func unknown(path string) *Problem {
+	if path == "" || strings.HasSuffix(path, ".") {
+		return &Problem{"body", "has a field with an empty name"}
+	}
+	return &Problem{path, "is not a known field"}
+}
+
+// kind names a Go type as JSON does.
+func kind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Bool:
+		return "boolean"
+	}
+	return "number"
+}
+
+var (
+	unmarshaler     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// checkKeys walks a decoded value beside the type it will be decoded
+// into and refuses any object key that is not exactly a field's name.
+// Types that decode themselves are left to their own decoder.
+func checkKeys(v any, t reflect.Type, path string) *Problem {
+	if t == nil {
+		return nil
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) && t.Kind() != reflect.Map {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil // a type mismatch, which Decode words
+		}
+		fields := fieldsOf(t)
+		for key, val := range obj {
+			ft, ok := fields[key]
+			if !ok {
+				return unknown(join(path, key))
+			}
+			if p := checkKeys(val, ft, join(path, key)); p != nil {
+				return p
+			}
+		}
+	case reflect.Map:
+		obj, _ := v.(map[string]any)
+		for key, val := range obj {
+			if p := checkKeys(val, t.Elem(), join(path, key)); p != nil {
+				return p
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		arr, _ := v.([]any)
+		for i, val := range arr {
+			if p := checkKeys(val, t.Elem(), path+"["+strconv.Itoa(i)+"]"); p != nil {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
+// fieldsOf maps the JSON names of t's fields, those of embedded structs
+// included, to their types.
+func fieldsOf(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	fields := map[string]reflect.Type{}
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || len(f.Index) > 1 && !embeddedPath(t, f.Index) {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			continue // its fields are listed on their own
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	fieldCache.Store(t, fields)
+	return fields
+}
+
+// embeddedPath reports whether every step to a promoted field goes
+// through an embedded struct without a JSON name of its own.
+func embeddedPath(t reflect.Type, index []int) bool {
+	for _, i := range index[:len(index)-1] {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" {
+			return false
+		}
+		t = f.Type
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+	}
+	return true
+}

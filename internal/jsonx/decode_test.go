@@ -1,0 +1,58 @@
+package jsonx
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+type inner struct {
+	Query string `json:"query"`
+}
+
+type Embedded struct {
+	Note string `json:"note"`
+}
+
+type target struct {
+	Embedded
+	Status string            `json:"status"`
+	Count  int               `json:"count"`
+	Labels map[string]string `json:"labels"`
+	Panels []inner           `json:"panels"`
+	When   *time.Time        `json:"when"`
+	Hidden string            `json:"-"`
+}
+
+func TestDecode(t *testing.T) {
+	f := func(body, wantField, wantReason string) {
+		t.Helper()
+		var v target
+		err := Decode([]byte(body), &v)
+		if wantField == "" {
+			if err != nil {
+				t.Errorf("Decode(%q) = %v, want nil", body, err)
+			}
+			return
+		}
+		p, ok := err.(*Problem)
+		if !ok || p.Field != wantField || !strings.Contains(p.Reason, wantReason) {
+			t.Errorf("Decode(%q) = %v, want %s %s", body, err, wantField, wantReason)
+		}
+	}
+	f(`{"status":"running","count":2,"labels":{"Site":"x"},"panels":[{"query":"q"}],"note":"n"}`, "", "")
+	f(`{"ſtatus":"running"}`, "ſtatus", "is not a known field")
+	f(`{"Status":"running"}`, "Status", "is not a known field")
+	f(`{"panels":[{"query":"q"},{"QUERY":"q"}]}`, "panels[1].QUERY", "is not a known field")
+	f(`{"Note":"n"}`, "Note", "is not a known field")
+	f(`{"Hidden":"x"}`, "Hidden", "is not a known field")
+	f(`{"status":"a"} {"status":"b"}`, "body", "has data after the JSON value")
+	f(`{"status":"a"}x`, "body", "has data after the JSON value")
+	f("{\"status\":\"\xff\"}", "body", "is not valid UTF-8")
+	f(`{"count":"two"}`, "count", "must be a JSON number, not string")
+	f(`{"status":`, "body", "is not valid JSON")
+	f(``, "body", "is empty")
+	f(`{"":1}`, "body", "has a field with an empty name")
+	f(`{"when":"yesterday"}`, "body", "has a value that is not valid")
+	f(`[1]`, "body", "must be a JSON object, not array")
+}
