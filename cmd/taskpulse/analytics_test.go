@@ -253,21 +253,21 @@ func TestStatsOverviewAndPie(t *testing.T) {
 }
 
 func TestDashboardsAreKeptPerTenant(t *testing.T) {
-	srv := startServer(t, "--api-keys", "ka=alpha,kb=beta")
-	created := srv.do(t, http.MethodPost, "/v1/dashboards", "ka", "application/json",
+	srv := startServer(t, "--api-keys", keyAlpha+"=alpha,"+keyBeta+"=beta")
+	created := srv.do(t, http.MethodPost, "/v1/dashboards", keyAlpha, "application/json",
 		`{"title":"Jobs","panels":[{"title":"Durations","chart":"heatmap","query":{"task_type":"build"}}]}`)
 	require.Equal(t, http.StatusCreated, created.status, created.body)
 	id := created.body["id"].(string)
 
-	require.Equal(t, http.StatusNotFound, srv.get(t, "kb", "/v1/dashboards/"+id).status, "another tenant cannot see it")
-	require.Empty(t, srv.get(t, "kb", "/v1/dashboards").body["dashboards"])
+	require.Equal(t, http.StatusNotFound, srv.get(t, keyBeta, "/v1/dashboards/"+id).status, "another tenant cannot see it")
+	require.Empty(t, srv.get(t, keyBeta, "/v1/dashboards").body["dashboards"])
 
-	updated := srv.do(t, http.MethodPut, "/v1/dashboards/"+id, "ka", "application/json", `{"title":"Jobs v2","panels":[]}`)
+	updated := srv.do(t, http.MethodPut, "/v1/dashboards/"+id, keyAlpha, "application/json", `{"title":"Jobs v2","panels":[]}`)
 	require.Equal(t, http.StatusOK, updated.status, updated.body)
 	require.Equal(t, float64(2), updated.body["version"])
-	require.Equal(t, "Jobs v2", srv.get(t, "ka", "/v1/dashboards/"+id).body["title"])
+	require.Equal(t, "Jobs v2", srv.get(t, keyAlpha, "/v1/dashboards/"+id).body["title"])
 
-	bad := srv.do(t, http.MethodPost, "/v1/dashboards", "ka", "application/json", `{"panels":[{"title":"x","chart":"radar"}]}`)
+	bad := srv.do(t, http.MethodPost, "/v1/dashboards", keyAlpha, "application/json", `{"panels":[{"title":"x","chart":"radar"}]}`)
 	require.Equal(t, http.StatusBadRequest, bad.status)
 	var fields []any
 	for _, d := range bad.body["error"].(map[string]any)["details"].([]any) {
@@ -275,6 +275,6 @@ func TestDashboardsAreKeptPerTenant(t *testing.T) {
 	}
 	require.Equal(t, []any{"title", "panels[0].chart"}, fields)
 
-	require.Equal(t, http.StatusNoContent, srv.do(t, http.MethodDelete, "/v1/dashboards/"+id, "ka", "", "").status)
-	require.Equal(t, http.StatusNotFound, srv.get(t, "ka", "/v1/dashboards/"+id).status)
+	require.Equal(t, http.StatusNoContent, srv.do(t, http.MethodDelete, "/v1/dashboards/"+id, keyAlpha, "", "").status)
+	require.Equal(t, http.StatusNotFound, srv.get(t, keyAlpha, "/v1/dashboards/"+id).status)
 }

@@ -40,7 +40,7 @@ const (
 	// apiFuzzBodyLimit is the server's --body-limit, small enough that
 	// a request over it is cheap to send.
 	apiFuzzBodyLimit = 64 << 10
-	apiFuzzKey       = "fuzz-key"
+	apiFuzzKey       = "fuzz-key-0123456789"
 )
 
 // --- the document --------------------------------------------------------
@@ -269,7 +269,7 @@ rules:
     severity: critical
     channels: [hook]
 `), 0o600))
-	srv := startServer(t, "--api-keys", apiFuzzKey+"=fuzz,other-key=other", "--alert-rules", rules,
+	srv := startServer(t, "--api-keys", apiFuzzKey+"=fuzz,other-key-0123456789=other", "--alert-rules", rules,
 		"--body-limit", strconv.Itoa(apiFuzzBodyLimit))
 	fx := &apiFixture{srv: srv, doc: fetchAPIDocument(t, srv), ids: map[string][]string{}, ruleFileID: "file-failed"}
 
@@ -713,7 +713,7 @@ func (g *apiGen) authCases() {
 		{"Authorization": {"Bearer "}},
 		{"Authorization": {"Basic " + apiFuzzKey}},
 		{"Authorization": {"bearer " + apiFuzzKey}},
-		{"Authorization": {"Bearer other-key"}},
+		{"Authorization": {"Bearer other-key-0123456789"}},
 		{"X-Api-Key": {apiFuzzKey}},
 		{"X-Api-Key": {"wrong-key"}},
 	} {

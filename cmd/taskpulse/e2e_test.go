@@ -156,9 +156,9 @@ func TestQueryRejectsBadParameters(t *testing.T) {
 }
 
 func TestTenantsSeeOnlyTheirOwnTasks(t *testing.T) {
-	srv := startServer(t, "--api-keys", "key-a=acme,key-b=globex")
-	wsA := srv.dial(t, "key-a", "all=true")
-	wsB := srv.dial(t, "key-b", "all=true")
+	srv := startServer(t, "--api-keys", keyA+"=acme,"+keyB+"=globex")
+	wsA := srv.dial(t, keyA, "all=true")
+	wsB := srv.dial(t, keyB, "all=true")
 	wsA.next(t, "snapshot")
 	wsB.next(t, "snapshot")
 
@@ -166,23 +166,23 @@ func TestTenantsSeeOnlyTheirOwnTasks(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, srv.post(t, "wrong", event("x", 1, "running", 1)).status)
 	require.Equal(t, http.StatusUnauthorized, srv.get(t, "", "/v1/tasks").status)
 
-	require.Equal(t, http.StatusAccepted, srv.post(t, "key-a", event("shared-id", 1, "running", 10)).status)
-	srv.waitTask(t, "key-a", "shared-id", "running", 1)
-	require.Equal(t, http.StatusNotFound, srv.get(t, "key-b", "/v1/tasks/shared-id").status)
-	require.Empty(t, srv.get(t, "key-b", "/v1/tasks").body["tasks"])
-	require.Equal(t, http.StatusNotFound, srv.get(t, "key-b", "/v1/tasks/shared-id/events").status)
+	require.Equal(t, http.StatusAccepted, srv.post(t, keyA, event("shared-id", 1, "running", 10)).status)
+	srv.waitTask(t, keyA, "shared-id", "running", 1)
+	require.Equal(t, http.StatusNotFound, srv.get(t, keyB, "/v1/tasks/shared-id").status)
+	require.Empty(t, srv.get(t, keyB, "/v1/tasks").body["tasks"])
+	require.Equal(t, http.StatusNotFound, srv.get(t, keyB, "/v1/tasks/shared-id/events").status)
 
 	// globex writes the same task id; each tenant keeps its own.
-	require.Equal(t, http.StatusAccepted, srv.post(t, "key-b", event("shared-id", 1, "failed", 70)).status)
-	srv.waitTask(t, "key-b", "shared-id", "failed", 1)
-	require.Equal(t, "running", srv.waitTask(t, "key-a", "shared-id", "running", 1)["status"])
+	require.Equal(t, http.StatusAccepted, srv.post(t, keyB, event("shared-id", 1, "failed", 70)).status)
+	srv.waitTask(t, keyB, "shared-id", "failed", 1)
+	require.Equal(t, "running", srv.waitTask(t, keyA, "shared-id", "running", 1)["status"])
 
 	// Over WebSocket each tenant sees exactly its own event.
 	require.Equal(t, float64(10), wsA.next(t, "progress")["event"].(map[string]any)["progress"])
 	require.Equal(t, float64(70), wsB.next(t, "progress")["event"].(map[string]any)["progress"])
-	require.Equal(t, http.StatusAccepted, srv.post(t, "key-a", event("only-a", 1, "running", 33)).status)
+	require.Equal(t, http.StatusAccepted, srv.post(t, keyA, event("only-a", 1, "running", 33)).status)
 	require.Equal(t, "only-a", wsA.next(t, "progress")["event"].(map[string]any)["task_id"])
-	require.Equal(t, http.StatusAccepted, srv.post(t, "key-b", event("only-b", 1, "running", 44)).status)
+	require.Equal(t, http.StatusAccepted, srv.post(t, keyB, event("only-b", 1, "running", 44)).status)
 	require.Equal(t, "only-b", wsB.next(t, "progress")["event"].(map[string]any)["task_id"], "globex must not get acme's only-a first")
 }
 
@@ -195,7 +195,7 @@ func TestServeRefusesOpenListenerWithoutKeys(t *testing.T) {
 	fs = flagSetForTest()
 	s = settings{}
 	s.register(fs)
-	require.NoError(t, s.parse(fs, []string{"--listen", "0.0.0.0:8080", "--api-keys", "k=t"}))
+	require.NoError(t, s.parse(fs, []string{"--listen", "0.0.0.0:8080", "--api-keys", "tenant-key-0123456789=t"}))
 }
 
 func TestOperationalEndpoints(t *testing.T) {

@@ -145,7 +145,7 @@ rules:
     kind: task_failed
     severity: critical
 `), 0o644))
-	const key = "k1"
+	const key = "live-page-key-0123456789"
 	args := []string{"--api-keys", key + "=acme", "--alert-rules", rules}
 	srv := startServer(t, args...)
 	post := func(path, body string) {

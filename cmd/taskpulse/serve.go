@@ -63,10 +63,10 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 
 	app := fiber.New(fiber.Config{
 		ErrorHandler: httpx.ErrorHandler,
-		// The server reads bodies up to four times the limit and refuses
-		// them whole (bodyLimit below): one cut off mid-way is answered
-		// by a closed connection whose reset can overtake the 413.
-		BodyLimit:             bodyReadLimit(s.bodyLimit),
+		// The server reads a few KiB of a body before the handlers run;
+		// httpx.ReadBody reads the rest, bounded, once the key is checked.
+		StreamRequestBody:     true,
+		BodyLimit:             s.bodyLimit,
 		DisableStartupMessage: true,
 		ReadTimeout:           time.Minute,
 		IdleTimeout:           2 * time.Minute,
@@ -78,7 +78,7 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 		// before.
 		DisablePreParseMultipartForm: true,
 	})
-	app.Use(telemetry.RequestMetrics(reg), httpx.BodyLimit(s.bodyLimit))
+	app.Use(telemetry.RequestMetrics(reg, app), httpx.Origins{Allowed: s.allowedOrigins, LoopbackHost: len(s.keys) == 0}.Middleware())
 	telemetry.Routes(app, reg, be.checks)
 	apidoc.Routes(app)
 	if s.runs(svcStream) {
@@ -86,7 +86,7 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	}
 	exposeRoutes(app)
 
-	api := app.Group("", s.keys.Middleware(), httpx.ValidQuery)
+	api := app.Group("", s.keys.Middleware(), httpx.ReadBody(s.bodyLimit), httpx.ValidQuery)
 	var background []func(context.Context) error
 	if s.runs(svcIngest) {
 		svc, err := ingest.New(ingest.Config{}, ingest.Deps{Bus: be.bus, Registerer: reg, Logger: log, TracerProvider: tracing})
@@ -206,11 +206,4 @@ func newLogger(level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
-}
-
-// bodyReadLimit is how much of a body the server reads before cutting the
-// connection: enough past the limit that a client slightly over it hears
-// a clean 413.
-func bodyReadLimit(limit int) int {
-	return max(4*limit, limit+1<<20)
 }

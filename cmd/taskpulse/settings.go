@@ -12,6 +12,7 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/config"
+	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
 )
 
@@ -36,8 +37,11 @@ type settings struct {
 	apiKeys     string
 	apiKeysFile string
 	bodyLimit   int
-	logLevel    string
-	logFormat   string
+	// allowedOrigins are the origins of other sites' pages that may use
+	// the API through a browser.
+	allowedOrigins []string
+	logLevel       string
+	logFormat      string
 
 	writerBatch   int
 	writerWait    time.Duration
@@ -69,6 +73,19 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.apiKeys, "api-keys", "", "API keys as key=tenant pairs, comma separated")
 	fs.StringVar(&s.apiKeysFile, "api-keys-file", "", "file of key=tenant lines")
 	fs.IntVar(&s.bodyLimit, "body-limit", 16<<20, "largest request body in bytes")
+	fs.Func("allowed-origins", "comma list of origins (https://app.example.com) whose pages may open WebSockets and send writes, beside the server's own and loopback; * for any", func(v string) error {
+		s.allowedOrigins = nil
+		for o := range strings.SplitSeq(v, ",") {
+			if o = strings.TrimSpace(o); o == "" {
+				continue
+			}
+			if err := httpx.ValidOrigin(o); err != nil {
+				return err
+			}
+			s.allowedOrigins = append(s.allowedOrigins, o)
+		}
+		return nil
+	})
 	fs.StringVar(&s.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&s.logFormat, "log-format", "text", "text or json")
 	fs.IntVar(&s.writerBatch, "writer-batch", 5000, "most events the writer inserts at once")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -17,6 +18,10 @@ import (
 
 // DefaultTenant is the tenant of every request when no keys are configured.
 const DefaultTenant = "default"
+
+// MinKeyLen is the shortest API key accepted: a key is the only secret
+// between a tenant's data and anyone who can reach the server.
+const MinKeyLen = 16
 
 // Keys maps API keys to tenants. An empty Keys admits every request as
 // DefaultTenant, which is safe only on a loopback listener.
@@ -36,6 +41,9 @@ func ParseKeys(s string) (Keys, error) {
 		key, tenant = strings.TrimSpace(key), strings.TrimSpace(tenant)
 		if !ok || key == "" || tenant == "" {
 			return nil, fmt.Errorf("api key entry %q: want key=tenant", redact(line))
+		}
+		if len(key) < MinKeyLen {
+			return nil, fmt.Errorf("api key entry %q: a key must be at least %d characters, long enough not to be guessed", redact(line), MinKeyLen)
 		}
 		if _, dup := keys[key]; dup {
 			return nil, fmt.Errorf("api key entry %q: key listed twice", redact(line))
@@ -68,18 +76,59 @@ func redact(line string) string {
 
 const tenantLocal = "taskpulse.tenant"
 
+// Guard limits failed authentications by remote address. Blocked runs
+// before the key is looked at, so that an address past its limit learns
+// nothing of its guesses and costs no key comparisons; Failed counts a
+// request refused for its key.
+type Guard interface {
+	// Blocked reports whether addr has failed too often, and if so how
+	// long until it may try again.
+	Blocked(addr string) (retryAfter time.Duration, blocked bool)
+	// Failed counts a failed authentication from addr.
+	Failed(addr string)
+}
+
+// Option changes what Middleware does.
+type Option func(*options)
+
+type options struct{ guard Guard }
+
+// WithGuard makes Middleware refuse, with 429, addresses g says failed too
+// often, and report failures to g. A nil g guards nothing.
+func WithGuard(g Guard) Option { return func(o *options) { o.guard = g } }
+
 // Middleware admits requests that carry a known key, in the Authorization
 // header ("Bearer KEY"), the X-API-Key header, or, for WebSocket clients
 // that cannot set headers, the api_key query parameter. It records the
 // key's tenant for Tenant.
-func (k Keys) Middleware() fiber.Handler {
+func (k Keys) Middleware(opts ...Option) fiber.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return func(c *fiber.Ctx) error {
 		if len(k) == 0 {
 			c.Locals(tenantLocal, DefaultTenant)
 			return c.Next()
 		}
+		// c.IP is the peer's address unless the app is configured to trust
+		// a proxy header; a client-sent X-Forwarded-For would let anyone
+		// pick a fresh address per guess.
+		if o.guard != nil {
+			if wait, blocked := o.guard.Blocked(c.IP()); blocked {
+				return &httpx.Error{
+					Status:     fiber.StatusTooManyRequests,
+					Code:       httpx.CodeRateLimited,
+					Message:    "too many requests with a wrong API key from this address; retry later",
+					RetryAfter: max(1, int((wait+time.Second-1)/time.Second)),
+				}
+			}
+		}
 		tenant, ok := k.lookup(requestKey(c))
 		if !ok {
+			if o.guard != nil {
+				o.guard.Failed(c.IP())
+			}
 			return httpx.NewError(fiber.StatusUnauthorized, httpx.CodeUnauthorized, "a valid API key is required (Authorization: Bearer KEY)")
 		}
 		c.Locals(tenantLocal, tenant)

@@ -27,19 +27,20 @@ func TestParseKeys(t *testing.T) {
 		require.Equal(t, want, got, in)
 	}
 	f("", Keys{}, "")
-	f("a=acme, b=globex", Keys{"a": "acme", "b": "globex"}, "")
-	f("# comment\n\na=acme\n", Keys{"a": "acme"}, "")
+	f("key-a-0123456789ab=acme, key-b-0123456789ab=globex", Keys{"key-a-0123456789ab": "acme", "key-b-0123456789ab": "globex"}, "")
+	f("# comment\n\nkey-a-0123456789ab=acme\n", Keys{"key-a-0123456789ab": "acme"}, "")
 	f("secret-key", nil, "want key=tenant")
 	f("secret-key=", nil, "want key=tenant")
-	f("secret-key=a,secret-key=b", nil, "listed twice")
+	f("secret-key-0123456789=a,secret-key-0123456789=b", nil, "listed twice")
+	f("secret-key-0123=a", nil, "at least 16 characters")
 }
 
 func TestLoadKeysMergesListAndFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keys")
-	require.NoError(t, os.WriteFile(path, []byte("f=from-file\n"), 0o600))
-	keys, err := LoadKeys("l=from-list", path)
+	require.NoError(t, os.WriteFile(path, []byte("key-from-the-file=from-file\n"), 0o600))
+	keys, err := LoadKeys("key-from-the-list=from-list", path)
 	require.NoError(t, err)
-	require.Equal(t, Keys{"l": "from-list", "f": "from-file"}, keys)
+	require.Equal(t, Keys{"key-from-the-list": "from-list", "key-from-the-file": "from-file"}, keys)
 	_, err = LoadKeys("", filepath.Join(t.TempDir(), "missing"))
 	require.ErrorContains(t, err, "read api keys file")
 }

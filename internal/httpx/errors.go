@@ -10,6 +10,7 @@ import (
 // Error codes are stable: clients branch on them, so never rename one.
 const (
 	CodeInvalidJSON      = "invalid_json"
+	CodeInvalidBody      = "invalid_body"
 	CodeValidation       = "validation_failed"
 	CodeInvalidParameter = "invalid_parameter"
 	CodeUnsupportedMedia = "unsupported_media_type"
@@ -21,6 +22,7 @@ const (
 	CodeNotImplemented   = "not_implemented"
 	CodePrecondition     = "precondition_failed"
 	CodeInternal         = "internal"
+	CodeRateLimited      = "rate_limited"
 )
 
 // Error is the body of every error answer: {"error": {...}}.
@@ -75,36 +77,32 @@ func ErrorHandler(c *fiber.Ctx, err error) error {
 	return c.Status(e.Status).JSON(fiber.Map{"error": e})
 }
 
+// fromFiber words an error of Fiber's or fasthttp's own. Their messages
+// can quote the request (a malformed one, headers and all), so the answer
+// says only what the status means: a request's bytes are never echoed.
 func fromFiber(fe *fiber.Error) *Error {
-	code := CodeInternal
+	code, message := CodeInvalidParameter, "the request is malformed"
 	switch fe.Code {
 	case fiber.StatusRequestEntityTooLarge:
-		code = CodeTooLarge
+		code, message = CodeTooLarge, "the request body is over the limit"
 	case fiber.StatusRequestHeaderFieldsTooLarge:
-		code = CodeHeadersTooLarge
+		code, message = CodeHeadersTooLarge, "the request headers are too large"
 	case fiber.StatusNotFound:
-		code = CodeNotFound
+		code, message = CodeNotFound, "no such route"
 	case fiber.StatusUnsupportedMediaType:
-		code = CodeUnsupportedMedia
+		code, message = CodeUnsupportedMedia, "the Content-Type is not supported here"
 	case fiber.StatusUnauthorized:
-		code = CodeUnauthorized
+		code, message = CodeUnauthorized, "a valid API key is required"
 	case fiber.StatusServiceUnavailable:
-		code = CodeUnavailable
+		code, message = CodeUnavailable, "the service is unavailable"
+	case fiber.StatusMethodNotAllowed:
+		message = "the method is not allowed here"
+	case fiber.StatusRequestTimeout:
+		message = "the request was not read in time"
 	default:
-		if fe.Code >= 400 && fe.Code < 500 {
-			code = CodeInvalidParameter
+		if fe.Code < 400 || fe.Code >= 500 {
+			code, message = CodeInternal, "internal error"
 		}
 	}
-	return NewError(fe.Code, code, fe.Message)
-}
-
-// BodyLimit refuses a request whose body is over limit bytes with 413.
-func BodyLimit(limit int) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if len(c.Request().Body()) > limit {
-			return NewError(fiber.StatusRequestEntityTooLarge, CodeTooLarge,
-				"the request body is over the limit of "+strconv.Itoa(limit)+" bytes")
-		}
-		return c.Next()
-	}
+	return NewError(fe.Code, code, message)
 }

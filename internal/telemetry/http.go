@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -24,8 +25,10 @@ func NewRegistry() *prometheus.Registry {
 }
 
 // RequestMetrics counts requests and their latency by route pattern (not
-// by raw path, which would make a series per task id) and status code.
-func RequestMetrics(reg prometheus.Registerer) fiber.Handler {
+// by raw path, which would make a series per task id) and status code. A
+// request refused by a middleware (no key, a bad Origin) is counted under
+// the route it asked for, found among app's routes.
+func RequestMetrics(reg prometheus.Registerer, app *fiber.App) fiber.Handler {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "taskpulse_http_requests_total",
 		Help: "HTTP requests by method, route and status code.",
@@ -36,13 +39,14 @@ func RequestMetrics(reg prometheus.Registerer) fiber.Handler {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	}, []string{"method", "route"})
 	reg.MustRegister(requests, latency)
+	routes := sync.OnceValue(func() *routeTable { return newRouteTable(app) })
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
 		status := responseStatus(c, err)
 		route := c.Route().Path
-		if status == fiber.StatusNotFound && route == "/" {
-			route = "unmatched"
+		if route == "/" && c.Path() != "/" {
+			route = routes().match(c.Method(), c.Path())
 		}
 		method := strings.Clone(c.Method()) // Fiber reuses the buffer behind it
 		requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
