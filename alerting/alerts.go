@@ -92,12 +92,16 @@ func (s *Service) applyOne(ctx context.Context, r *compiledRule, group string, o
 		if err != nil {
 			// Keep the old state: the next evaluation makes the same
 			// transition, with the same notification id, and tries again.
-			s.log.Error("cannot send a notification; retrying at the next evaluation", "rule", r.ID, "group", group, "err", err)
+			s.log.Error("cannot send a notification; retrying at the next evaluation", "tenant", r.Tenant, "rule", r.ID, "group", group, "err", err)
 			return
 		}
 		if sent {
 			next = told(next, t, &r.Rule, now)
 		}
+	}
+	if _, ok := s.held[k]; ok && next.State != StateFiring {
+		delete(s.held, k)
+		s.log.Info("alert held back by a silence is over without being told", "tenant", r.Tenant, "rule", r.ID, "group", group, "state", next.State)
 	}
 	if sameState(old, &next) {
 		// Only the value or the wording moved: not worth a write.
@@ -110,7 +114,7 @@ func (s *Service) applyOne(ctx context.Context, r *compiledRule, group string, o
 	}
 	next.Version = nextVersion(old.Version)
 	if err := s.putAlert(ctx, &next); err != nil {
-		s.log.Error("cannot store an alert state", "rule", r.ID, "group", group, "err", err)
+		s.log.Error("cannot store an alert state", "tenant", r.Tenant, "rule", r.ID, "group", group, "err", err)
 	}
 	s.alerts[k] = &next
 }
@@ -129,6 +133,7 @@ func (s *Service) putAlert(ctx context.Context, a *Alert) error {
 // drop forgets an alert and deletes its document.
 func (s *Service) drop(ctx context.Context, k alertKey, a *Alert) {
 	delete(s.alerts, k)
+	delete(s.held, k)
 	if a.Version == 0 {
 		return
 	}
@@ -137,7 +142,7 @@ func (s *Service) drop(ctx context.Context, k alertKey, a *Alert) {
 		Version: nextVersion(a.Version), Body: []byte("{}"), UpdatedAt: s.now().UnixMilli(), Deleted: true,
 	})
 	if err != nil {
-		s.log.Error("cannot delete an alert state", "rule", k.rule, "group", k.group, "err", err)
+		s.log.Error("cannot delete an alert state", "tenant", k.tenant, "rule", k.rule, "group", k.group, "err", err)
 	}
 }
 

@@ -1,8 +1,6 @@
 package alerting
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -16,7 +14,8 @@ import (
 )
 
 // codeConflict answers a change that the current state forbids: editing a
-// rule of the rules file, making a rule whose id is taken.
+// rule of the rules file, making a rule whose id is taken, deleting a
+// channel in use, going past a tenant's limit.
 const codeConflict = "conflict"
 
 // Routes mounts the alerting API on r, which must already run
@@ -31,22 +30,13 @@ func (s *Service) Routes(r fiber.Router) {
 	r.Get("/v1/silences", s.listSilences)
 	r.Post("/v1/silences", s.createSilence)
 	r.Delete("/v1/silences/:id", s.deleteSilence)
+	r.Get("/v1/alert-channels", s.listChannels)
+	r.Post("/v1/alert-channels", s.createChannel)
+	r.Get("/v1/alert-channels/:name", s.getChannel)
+	r.Put("/v1/alert-channels/:name", s.updateChannel)
+	r.Delete("/v1/alert-channels/:name", s.deleteChannel)
 	r.Get("/v1/notifications", s.listNotifications)
 	r.Post("/v1/notifications/:id/read", s.readNotificationRoute)
-}
-
-// decodeBody decodes a JSON body strictly: an unknown field is a mistake
-// the client wants to hear about, not have ignored.
-func decodeBody(c *fiber.Ctx, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return httpx.NewError(fiber.StatusBadRequest, httpx.CodeInvalidJSON, "request body: "+err.Error())
-	}
-	if dec.More() {
-		return httpx.NewError(fiber.StatusBadRequest, httpx.CodeInvalidJSON, "request body: one JSON object expected")
-	}
-	return nil
 }
 
 func invalid(what string, errs []FieldError) error {
@@ -78,10 +68,16 @@ func newParams(c *fiber.Ctx, known ...string) (params, error) {
 		return nil, err
 	}
 	p := params{}
+	var empty error
 	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		// "?user_id=" is a filter whose value got lost on the way, not
+		// no filter: answering everything would be the wrong answer.
+		if len(v) == 0 && empty == nil && string(k) != "api_key" {
+			empty = httpx.BadParameter(string(k), "must not be empty; leave the parameter out instead")
+		}
 		p[string(k)] = append(p[string(k)], string(v))
 	})
-	return p, nil
+	return p, empty
 }
 
 func (p params) str(name string) (string, error) {
@@ -94,16 +90,17 @@ func (p params) str(name string) (string, error) {
 	return "", httpx.BadParameter(name, "must be given once")
 }
 
-func (p params) list(name string) []string {
+func (p params) list(name string) ([]string, error) {
 	var out []string
 	for _, v := range p[name] {
 		for part := range strings.SplitSeq(v, ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				out = append(out, part)
+			if part = strings.TrimSpace(part); part == "" {
+				return nil, httpx.BadParameter(name, "must not hold an empty item")
 			}
+			out = append(out, part)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func (p params) boolean(name string) (bool, error) {

@@ -29,7 +29,11 @@ func (s *Service) listNotifications(c *fiber.Ctx) error {
 		return err
 	}
 	var severities []schema.Severity
-	for _, v := range p.list("severity") {
+	list, err := p.list("severity")
+	if err != nil {
+		return err
+	}
+	for _, v := range list {
 		if !schema.Severity(v).Valid() {
 			return httpx.BadParameter("severity", "must be among info, warning, critical")
 		}

@@ -47,7 +47,7 @@ func (s *Service) getRule(c *fiber.Ctx) error {
 // ruleFromBody decodes and checks a rule sent to the API.
 func (s *Service) ruleFromBody(c *fiber.Ctx, id string) (Rule, error) {
 	var r Rule
-	if err := decodeBody(c, &r); err != nil {
+	if err := httpx.DecodeJSON(c, &r); err != nil {
 		return r, err
 	}
 	if id != "" {
@@ -62,7 +62,11 @@ func (s *Service) ruleFromBody(c *fiber.Ctx, id string) (Rule, error) {
 	}
 	r.Tenant, r.Source = auth.Tenant(c), SourceAPI
 	r.fillDefaults(&s.cfg)
-	env := ruleEnv{channels: s.rules.channelNames(), hasSeries: s.series != nil, hasLogs: s.logs != nil}
+	channels, err := s.usableChannels(c.UserContext(), r.Tenant)
+	if err != nil {
+		return r, s.storeError(err, "alert channel")
+	}
+	env := ruleEnv{channels: channels, hasSeries: s.series != nil, hasLogs: s.logs != nil, api: true}
 	if errs := r.validate(env); len(errs) > 0 {
 		return r, invalid("alert rule", errs)
 	}
@@ -157,10 +161,17 @@ func (s *Service) checkWritable(ctx context.Context, tenant, id string, exists b
 	switch {
 	case err == nil:
 		return conflict("alert rule " + id + " exists; change it with PUT")
-	case errors.Is(err, store.ErrNotFound):
-		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		return s.storeError(err, "alert rule")
 	}
-	return s.storeError(err, "alert rule")
+	docs, err := s.docs.Documents(ctx, tenant, kindRule)
+	if err != nil {
+		return s.storeError(err, "alert rule")
+	}
+	if len(docs) >= maxRulesPerTenant {
+		return conflict("this tenant has " + itoa(len(docs)) + " alert rules, the most it may have; delete one first")
+	}
+	return nil
 }
 
 // putRule stores r as the next version after old and puts it in force on

@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -36,49 +37,111 @@ func (s *Service) createSilence(c *fiber.Ctx) error {
 		return err
 	}
 	var req silenceRequest
-	if err := decodeBody(c, &req); err != nil {
+	if err := httpx.DecodeJSON(c, &req); err != nil {
 		return err
 	}
 	now := s.now().UnixMilli()
 	sl := Silence{ID: uuid.NewString(), Matchers: req.Matchers, StartsAt: req.StartsAt, EndsAt: req.EndsAt,
 		Comment: req.Comment, CreatedBy: req.CreatedBy, CreatedAt: now}
-	if sl.StartsAt == 0 {
-		sl.StartsAt = now
-	}
-	var errs []FieldError
-	if req.Duration != 0 {
-		if req.EndsAt != 0 {
-			errs = append(errs, FieldError{"duration", "cannot be given with ends_at"})
-		}
-		sl.EndsAt = sl.StartsAt + req.Duration.D().Milliseconds()
-	}
-	if len(sl.Matchers) == 0 {
-		// A silence of everything is almost always a mistake; one that
-		// means it can match rule=~".+".
-		errs = append(errs, FieldError{"matchers", "must hold at least one matcher"})
-	} else if _, err := compileMatchers(sl.Matchers); err != nil {
-		errs = append(errs, FieldError{"matchers", err.Error()})
-	}
-	switch {
-	case sl.EndsAt == 0:
-		errs = append(errs, FieldError{"ends_at", "is required (unix ms), or give duration"})
-	case sl.EndsAt <= sl.StartsAt:
-		errs = append(errs, FieldError{"ends_at", "must be after starts_at"})
-	case sl.EndsAt <= now:
-		errs = append(errs, FieldError{"ends_at", "must be in the future"})
-	}
-	if len(errs) > 0 {
+	if errs := sl.validate(req, now); len(errs) > 0 {
 		return invalid("silence", errs)
+	}
+	tenant := auth.Tenant(c)
+	ctx := c.UserContext()
+	if err := s.makeRoomForSilence(ctx, tenant, now); err != nil {
+		return err
 	}
 	body, err := json.Marshal(&sl)
 	if err != nil {
 		return fmt.Errorf("encode silence: %w", err)
 	}
-	doc := store.Document{Tenant: auth.Tenant(c), Kind: kindSilence, ID: sl.ID, Version: nextVersion(0), Body: body, UpdatedAt: now}
-	if err := s.docs.PutDocuments(c.UserContext(), doc); err != nil {
+	doc := store.Document{Tenant: tenant, Kind: kindSilence, ID: sl.ID, Version: nextVersion(0), Body: body, UpdatedAt: now}
+	if err := s.docs.PutDocuments(ctx, doc); err != nil {
 		return s.storeError(err, "silence")
 	}
 	return c.Status(fiber.StatusCreated).JSON(silenceView{sl, silenceState(&sl, now)})
+}
+
+// validate fills in sl's times from req and lists every problem.
+func (sl *Silence) validate(req silenceRequest, now int64) []FieldError {
+	var errs []FieldError
+	add := func(field, reason string) { errs = append(errs, FieldError{field, reason}) }
+	ahead := maxSilenceAhead.Milliseconds()
+	if sl.StartsAt == 0 {
+		sl.StartsAt = now
+	}
+	switch {
+	case sl.StartsAt < 0:
+		add("starts_at", "must not be negative (unix ms)")
+	case sl.StartsAt > now+ahead:
+		add("starts_at", "must be at most a year ahead")
+	}
+	if req.Duration != 0 {
+		if req.EndsAt != 0 {
+			add("duration", "cannot be given with ends_at")
+		}
+		if req.Duration <= 0 || req.Duration.D() > maxSilenceAhead {
+			add("duration", "must be positive and at most a year")
+		} else {
+			sl.EndsAt = sl.StartsAt + req.Duration.D().Milliseconds()
+		}
+	}
+	if len(sl.Matchers) == 0 {
+		// A silence of everything is almost always a mistake; one that
+		// means it can match rule=~".+".
+		add("matchers", "must hold at least one matcher")
+	} else {
+		checkMatchers(add, "matchers", sl.Matchers)
+	}
+	switch {
+	case req.Duration != 0 && sl.EndsAt == 0:
+	case sl.EndsAt == 0:
+		add("ends_at", "is required (unix ms), or give duration")
+	case sl.EndsAt <= sl.StartsAt:
+		add("ends_at", "must be after starts_at")
+	case sl.EndsAt <= now:
+		add("ends_at", "must be in the future")
+	case sl.EndsAt > now+ahead:
+		add("ends_at", "must be at most a year ahead")
+	}
+	if len(sl.Comment) > maxComment {
+		add("comment", "must be at most "+itoa(maxComment)+" bytes")
+	}
+	if len(sl.CreatedBy) > maxCreatedBy {
+		add("created_by", "must be at most "+itoa(maxCreatedBy)+" bytes")
+	}
+	return errs
+}
+
+// makeRoomForSilence refuses a silence past the tenant's limit, and
+// deletes silences expired long enough ago that nobody looks for them:
+// without that, every silence ever made would be read at every
+// notification.
+func (s *Service) makeRoomForSilence(ctx context.Context, tenant string, now int64) error {
+	sls, err := s.silences(ctx, tenant)
+	if err != nil {
+		return s.storeError(err, "silence")
+	}
+	live := 0
+	var tombs []store.Document
+	for _, sl := range sls {
+		switch {
+		case sl.EndsAt > now:
+			live++
+		case sl.EndsAt < now-expiredSilenceKept.Milliseconds():
+			tombs = append(tombs, store.Document{Tenant: tenant, Kind: kindSilence, ID: sl.ID, Version: nextVersion(sl.version),
+				Body: []byte("{}"), UpdatedAt: now, Deleted: true})
+		}
+	}
+	if len(tombs) > 0 {
+		if err := s.docs.PutDocuments(ctx, tombs...); err != nil {
+			return s.storeError(err, "silence")
+		}
+	}
+	if live >= maxSilencesPerTenant {
+		return conflict("this tenant has " + itoa(live) + " silences that have not expired, the most it may have; delete one first")
+	}
+	return nil
 }
 
 func silenceState(sl *Silence, now int64) string {

@@ -3,6 +3,7 @@ package alerting
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,7 +119,7 @@ rules:
 }
 
 func TestRulesAPI(t *testing.T) {
-	e := newEnv(t, "channels:\n  hook: {type: webhook, url: http://127.0.0.1:1}\nrules:\n  - id: from-file\n    kind: task_failed\n")
+	e := newEnv(t, "channels:\n  hook: {type: webhook, url: http://127.0.0.1:1, tenants: [default]}\nrules:\n  - id: from-file\n    kind: task_failed\n")
 	s := e.start(t)
 
 	status, body := s.call(t, "POST", "/v1/alert-rules", `{"id":"api-1","name":"Slow builds","kind":"task_slow","task_type":"build_package","params":{"max_duration":"30m"},"severity":"critical","channels":["hook"],"notify_resolved":true}`)
@@ -270,4 +271,36 @@ func gauge(t testing.TB, reg *prometheus.Registry, name string, labels ...string
 	}
 	t.Fatalf("no sample of %s with %v", name, labels)
 	return 0
+}
+
+// A silenced firing is logged once, with its tenant, not at every
+// evaluation; and once more when the silence no longer holds it back.
+func TestSilencedAlertIsLoggedOncePerTransition(t *testing.T) {
+	r := newReceiver(t, nil)
+	e := newEnv(t, fmt.Sprintf(webhookRuleYAML, r.URL))
+	var logs logBuffer
+	e.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	s := e.start(t)
+	status, body := s.call(t, "POST", "/v1/silences", `{"matchers":[{"name":"rule","op":"=","value":"failed"}],"duration":"1h"}`)
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+
+	e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusFailed})
+	require.Eventually(t, func() bool { return len(logs.lines("held back by a silence")) > 0 }, patience, 5*time.Millisecond)
+	// The task check runs every 20ms and finds the firing untold each
+	// time: give it many turns.
+	time.Sleep(30 * e.testConfig().TaskCheckInterval)
+	held := logs.lines("held back by a silence")
+	require.Len(t, held, 1, "%v", held)
+	for _, want := range []string{"tenant=default", "rule=failed", "group=t1", "transition=firing", "silence=" + body["id"].(string)} {
+		require.Contains(t, held[0], want)
+	}
+
+	status, _ = s.call(t, "DELETE", "/v1/silences/"+body["id"].(string), "")
+	require.Equal(t, http.StatusNoContent, status)
+	s.waitDelivery(t, "failed", "t1", "firing", schema.DeliverySent)
+	over := logs.lines("silence no longer holds the alert back")
+	require.Len(t, over, 1, "%v", over)
+	require.Contains(t, over[0], "tenant=default")
+	require.Contains(t, over[0], "group=t1")
+	require.Len(t, logs.lines("held back by a silence"), 1)
 }

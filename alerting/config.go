@@ -2,7 +2,10 @@ package alerting
 
 import (
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/taskpulse/taskpulse/alerting/channel"
 )
 
 // DefaultGroup is the consumer group in which alerting processes share
@@ -39,6 +42,16 @@ type Config struct {
 	// forgotten. Default 1h.
 	ResolvedRetention time.Duration
 	Delivery          DeliveryConfig
+	// ChannelAllow and ChannelDeny are hosts and networks (IP addresses,
+	// CIDR networks, host names, *.example.com) that channels made by
+	// tenants may, or may not, reach. Without them a tenant's channel may
+	// reach any address but the internal ones (loopback, link-local,
+	// private, shared, unspecified, multicast); an allow entry lifts
+	// that, a deny entry refuses whatever it names. The channels of the
+	// rules file are the operator's and not bound by either.
+	ChannelAllow, ChannelDeny []string
+	// Resolve looks up the hosts of tenants' channels; the DNS when nil.
+	Resolve channel.Resolver
 }
 
 // DeliveryConfig bounds the delivery of a notification on one channel.
@@ -100,5 +113,8 @@ func (c *Config) Validate() error {
 	check(d.RetryMin > 0 && d.RetryMax >= d.RetryMin, "delivery backoff must be positive, min <= max")
 	check(d.MaxRetryAfter > 0, "delivery max retry-after must be positive")
 	check(d.Timeout > 0, "delivery timeout must be positive")
+	if _, err := channel.NewPolicy(c.ChannelAllow, c.ChannelDeny, nil); err != nil {
+		errs = append(errs, fmt.Errorf("alerting: channel %w", err))
+	}
 	return errors.Join(errs...)
 }

@@ -167,11 +167,11 @@ func outcome(st schema.DeliveryState) string {
 // failed with the time of the next attempt, or given up.
 func (s *Service) attempt(ctx context.Context, n *schema.Notification, name string, number int) (schema.Attempt, schema.DeliveryState, int64) {
 	att := schema.Attempt{At: s.now().UnixMilli()}
-	sender := s.rules.channel(name)
-	var err error
-	if sender == nil {
-		err = &channel.Error{Permanent: true, Err: errors.New("no channel named " + name + " is configured")}
-	} else {
+	sender, err := s.senderFor(ctx, n.Tenant, n.Rule, name)
+	switch {
+	case errors.Is(err, errNoChannel):
+		err = &channel.Error{Permanent: true, Err: err}
+	case err == nil:
 		err = sender.Send(ctx, n)
 	}
 	if err == nil {

@@ -10,6 +10,19 @@
 // which keeps them as "alert_rule" documents; rules of the file are
 // read-only through the API.
 //
+// # Channels and tenants
+//
+// The channels of the rules file are the operator's: its rules may use
+// any of them, and a rule made through the API only those the file
+// shares with the rule's tenant (tenants: [...], "*" for all). Tenants
+// make their own channels through the API ("alert_channel" documents,
+// named within the tenant); answers redact their secrets. A tenant's
+// channel may not reach internal addresses unless the operator allows
+// them (Config.ChannelAllow, ChannelDeny): channel.Policy checks the
+// host when the channel is made and the address of every connection.
+// Which channel a name means is decided again at every delivery, so a
+// channel unshared or deleted stops delivering at once.
+//
 // # Evaluation
 //
 // Task rules follow the progress topic (Subscribe: every process sees

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -60,6 +61,11 @@ type env struct {
 	logs   LogReader
 	// registerer, when set, receives the metrics of the services started.
 	registerer prometheus.Registerer
+	// keys, when set, are the API keys of the services started; without
+	// them every request is the default tenant's.
+	keys auth.Keys
+	// logger, when set, is the logger of the services started.
+	logger *slog.Logger
 }
 
 func newEnv(t testing.TB, rulesYAML string) *env {
@@ -108,11 +114,11 @@ func (e *env) start(t testing.TB) *service {
 
 func (e *env) startWith(t testing.TB, cfg Config) *service {
 	t.Helper()
-	deps := Deps{Bus: e.bus, Documents: e.store, Tasks: e.store, Series: e.series, Logs: e.logs, Registerer: e.registerer}
+	deps := Deps{Bus: e.bus, Documents: e.store, Tasks: e.store, Series: e.series, Logs: e.logs, Registerer: e.registerer, Logger: e.logger}
 	svc, err := New(cfg, deps)
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{ErrorHandler: httpx.ErrorHandler, DisableStartupMessage: true})
-	svc.Routes(app.Group("", auth.Keys{}.Middleware()))
+	svc.Routes(app.Group("", e.keys.Middleware()))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -151,6 +157,106 @@ func (s *service) call(t testing.TB, method, path, body string) (int, map[string
 		require.NoError(t, json.Unmarshal(raw, &out), string(raw))
 	}
 	return resp.StatusCode, out
+}
+
+// as sends a request with an API key and a content type, and decodes a
+// JSON answer.
+func (s *service) as(t testing.TB, key, method, path, contentType, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	if len(raw) > 0 {
+		require.NoError(t, json.Unmarshal(raw, &out), string(raw))
+	}
+	return resp.StatusCode, out
+}
+
+// details maps the fields (or parameters) an error answer names to their
+// reasons.
+func details(t testing.TB, body map[string]any) map[string]string {
+	t.Helper()
+	e, ok := body["error"].(map[string]any)
+	require.True(t, ok, "not an error answer: %v", body)
+	out := map[string]string{}
+	ds, _ := e["details"].([]any)
+	for _, d := range ds {
+		m := d.(map[string]any)
+		name, _ := m["field"].(string)
+		if p, ok := m["parameter"].(string); ok {
+			name = p
+		}
+		out[name] = m["reason"].(string)
+	}
+	return out
+}
+
+// waitAs waits for the notification of a rule and group of the tenant of
+// key to reach state on every channel, and returns it.
+func (s *service) waitAs(t testing.TB, key, rule, group string, want schema.DeliveryState) schema.Notification {
+	t.Helper()
+	var found schema.Notification
+	require.Eventually(t, func() bool {
+		_, body := s.as(t, key, "GET", "/v1/notifications", "", "")
+		raw, err := json.Marshal(body["notifications"])
+		require.NoError(t, err)
+		var ns []schema.Notification
+		require.NoError(t, json.Unmarshal(raw, &ns))
+		for _, n := range ns {
+			if n.Rule != rule || n.GroupKey != group {
+				continue
+			}
+			found = n
+			for _, d := range n.Deliveries {
+				if d.State != want {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}, patience, 10*time.Millisecond, "notification %s/%s never reached %s: %+v", rule, group, want, found)
+	return found
+}
+
+// logBuffer is a log destination tests read back.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns the lines logged that contain every one of parts.
+func (b *logBuffer) lines(parts ...string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+next:
+	for _, l := range strings.Split(b.buf.String(), "\n") {
+		for _, p := range parts {
+			if !strings.Contains(l, p) {
+				continue next
+			}
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 func (s *service) notifications(t testing.TB, query string) []schema.Notification {

@@ -28,13 +28,24 @@ func notificationID(tenant, rule, group, trans string, at int64) string {
 // notify makes t's notification, stores it and publishes it for delivery,
 // unless a silence holds it back. It reports whether it went out.
 func (s *Service) notify(ctx context.Context, r *compiledRule, a *Alert, t *transition) (bool, error) {
-	silenced, err := s.silenced(ctx, a.Tenant, a.Labels, s.now().UnixMilli())
+	silence, err := s.silencedBy(ctx, a.Tenant, a.Labels, s.now().UnixMilli())
 	if err != nil {
 		return false, err
 	}
-	if silenced {
-		s.log.Info("notification held back by a silence", "rule", r.ID, "group", a.GroupKey, "transition", t.kind)
+	k := alertKey{a.Tenant, r.ID, a.GroupKey}
+	if silence != "" {
+		// A held-back firing is due again at every evaluation: say so
+		// once per transition, not every few seconds.
+		if held, ok := s.held[k]; !ok || held != *t {
+			s.held[k] = *t
+			s.log.Info("notification held back by a silence", "tenant", a.Tenant, "rule", r.ID, "group", a.GroupKey,
+				"transition", t.kind, "silence", silence)
+		}
 		return false, nil
+	}
+	if _, ok := s.held[k]; ok {
+		delete(s.held, k)
+		s.log.Info("silence no longer holds the alert back", "tenant", a.Tenant, "rule", r.ID, "group", a.GroupKey, "transition", t.kind)
 	}
 	n := newNotification(r, a, t)
 	body, err := json.Marshal(&n)
@@ -52,7 +63,7 @@ func (s *Service) notify(ctx context.Context, r *compiledRule, a *Alert, t *tran
 	if err := s.bus.Publish(ctx, rec); err != nil {
 		return false, fmt.Errorf("publish notification: %w", err)
 	}
-	s.log.Info("alert notification", "rule", r.ID, "group", a.GroupKey, "transition", t.kind, "id", n.ID)
+	s.log.Info("alert notification", "tenant", a.Tenant, "rule", r.ID, "group", a.GroupKey, "transition", t.kind, "id", n.ID)
 	return true, nil
 }
 

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/taskpulse/taskpulse/alerting/channel"
 )
 
 // compiledRule is a Rule ready to evaluate.
@@ -132,7 +130,8 @@ func (g *registry) get(tenant, id string) *compiledRule {
 
 func (g *registry) live(tenant, id string) bool { return g.get(tenant, id) != nil }
 
-func (g *registry) channel(name string) channel.Sender {
+// fileChannel returns the channel of the rules file named name, or nil.
+func (g *registry) fileChannel(name string) *fileChannel {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	if g.file == nil {
@@ -141,13 +140,17 @@ func (g *registry) channel(name string) channel.Sender {
 	return g.file.channels[name]
 }
 
-func (g *registry) channelNames() map[string]bool {
+// sharedChannels lists the channels of the rules file shared with
+// tenant.
+func (g *registry) sharedChannels(tenant string) []string {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	names := map[string]bool{}
+	var names []string
 	if g.file != nil {
-		for n := range g.file.channels {
-			names[n] = true
+		for n, c := range g.file.channels {
+			if c.sharedWith(tenant) {
+				names = append(names, n)
+			}
 		}
 	}
 	return names

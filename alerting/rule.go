@@ -134,9 +134,15 @@ func (e FieldError) Error() string { return e.Field + " " + e.Reason }
 
 // ruleEnv is what a rule is checked against beyond itself.
 type ruleEnv struct {
+	// channels are the names the rule may use: for a rule of the file,
+	// the file's channels; for one made through the API, the tenant's
+	// own and the file's shared with it.
 	channels  map[string]bool
 	hasSeries bool
 	hasLogs   bool
+	// api marks a rule made through the API, held to tighter bounds than
+	// the operator's file.
+	api bool
 }
 
 var ruleID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
@@ -184,33 +190,28 @@ func (r *Rule) validate(env ruleEnv) []FieldError {
 		add("id", "must be 1 to 128 letters, digits, '_', '.', ':' or '-', starting with a letter or digit")
 	}
 	if len(r.Name) > schema.MaxNameLen {
-		add("name", "must be at most 512 bytes")
+		add("name", "must be at most "+itoa(schema.MaxNameLen)+" bytes")
+	}
+	if len(r.TaskType) > schema.MaxNameLen {
+		add("task_type", "must be at most "+itoa(schema.MaxNameLen)+" bytes")
 	}
 	if !r.Severity.Valid() {
 		add("severity", "must be info, warning or critical")
 	}
-	for i, c := range r.Channels {
-		if !env.channels[c] {
-			add("channels["+itoa(i)+"]", "names no configured channel: "+c)
-		}
-	}
-	if r.For < 0 {
-		add("for", "must not be negative")
-	}
-	if r.RepeatInterval <= 0 {
-		add("repeat_interval", "must be positive")
-	}
-	if _, err := compileMatchers(r.Matchers); err != nil {
-		add("matchers", err.Error())
-	}
+	r.validateChannels(add, env)
+	checkDuration(add, "for", r.For, 0, maxRuleDuration)
+	checkDuration(add, "repeat_interval", r.RepeatInterval, minRepeatInterval, maxRuleDuration)
+	checkMatchers(add, "matchers", r.Matchers)
 	if r.Kind.task() {
 		if r.Interval != 0 {
 			add("interval", "does not apply to task rules, which are evaluated on every event")
 		}
-	} else if r.Interval <= 0 {
-		add("interval", "must be positive")
-	} else if r.Interval.D() < minInterval {
-		add("interval", "must be at least "+minInterval.String())
+	} else {
+		lo := minInterval
+		if env.api {
+			lo = minAPIInterval
+		}
+		checkDuration(add, "interval", r.Interval, lo, maxInterval)
 	}
 	if !r.Kind.task() && r.TaskType != "" {
 		add("task_type", "applies only to task rules")
@@ -222,6 +223,16 @@ func (r *Rule) validate(env ruleEnv) []FieldError {
 		}
 		if r.Params.Metric == "" {
 			add("params.metric", "is required")
+		} else if len(r.Params.Metric) > schema.MaxNameLen {
+			add("params.metric", "must be at most "+itoa(schema.MaxNameLen)+" bytes")
+		}
+		if len(r.Params.GroupBy) > maxGroupBy {
+			add("params.group_by", "must list at most "+itoa(maxGroupBy)+" labels")
+		}
+		for i, l := range r.Params.GroupBy {
+			if l == "" || len(l) > maxMatcherName {
+				add("params.group_by["+itoa(i)+"]", "must be 1 to "+itoa(maxMatcherName)+" bytes")
+			}
 		}
 		if !slices.Contains(aggregations, r.Params.Agg) {
 			add("params.agg", "must be one of avg, min, max, sum, count, last, p50, p90, p95, p99")
@@ -237,25 +248,30 @@ func (r *Rule) validate(env ruleEnv) []FieldError {
 		if r.Params.Op != OpGT && r.Params.Op != OpGE {
 			add("params.op", "must be > or >= for a log count")
 		}
+		if len(r.Params.Source) > schema.MaxNameLen {
+			add("params.source", "must be at most "+itoa(schema.MaxNameLen)+" bytes")
+		}
 		r.validateThreshold(add)
+		// An evaluation reads as many records as the threshold.
+		if t := r.Params.Threshold; t != nil && (*t < 0 || *t > maxLogThreshold) {
+			add("params.threshold", "must be from 0 to "+itoa(maxLogThreshold)+" for a log count")
+		}
 	case KindTaskFailed:
 	case KindTaskStalled:
 		if r.Params.StalledAfter <= 0 {
 			add("params.stalled_after", "is required and must be positive")
+		} else {
+			checkDuration(add, "params.stalled_after", r.Params.StalledAfter, 0, maxRuleDuration)
 		}
 	case KindTaskSlow:
 		if r.Params.MaxDuration <= 0 && r.Params.MinRate == nil {
 			add("params", "task_slow needs max_duration or min_rate")
 		}
-		if r.Params.MaxDuration < 0 {
-			add("params.max_duration", "must not be negative")
-		}
-		if r.Params.MinRate != nil && !(*r.Params.MinRate > 0) {
+		checkDuration(add, "params.max_duration", r.Params.MaxDuration, 0, maxRuleDuration)
+		if m := r.Params.MinRate; m != nil && !(*m > 0 && !math.IsInf(*m, 0)) {
 			add("params.min_rate", "must be a positive number of percent per minute")
 		}
-		if r.Params.RateAfter < 0 {
-			add("params.rate_after", "must not be negative")
-		}
+		checkDuration(add, "params.rate_after", r.Params.RateAfter, 0, maxRuleDuration)
 	case "":
 		add("kind", "is required")
 	default:
@@ -268,6 +284,8 @@ func (r *Rule) validateThreshold(add func(string, string)) {
 	p := &r.Params
 	if p.Window <= 0 {
 		add("params.window", "is required and must be positive")
+	} else {
+		checkDuration(add, "params.window", p.Window, 0, maxWindow)
 	}
 	switch p.Op {
 	case OpGT, OpGE, OpLT, OpLE:
@@ -282,11 +300,38 @@ func (r *Rule) validateThreshold(add func(string, string)) {
 	if p.Recovery == nil {
 		return
 	}
+	if math.IsNaN(*p.Recovery) || math.IsInf(*p.Recovery, 0) {
+		add("params.recovery", "must be a finite number")
+		return
+	}
 	// The recovery level must lie on the safe side of the threshold, or
 	// the alert would resolve while still over its limit.
 	above := p.Op == OpGT || p.Op == OpGE
 	if above && *p.Recovery > *p.Threshold || !above && *p.Recovery < *p.Threshold {
 		add("params.recovery", "must be on the resolved side of the threshold (<= it for > and >=, >= it for < and <=)")
+	}
+}
+
+// validateChannels reports channels the rule may not use, in words that
+// do not tell whether the name exists for someone else.
+func (r *Rule) validateChannels(add func(string, string), env ruleEnv) {
+	if len(r.Channels) > maxChannelsPerRule {
+		add("channels", "must list at most "+itoa(maxChannelsPerRule)+" channels")
+		return
+	}
+	reason := "names no configured channel: "
+	if env.api {
+		reason = "names no channel this tenant may use: "
+	}
+	for i, c := range r.Channels {
+		switch {
+		case !channelName.MatchString(c):
+			add("channels["+itoa(i)+"]", "must be a channel name: letters, digits, '_', '.' or '-', at most 128")
+		case !env.channels[c]:
+			add("channels["+itoa(i)+"]", reason+c)
+		case slices.Contains(r.Channels[:i], c):
+			add("channels["+itoa(i)+"]", "is listed twice")
+		}
 	}
 }
 

@@ -19,14 +19,36 @@ import (
 
 // ruleFile is the YAML rules file: channels by name, and rules.
 type ruleFile struct {
-	Channels map[string]channel.Config `yaml:"channels"`
-	Rules    []Rule                    `yaml:"rules"`
+	Channels map[string]fileChannelConfig `yaml:"channels"`
+	Rules    []Rule                       `yaml:"rules"`
+}
+
+// fileChannelConfig is a channel of the rules file. The channels of the
+// file are the operator's: its rules may use any of them, and a rule made
+// through the API only those shared with its tenant.
+type fileChannelConfig struct {
+	channel.Config `yaml:",inline"`
+	// Tenants lists the tenants whose rules made through the API may use
+	// the channel; "*" is every tenant. None by default.
+	Tenants []string `yaml:"tenants"`
+}
+
+// fileChannel is a channel of the rules file, ready to send.
+type fileChannel struct {
+	sender  channel.Sender
+	tenants []string
+}
+
+// sharedWith reports whether the operator lets tenant's own rules use
+// the channel.
+func (c *fileChannel) sharedWith(tenant string) bool {
+	return slices.Contains(c.tenants, tenant) || slices.Contains(c.tenants, "*")
 }
 
 // fileSet is a rules file, checked and ready to run.
 type fileSet struct {
 	rules    []Rule
-	channels map[string]channel.Sender
+	channels map[string]*fileChannel
 }
 
 // Problem is one thing wrong in a rules file: the rule (or channel) it is
@@ -77,7 +99,7 @@ func loadRuleFile(path string, cfg *Config, client *http.Client, hasSeries, hasL
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return nil, &FileError{Path: path, Problems: []Problem{{Field: "yaml", Reason: err.Error()}}}
 	}
-	set := &fileSet{channels: map[string]channel.Sender{}}
+	set := &fileSet{channels: map[string]*fileChannel{}}
 	var problems []Problem
 	env := ruleEnv{channels: map[string]bool{}, hasSeries: hasSeries, hasLogs: hasLogs}
 	for _, name := range sortedKeys(f.Channels) {
@@ -86,7 +108,13 @@ func loadRuleFile(path string, cfg *Config, client *http.Client, hasSeries, hasL
 			problems = append(problems, Problem{Channel: name, Field: "name", Reason: "must be letters, digits, '_', '.' or '-'"})
 			continue
 		}
-		if errs := c.Validate(); len(errs) > 0 {
+		errs := c.Validate()
+		for i, t := range c.Tenants {
+			if t == "" || t == "*" && len(c.Tenants) > 1 {
+				errs = append(errs, channel.FieldError{Field: "tenants[" + itoa(i) + "]", Reason: `must be a tenant, or "*" alone for every tenant`})
+			}
+		}
+		if len(errs) > 0 {
 			for _, e := range errs {
 				problems = append(problems, Problem{Channel: name, Field: e.Field, Reason: e.Reason})
 			}
@@ -95,12 +123,12 @@ func loadRuleFile(path string, cfg *Config, client *http.Client, hasSeries, hasL
 		if c.Timeout == 0 {
 			c.Timeout = cfg.Delivery.Timeout
 		}
-		s, err := channel.New(c, client)
+		s, err := channel.New(c.Config, channel.Transport{Client: client})
 		if err != nil {
 			problems = append(problems, Problem{Channel: name, Field: "type", Reason: err.Error()})
 			continue
 		}
-		set.channels[name] = s
+		set.channels[name] = &fileChannel{sender: s, tenants: c.Tenants}
 		env.channels[name] = true
 	}
 	seen := map[[2]string]bool{}

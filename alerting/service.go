@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/taskpulse/taskpulse/alerting/channel"
 	"github.com/taskpulse/taskpulse/internal/backoff"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/store"
@@ -32,6 +33,12 @@ type Service struct {
 	client  *http.Client
 	metrics *metrics
 
+	// policy guards what tenants' channels reach, tenantTransport
+	// carries them through it, and senders keeps their senders.
+	policy          *channel.Policy
+	tenantTransport channel.Transport
+	senders         senderCache
+
 	rules   *registry
 	tracker *taskTracker
 
@@ -39,6 +46,9 @@ type Service struct {
 	// and the ticker never move the same alert at once.
 	alertsMu sync.Mutex
 	alerts   map[alertKey]*Alert
+	// held is, per alert, the transition a silence last held back, so
+	// that it is logged once rather than at every evaluation.
+	held map[alertKey]transition
 	// following is closed once task events are followed (see Ready).
 	following chan struct{}
 
@@ -67,6 +77,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	policy, err := channel.NewPolicy(cfg.ChannelAllow, cfg.ChannelDeny, cfg.Resolve)
+	if err != nil {
+		panic("BUG: a validated channel policy does not parse: " + err.Error())
+	}
 	s := &Service{
 		cfg: cfg, bus: deps.Bus, docs: deps.Documents, tasks: deps.Tasks, series: deps.Series, logs: deps.Logs,
 		log: deps.Logger.With("component", "alerting"), now: deps.Now,
@@ -75,7 +89,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		rules:     newRegistry(),
 		tracker:   newTaskTracker(),
 		alerts:    map[alertKey]*Alert{},
+		held:      map[alertKey]transition{},
 		following: make(chan struct{}),
+
+		policy:          policy,
+		tenantTransport: tenantTransport(policy),
 	}
 	m, err := newMetrics(deps.Registerer, s)
 	if err != nil {
@@ -128,6 +146,7 @@ func (s *Service) Ready(context.Context) error {
 // Run evaluates rules and delivers notifications until ctx ends. It
 // returns nil then, or an error if it could not start.
 func (s *Service) Run(ctx context.Context) error {
+	defer s.tenantTransport.Client.CloseIdleConnections()
 	if err := s.retry(ctx, "load alert states", s.loadAlerts); err != nil {
 		return nil
 	}

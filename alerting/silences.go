@@ -20,6 +20,8 @@ type Silence struct {
 	Comment   string          `json:"comment,omitempty"`
 	CreatedBy string          `json:"created_by,omitempty"`
 	CreatedAt int64           `json:"created_at"`
+
+	version int64
 }
 
 func (sl *Silence) active(now int64) bool { return sl.StartsAt <= now && now < sl.EndsAt }
@@ -36,18 +38,21 @@ func (s *Service) silences(ctx context.Context, tenant string) ([]Silence, error
 	for _, d := range docs {
 		var sl Silence
 		if err := json.Unmarshal(d.Body, &sl); err != nil {
-			s.log.Warn("skipping a silence that does not decode", "id", d.ID, "err", err)
+			s.log.Warn("skipping a silence that does not decode", "tenant", tenant, "id", d.ID, "err", err)
 			continue
 		}
+		sl.version = d.Version
 		out = append(out, sl)
 	}
 	return out, nil
 }
 
-func (s *Service) silenced(ctx context.Context, tenant string, labels map[string]string, now int64) (bool, error) {
+// silencedBy returns the id of an active silence of tenant that matches
+// labels, or "".
+func (s *Service) silencedBy(ctx context.Context, tenant string, labels map[string]string, now int64) (string, error) {
 	sls, err := s.silences(ctx, tenant)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	for _, sl := range sls {
 		if !sl.active(now) {
@@ -58,8 +63,8 @@ func (s *Service) silenced(ctx context.Context, tenant string, labels map[string
 			continue // refused when made; a stored one that fails matches nothing
 		}
 		if matchAll(ms, labels) {
-			return true, nil
+			return sl.ID, nil
 		}
 	}
-	return false, nil
+	return "", nil
 }

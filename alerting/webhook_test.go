@@ -89,3 +89,43 @@ rules:
 	require.Equal(t, "text/plain", got[0].header.Get("Content-Type"))
 	require.Empty(t, got[0].header.Get(channel.HeaderSignature), "no secret, no signature")
 }
+
+// A template that renders more than any receiver needs is given up, not
+// sent.
+func TestWebhookBodyIsCapped(t *testing.T) {
+	r := newReceiver(t, nil)
+	e := newEnv(t, fmt.Sprintf(`
+channels:
+  big: {type: webhook, url: %s, template: '{{printf "%%300000d" 1}}'}
+rules:
+  - id: failed
+    kind: task_failed
+    channels: [big]
+`, r.URL))
+	s := e.start(t)
+	e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusFailed})
+	n := s.waitDelivery(t, "failed", "t1", "firing", schema.DeliveryGivenUp)
+	require.Contains(t, n.Deliveries[0].Attempts[0].Error, "over 256 KiB")
+	require.Empty(t, r.requests())
+}
+
+// The history of attempts, shown to tenants, never quotes a channel's
+// URL, whose path and userinfo carry tokens.
+func TestDeliveryErrorsDoNotQuoteURLs(t *testing.T) {
+	e := newEnv(t, `
+channels:
+  team: {type: slack, url: "http://user:pw@127.0.0.1:1/services/T0/B0/SECRETTOKEN"}
+rules:
+  - id: failed
+    kind: task_failed
+    channels: [team]
+`)
+	s := e.start(t)
+	e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusFailed})
+	n := s.waitDelivery(t, "failed", "t1", "firing", schema.DeliveryGivenUp)
+	for _, a := range n.Deliveries[0].Attempts {
+		require.NotEmpty(t, a.Error)
+		require.NotContains(t, a.Error, "SECRETTOKEN")
+		require.NotContains(t, a.Error, "pw@")
+	}
+}

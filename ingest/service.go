@@ -28,6 +28,13 @@ type Publisher interface {
 	Publish(ctx context.Context, recs ...bus.Record) error
 }
 
+// Limiter caps what one tenant may ingest. AllowIngest takes a request of
+// events and body bytes from the tenant's allowance, or takes nothing and
+// says how long until the request would fit.
+type Limiter interface {
+	AllowIngest(tenant string, events, bytes int) (retryAfter time.Duration, ok bool)
+}
+
 // Config tunes the HTTP ingest.
 type Config struct {
 	// PublishTimeout bounds one bus write; past it the request gets 503.
@@ -54,12 +61,15 @@ type Deps struct {
 	Logger     *slog.Logger
 	// TracerProvider makes a span of every request; none: a no-op one.
 	TracerProvider trace.TracerProvider
+	// Limiter refuses requests over their tenant's rate; none: no limit.
+	Limiter Limiter
 }
 
 // Service is the HTTP ingest.
 type Service struct {
 	cfg    Config
 	bus    Publisher
+	limits Limiter
 	log    *slog.Logger
 	tracer trace.Tracer
 	events *prometheus.CounterVec
@@ -96,11 +106,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{
 		cfg:    cfg,
 		bus:    deps.Bus,
+		limits: deps.Limiter,
 		log:    deps.Logger.With("component", "ingest"),
 		tracer: deps.TracerProvider.Tracer(tracerName),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskpulse_ingest_events_total",
-			Help: "Events received over HTTP, by signal and outcome (accepted, rejected, unavailable).",
+			Help: "Events received over HTTP, by signal and outcome (accepted, rejected, unavailable, rate_limited).",
 		}, []string{"signal", "outcome"}),
 		now: time.Now,
 	}
@@ -168,6 +179,9 @@ func (s *Service) postProgress(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.limit(c, schema.TopicProgress, len(recs)); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.PublishTimeout)
 	defer cancel()
 	if err := s.bus.Publish(ctx, recs...); err != nil {
@@ -182,6 +196,26 @@ func (s *Service) postProgress(c *fiber.Ctx) error {
 	}
 	s.accepted.Add(float64(len(recs)))
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"accepted": len(recs), "event_ids": ids})
+}
+
+// limit refuses, with 429, a request over its tenant's ingest rate, and
+// counts its events as rate_limited. Bytes are the body's after decoding,
+// what publishing and storing it costs.
+func (s *Service) limit(c *fiber.Ctx, signal string, events int) error {
+	if s.limits == nil {
+		return nil
+	}
+	wait, ok := s.limits.AllowIngest(auth.Tenant(c), events, len(c.Body()))
+	if ok {
+		return nil
+	}
+	s.events.WithLabelValues(signal, "rate_limited").Add(float64(events))
+	return &httpx.Error{
+		Status:     fiber.StatusTooManyRequests,
+		Code:       httpx.CodeRateLimited,
+		Message:    "the tenant is over its ingest rate; nothing was accepted, retry later",
+		RetryAfter: max(1, int((wait+time.Second-1)/time.Second)),
+	}
 }
 
 // decodeBody decodes and validates a request body. It returns an error

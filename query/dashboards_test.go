@@ -1,7 +1,9 @@
 package query_test
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -80,7 +82,7 @@ func TestDashboardValidationNamesEveryField(t *testing.T) {
 	f(`{"title":"t","panels":[{"title":"p","chart":"line","query":{"name":"m","agg":"median"}}]}`, bad, "panels[0].query.agg")
 	f(`{"title":"t","panels":[{"title":"p","chart":"line","query":{"name":"m","colour":"red"}}]}`, bad, "panels[0].query.colour")
 	f(`{"title":"t","panels":[{"title":"p","chart":"pie","query":{"source":"metric"}}]}`, bad, "panels[0].query.source")
-	f(`{"title":"t","panels":[{"title":"p","chart":"line","query":{"name":{"a":1}}}]}`, "invalid_json", "body")
+	f(`{"title":"t","panels":[{"title":"p","chart":"line","query":{"name":{"a":1}}}]}`, bad, "panels[0].query.name")
 	f(`{"title":"t","owner":"me"}`, bad, "owner")
 	f(`{"title":7}`, bad, "title")
 	f(`{"title":"t"} {}`, "invalid_json", "body")
@@ -88,4 +90,60 @@ func TestDashboardValidationNamesEveryField(t *testing.T) {
 
 	r := a.do(t, http.MethodPost, "/v1/dashboards", "title=t", "Content-Type", "application/x-www-form-urlencoded")
 	require.Equal(t, http.StatusUnsupportedMediaType, r.status)
+}
+
+func TestDashboardBodiesAreStrictAndBounded(t *testing.T) {
+	a := startAPI(t, allDeps(openStore(t)))
+	f := func(body string, wantField, wantReason string) {
+		t.Helper()
+		r := a.do(t, http.MethodPost, "/v1/dashboards", body)
+		require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", clipBody(body), r.raw)
+		require.Equal(t, "validation_failed", r.body["error"].(map[string]any)["code"], clipBody(body))
+		d := errorDetails(t, r)
+		require.Len(t, d, 1, "%s", r.raw)
+		require.Equal(t, wantField, d[0]["field"], "%s: %s", clipBody(body), r.raw)
+		require.Contains(t, d[0]["reason"], wantReason, clipBody(body))
+	}
+	panel := func(query string) string {
+		return `{"title":"t","panels":[{"title":"p","chart":"gauge","query":{` + query + `}}]}`
+	}
+
+	// Key names are matched exactly; encoding/json would take these.
+	f(`{"Title":"t"}`, "Title", "is not a known field")
+	f(`{"title":"t","panels":[{"title":"p","ſhart":"pie"}]}`, "panels[0].ſhart", "is not a known field")
+
+	// Text that is not UTF-8 is refused where it is, never replaced.
+	f("{\"title\":\"a\xffb\"}", "title", "UTF-8")
+	f(`{"title":"a\ud800b"}`, "title", "UTF-8")
+	f("{\"ti\xfftle\":\"t\"}", "ti\uFFFDtle", "member name")
+	f(`{"title":"t","panels":[{"title":"\udc00","chart":"pie"}]}`, "panels[0].title", "UTF-8")
+	f(panel(`"name":"m","match":["a=b","a=\ud83d"]`), "panels[0].query.match[1]", "UTF-8")
+
+	// Everything a dashboard holds is bounded.
+	f(`{"title":"`+strings.Repeat("é", 201)+`"}`, "title", "at most 200 characters")
+	f(`{"title":"t","panels":[`+strings.Repeat(`{"title":"p","chart":"pie"},`, 100)+`{"title":"p","chart":"pie"}]}`, "panels", "at most 100 panels")
+	f(panel(`"name":"m","unit":"`+strings.Repeat("x", 1<<20)+`"`), "panels[0].query.unit", "at most")
+	f(panel(`"name":"`+strings.Repeat("m", 513)+`"`), "panels[0].query.name", "512 bytes")
+	many := make([]string, 17)
+	for i := range many {
+		many[i] = fmt.Sprintf(`"p%d":"x"`, i)
+	}
+	f(panel(strings.Join(many, ",")), "panels[0].query", "at most 16 parameters")
+	f(panel(`"name":"m","match":[`+strings.Repeat(`"a=b",`, 16)+`"a=b"]`), "panels[0].query.match", "at most 16 times")
+	f(panel(`"name":"m","match":["k=~`+strings.Repeat("v", 4097)+`"]`), "panels[0].query.match", "4096 bytes")
+	f(panel(`"name":"m","match":[]`), "panels[0].query.match", "empty list")
+	f(panel(`"name":"m","unit":null`), "panels[0].query.unit", "must be a string")
+	f(panel(`"name":"m","unit":""`), "panels[0].query.unit", "must not be empty")
+
+	// A surrogate pair is one character, and a panel at the bounds saves.
+	ok := a.do(t, http.MethodPost, "/v1/dashboards", `{"title":"\ud83d\ude00 `+strings.Repeat("é", 198)+`","panels":[{"title":"p","chart":"gauge","query":{"name":"m","match":["a=\u00e9"],"unit":"ms"}}]}`)
+	require.Equal(t, http.StatusCreated, ok.status, string(ok.raw))
+	require.Equal(t, "😀 "+strings.Repeat("é", 198), ok.body["title"])
+}
+
+func clipBody(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }

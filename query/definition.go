@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,8 +19,15 @@ import (
 )
 
 const (
+	// maxTitleLen bounds dashboard and panel titles, in characters: a
+	// title is a heading, not a description.
 	maxTitleLen = 200
-	maxPanels   = 100
+	// maxPanels bounds a dashboard's panels; each is a store query every
+	// time the dashboard is drawn.
+	maxPanels = 100
+	// maxPanelParams bounds a panel query's parameters: no chart takes
+	// more than 11 (a metric gauge), and the rest are refused anyway.
+	maxPanelParams = 16
 )
 
 // definition is what a client saves as a dashboard.
@@ -42,6 +48,9 @@ type panel struct {
 // number or a boolean, or a list of them for a repeatable parameter.
 type panelQuery map[string][]string
 
+// UnmarshalJSON reads a stored panel query. It is lenient, as what was
+// stored before checkDefinition bounded queries must still read back;
+// clients' bodies are read by queryValues.
 func (q *panelQuery) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
@@ -101,23 +110,29 @@ func (d definition) encode() []byte {
 	return b
 }
 
+// definitionBody is a dashboard as a client sends it. Panel queries stay
+// raw until checkDefinition reads them, so that a bad value is named by
+// its whole path.
+type definitionBody struct {
+	Title  string      `json:"title"`
+	Panels []panelBody `json:"panels"`
+}
+
+type panelBody struct {
+	Title string                     `json:"title"`
+	Chart string                     `json:"chart"`
+	Query map[string]json.RawMessage `json:"query"`
+}
+
 // readDefinition decodes and checks a dashboard body, answering 400 with
 // every problem, each naming its field, as ingest does.
 func (s *Service) readDefinition(c *fiber.Ctx) (definition, error) {
-	var def definition
-	if mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType)); err != nil || mt != fiber.MIMEApplicationJSON {
-		return def, httpx.NewError(fiber.StatusUnsupportedMediaType, httpx.CodeUnsupportedMedia, "Content-Type must be application/json")
+	var body definitionBody
+	if err := httpx.DecodeJSON(c, &body); err != nil {
+		return definition{}, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&def)
-	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
-		err = errors.New("has data after the JSON object")
-	}
-	if err != nil {
-		return def, decodeProblem(err)
-	}
-	if problems := s.checkDefinition(c, def); len(problems) > 0 {
+	def, problems := s.checkDefinition(c, body)
+	if len(problems) > 0 {
 		return def, &httpx.Error{
 			Status:  fiber.StatusBadRequest,
 			Code:    httpx.CodeValidation,
@@ -128,44 +143,33 @@ func (s *Service) readDefinition(c *fiber.Ctx) (definition, error) {
 	return def, nil
 }
 
-// decodeProblem names the field a decoding error is about where the JSON
-// decoder says.
-func decodeProblem(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	field, reason, code := "body", "is not valid JSON: "+err.Error(), httpx.CodeInvalidJSON
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		field, reason, code = typeErr.Field, "must be a JSON "+typeErr.Type.Kind().String(), httpx.CodeValidation
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		reason, code = "is not a known field", httpx.CodeValidation
-	}
-	return &httpx.Error{
-		Status: fiber.StatusBadRequest, Code: code, Message: field + " " + reason,
-		Details: []schema.FieldError{{Field: field, Reason: reason}},
-	}
-}
-
-// checkDefinition lists every problem of def. Panel queries are checked as
-// /v1/charts would check them, so a saved panel always draws.
-func (s *Service) checkDefinition(c *fiber.Ctx, def definition) []schema.FieldError {
+// checkDefinition reads body into a definition and lists every problem.
+// Panel queries are checked as /v1/charts would check them, so a saved
+// panel always draws.
+func (s *Service) checkDefinition(c *fiber.Ctx, body definitionBody) (definition, []schema.FieldError) {
 	var problems []schema.FieldError
 	add := func(field, reason string) {
 		problems = append(problems, schema.FieldError{Field: field, Reason: reason})
 	}
-	checkTitle(add, "title", def.Title)
-	if len(def.Panels) > maxPanels {
+	def := definition{Title: body.Title}
+	checkTitle(add, "title", body.Title)
+	if len(body.Panels) > maxPanels {
 		add("panels", "must hold at most "+strconv.Itoa(maxPanels)+" panels")
+		return def, problems
 	}
 	tenant, now := auth.Tenant(c), s.now().UnixMilli()
-	for i, p := range def.Panels {
+	for i, pb := range body.Panels {
 		at := "panels[" + strconv.Itoa(i) + "]."
+		p, read := readPanel(add, at, pb)
+		def.Panels = append(def.Panels, p)
 		checkTitle(add, at+"title", p.Title)
 		switch {
 		case p.Chart == "":
 			add(at+"chart", "is required")
 		case !slices.Contains(chartKinds, p.Chart):
 			add(at+"chart", "must be one of "+strings.Join(chartKinds, ", "))
+		case !read:
+			// What could not be read is named already.
 		default:
 			if _, err := s.planChart(p.Chart, p.Query, tenant, now); err != nil {
 				// planChart answers only BadParameter errors.
@@ -179,7 +183,56 @@ func (s *Service) checkDefinition(c *fiber.Ctx, def definition) []schema.FieldEr
 			}
 		}
 	}
-	return problems
+	return def, problems
+}
+
+// readPanel reads a panel's query values, reporting whether they all
+// could be read.
+func readPanel(add func(field, reason string), at string, pb panelBody) (panel, bool) {
+	p := panel{Title: pb.Title, Chart: pb.Chart, Query: panelQuery{}}
+	if len(pb.Query) > maxPanelParams {
+		add(at+"query", "must have at most "+strconv.Itoa(maxPanelParams)+" parameters")
+		return p, false
+	}
+	ok := true
+	for _, k := range slices.Sorted(maps.Keys(pb.Query)) {
+		values, reason := queryValues(pb.Query[k])
+		if reason != "" {
+			add(at+"query."+k, reason)
+			ok = false
+			continue
+		}
+		p.Query[k] = values
+	}
+	return p, ok
+}
+
+// queryValues reads one panel query parameter: a string, a number or a
+// boolean, or a list of them for a repeatable parameter. Each value is
+// then bounded by the parameter reader, as a request's would be.
+func queryValues(raw json.RawMessage) ([]string, string) {
+	const want = "must be a string, a number, a boolean or a list of them"
+	list := []json.RawMessage{raw}
+	if len(raw) > 0 && raw[0] == '[' {
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, want
+		}
+	}
+	switch {
+	case len(list) == 0:
+		return nil, "must not be an empty list"
+	case len(list) > maxListItems:
+		return nil, "must have at most " + strconv.Itoa(maxListItems) + " values"
+	}
+	out := make([]string, len(list))
+	for i, item := range list {
+		s, err := scalar(item)
+		if err != nil {
+			return nil, want
+		}
+		out[i] = s
+	}
+	return out, ""
 }
 
 func checkTitle(add func(field, reason string), field, title string) {

@@ -11,9 +11,12 @@
 // store backs it, and answers 501 on the routes of a reader it was not
 // given.
 //
-// Parameters are checked strictly: an unknown or malformed parameter is a
-// 400 that names it, never silently ignored. Dashboard panels are checked
-// by the same code as chart requests, so a saved panel always draws.
+// Parameters are checked strictly: an unknown, empty or malformed
+// parameter is a 400 that names it, never silently ignored, and an id or
+// name is held to the rule ingest applies to that field. Dashboard bodies
+// are decoded as strictly as ingest's, and panels are checked by the same
+// code as chart requests, so a saved panel always draws. CSV exports
+// neutralise text cells that a spreadsheet would run as formulas.
 // Listings page with opaque cursors (next_cursor), which encode the
 // position of the last item.
 package query

@@ -55,7 +55,11 @@ func (p *params) durationQuery(tenant string, now int64) (store.TaskFilter, wind
 	if f.UserID, err = p.str("user_id"); err != nil {
 		return f, w, err
 	}
-	for _, st := range p.list("status") {
+	statuses, err := p.list("status")
+	if err != nil {
+		return f, w, err
+	}
+	for _, st := range statuses {
 		if !schema.Status(st).Terminal() {
 			return f, w, httpx.BadParameter("status", "must be among completed, failed, cancelled (tasks that ended)")
 		}

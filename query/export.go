@@ -29,8 +29,20 @@ type exportFormat struct {
 // cells for CSV.
 type exportRow struct {
 	object any
-	cells  []string
+	cells  []cell
 }
+
+// cell is one CSV value. A number is one the server formatted (a
+// timestamp, a duration, a metric value) and is written as it is, a
+// negative one too, so that spreadsheets still read it as a number. Any
+// other cell is text a client may have chosen (an id, a name, a message,
+// an attribute), which writeCSV neutralises.
+type cell struct {
+	value  string
+	number bool
+}
+
+func text(s string) cell { return cell{value: s} }
 
 // pager returns the next page of an export, and whether it was the last.
 type pager func(ctx context.Context) (rows []exportRow, done bool, err error)
@@ -75,9 +87,16 @@ var exportFormats = map[string]exportFormat{
 	},
 	"csv": {
 		contentType: "text/csv; charset=utf-8",
-		begin:       func(w *bufio.Writer, columns []string) error { return writeCSV(w, columns) },
-		row:         func(w *bufio.Writer, _ bool, r exportRow) error { return writeCSV(w, r.cells) },
-		end:         func(*bufio.Writer) error { return nil },
+		begin: func(w *bufio.Writer, columns []string) error {
+			// Series columns are label names, which clients choose.
+			header := make([]cell, len(columns))
+			for i, c := range columns {
+				header[i] = text(c)
+			}
+			return writeCSV(w, header)
+		},
+		row: func(w *bufio.Writer, _ bool, r exportRow) error { return writeCSV(w, r.cells) },
+		end: func(*bufio.Writer) error { return nil },
 	},
 }
 
@@ -90,13 +109,35 @@ func writeJSON(w *bufio.Writer, v any) error {
 	return err
 }
 
-func writeCSV(w *bufio.Writer, cells []string) error {
+func writeCSV(w *bufio.Writer, cells []cell) error {
+	record := make([]string, len(cells))
+	for i, c := range cells {
+		record[i] = c.value
+		if !c.number {
+			record[i] = neutralise(c.value)
+		}
+	}
 	cw := csv.NewWriter(w)
-	if err := cw.Write(cells); err != nil {
+	if err := cw.Write(record); err != nil {
 		return err
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// neutralise keeps a spreadsheet from reading text as a formula, as OWASP
+// recommends against CSV injection: a cell that starts with =, +, -, @,
+// a tab or a carriage return gets a leading single quote, which
+// spreadsheets take as "this is text".
+func neutralise(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
 }
 
 // export streams every item a query selects, page by page from the store,

@@ -28,9 +28,9 @@ func (s *Service) exportTasks(p *params, tenant string) (pager, func() []string,
 		rows := make([]exportRow, len(tasks))
 		for i, t := range tasks {
 			v := view(t, now)
-			rows[i] = exportRow{object: v, cells: []string{
-				t.TaskID, t.UserID, t.TaskType, t.TaskName, string(t.Status), ftoa(t.Progress), t.CurrentStep,
-				itoa(t.StepsDone), itoa(t.StepsTotal), t.Message, t.Error, optional(v.ETA), itoa(t.CreatedAt),
+			rows[i] = exportRow{object: v, cells: []cell{
+				text(t.TaskID), text(t.UserID), text(t.TaskType), text(t.TaskName), text(string(t.Status)), ftoa(t.Progress), text(t.CurrentStep),
+				itoa(t.StepsDone), itoa(t.StepsTotal), text(t.Message), text(t.Error), optional(v.ETA), itoa(t.CreatedAt),
 				optional(t.StartedAt), itoa(t.UpdatedAt), itoa(v.DurationMs), itoa(t.Events), attrs(t.Attributes),
 			}}
 		}
@@ -52,7 +52,9 @@ func (s *Service) exportEvents(p *params, tenant string) (pager, func() []string
 	if err != nil {
 		return nil, nil, err
 	}
-	tf.TaskIDs = p.list("task_id")
+	if tf.TaskIDs, err = p.list("task_id"); err != nil {
+		return nil, nil, err
+	}
 	tf.Limit = storePage
 	var (
 		tasks     []store.Task // the current page of tasks
@@ -84,10 +86,10 @@ func (s *Service) exportEvents(p *params, tenant string) (pager, func() []string
 		rows := make([]exportRow, len(events))
 		for i, e := range events {
 			e.Tenant = ""
-			rows[i] = exportRow{object: e, cells: []string{
-				e.EventID, e.TaskID, itoa(e.Timestamp), itoa(e.Seq), itoa(e.IngestOrder), e.UserID, e.TaskType, e.TaskName,
-				string(e.Status), optionalF(e.Progress), e.CurrentStep, itoa(e.StepsDone), itoa(e.StepsTotal), e.Message,
-				optional(e.ETA), e.Error, attrs(e.Attributes),
+			rows[i] = exportRow{object: e, cells: []cell{
+				text(e.EventID), text(e.TaskID), itoa(e.Timestamp), itoa(e.Seq), itoa(e.IngestOrder), text(e.UserID), text(e.TaskType), text(e.TaskName),
+				text(string(e.Status)), optionalF(e.Progress), text(e.CurrentStep), itoa(e.StepsDone), itoa(e.StepsTotal), text(e.Message),
+				optional(e.ETA), text(e.Error), attrs(e.Attributes),
 			}}
 		}
 		if len(events) == ef.Limit {
@@ -119,8 +121,9 @@ func (s *Service) exportLogs(p *params, tenant string) (pager, func() []string, 
 		rows := make([]exportRow, len(logs))
 		for i, l := range logs {
 			l.Tenant = ""
-			rows[i] = exportRow{object: l, cells: []string{
-				l.EventID, itoa(l.Timestamp), string(l.Level), l.TaskID, l.UserID, l.Source, l.Message, l.TraceID, l.SpanID, attrs(l.Attributes),
+			rows[i] = exportRow{object: l, cells: []cell{
+				text(l.EventID), itoa(l.Timestamp), text(string(l.Level)), text(l.TaskID), text(l.UserID), text(l.Source), text(l.Message),
+				text(l.TraceID), text(l.SpanID), attrs(l.Attributes),
 			}}
 		}
 		if len(logs) < f.Limit {
@@ -172,9 +175,9 @@ func (s *Service) exportSeries(p *params, tenant string) (pager, func() []string
 				if v == nil {
 					continue
 				}
-				cells := []string{itoa(times[i]), r.Query.Name}
+				cells := []cell{itoa(times[i]), text(r.Query.Name)}
 				for _, k := range labels {
-					cells = append(cells, fs.Labels[k])
+					cells = append(cells, text(fs.Labels[k]))
 				}
 				rows = append(rows, exportRow{
 					object: seriesRow{T: times[i], Name: r.Query.Name, Labels: fs.Labels, V: *v},
@@ -188,29 +191,31 @@ func (s *Service) exportSeries(p *params, tenant string) (pager, func() []string
 
 func fixed(columns []string) func() []string { return func() []string { return columns } }
 
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+// The number cells.
 
-func ftoa(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+func itoa(n int64) cell { return cell{value: strconv.FormatInt(n, 10), number: true} }
 
-func optional(n *int64) string {
+func ftoa(v float64) cell { return cell{value: strconv.FormatFloat(v, 'g', -1, 64), number: true} }
+
+func optional(n *int64) cell {
 	if n == nil {
-		return ""
+		return cell{number: true}
 	}
 	return itoa(*n)
 }
 
-func optionalF(v *float64) string {
+func optionalF(v *float64) cell {
 	if v == nil {
-		return ""
+		return cell{number: true}
 	}
 	return ftoa(*v)
 }
 
-// attrs writes a map as one JSON cell; empty when there is none.
-func attrs(m map[string]string) string {
+// attrs writes a map as one JSON text cell; empty when there is none.
+func attrs(m map[string]string) cell {
 	if len(m) == 0 {
-		return ""
+		return text("")
 	}
 	b, _ := json.Marshal(m)
-	return string(b)
+	return text(string(b))
 }

@@ -129,3 +129,52 @@ func TestExportSeriesWritesALabelColumnEach(t *testing.T) {
 		{fmt.Sprint(t0 + minute), "cpu", "b", "z1", "3"},
 	}, records, "empty buckets are left out")
 }
+
+func TestExportCSVNeutralisesFormulas(t *testing.T) {
+	st := openStore(t)
+	const hyperlink = `=HYPERLINK("http://x","y")`
+	insertProgress(t, st, schema.Progress{
+		TaskID: "t1", TaskName: hyperlink, UserID: "+1 555", CurrentStep: "\tstep", Message: "\rcalc", Error: "-2+3",
+		Status: schema.StatusRunning, Timestamp: t0,
+	})
+	insertLogs(t, st, schema.Log{Level: schema.LevelError, Message: "@SUM(1+1)", Source: "=cmd", Timestamp: t0})
+	insertMetrics(t, st, schema.Metric{Name: "temp", Value: -3.5, Timestamp: t0, Labels: map[string]string{"@zone": "-eu"}})
+	a := startAPI(t, allDeps(st))
+
+	read := func(query string) map[string]string {
+		t.Helper()
+		r := a.get(t, "/v1/export?"+query)
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		records, err := csv.NewReader(bytes.NewReader(r.raw)).ReadAll()
+		require.NoError(t, err)
+		require.Len(t, records, 2, string(r.raw))
+		row := map[string]string{}
+		for i, name := range records[0] {
+			row[name] = records[1][i]
+		}
+		return row
+	}
+	tasks := read("what=tasks&format=csv")
+	require.Equal(t, "'"+hyperlink, tasks["task_name"])
+	require.Equal(t, "'+1 555", tasks["user_id"])
+	require.Equal(t, "'\tstep", tasks["current_step"])
+	require.Equal(t, "'\rcalc", tasks["message"])
+	require.Equal(t, "'-2+3", tasks["error"])
+	require.Equal(t, "t1", tasks["task_id"], "other text is left alone")
+
+	logs := read("what=logs&format=csv")
+	require.Equal(t, "'@SUM(1+1)", logs["message"])
+	require.Equal(t, "'=cmd", logs["source"])
+
+	series := read(fmt.Sprintf("what=series&format=csv&name=temp&group_by=%%40zone&from=%d&to=%d&step=1m", t0, t0+minute))
+	require.Equal(t, "-3.5", series["v"], "a number the server wrote stays a number")
+	require.Equal(t, "'-eu", series["'@zone"], "label names and values are client text")
+
+	// JSON is not read by spreadsheets and stays exactly as stored.
+	r := a.get(t, "/v1/export?what=tasks&format=ndjson")
+	require.Equal(t, http.StatusOK, r.status)
+	var task map[string]any
+	require.NoError(t, json.Unmarshal(bytes.TrimSpace(r.raw), &task))
+	require.Equal(t, hyperlink, task["task_name"])
+	require.Equal(t, "\rcalc", task["message"])
+}

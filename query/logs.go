@@ -1,7 +1,9 @@
 package query
 
 import (
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -9,6 +11,16 @@ import (
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
+)
+
+const (
+	// maxTextLen bounds a text search: room for a pasted log line, far
+	// less than a message may hold, since a search needs only a
+	// distinctive part of one.
+	maxTextLen = 1024
+	// maxTextWords bounds the words of a text search: the store matches
+	// each word against every candidate message on its own.
+	maxTextWords = 32
 )
 
 // logParams select log records; listings add limit and cursor.
@@ -21,7 +33,7 @@ func (s *Service) listLogs(c *fiber.Ctx) error {
 // taskLogs lists one task's logs; an unknown task simply has none, as logs
 // may arrive before the task's first progress event.
 func (s *Service) taskLogs(c *fiber.Ctx) error {
-	id, err := httpx.Param(c, "id")
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
@@ -92,6 +104,9 @@ func (p *params) logFilter(tenant string) (store.LogFilter, error) {
 			return f, err
 		}
 	}
+	if err := checkText(f.Text); err != nil {
+		return f, err
+	}
 	mode, err := p.str("text_mode")
 	if err != nil {
 		return f, err
@@ -114,6 +129,19 @@ func (p *params) logFilter(tenant string) (store.LogFilter, error) {
 		return f, httpx.BadParameter("until", "must be after since")
 	}
 	return f, nil
+}
+
+// checkText bounds a text search.
+func checkText(text string) error {
+	if len(text) > maxTextLen {
+		return httpx.BadParameter("text", "must be at most "+strconv.Itoa(maxTextLen)+" bytes")
+	}
+	// Words as the stores split them.
+	words := strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) && r != '_' })
+	if len(words) > maxTextWords {
+		return httpx.BadParameter("text", "must have at most "+strconv.Itoa(maxTextWords)+" words")
+	}
+	return nil
 }
 
 func without(list []string, drop string) []string {

@@ -2,17 +2,27 @@ package query
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/schema"
 )
 
 const matcherSyntax = "must be name=value, name!=value, name=~regexp or name!~regexp"
 
+// maxMatchers bounds the matchers of one parameter: each is a predicate,
+// a regular expression perhaps, evaluated on every candidate row, and a
+// selector needs a handful.
+const maxMatchers = 16
+
 // matchers reads a repeatable label or attribute matcher. Values are not
 // split on commas, which a regular expression may contain.
 func (p *params) matchers(name string) ([]store.Matcher, error) {
+	if len(p.args[name]) > maxMatchers {
+		return nil, httpx.BadParameter(name, "must be given at most "+strconv.Itoa(maxMatchers)+" times")
+	}
 	var out []store.Matcher
 	for _, v := range p.args[name] {
 		m, reason := parseMatcher(v)
@@ -40,6 +50,14 @@ func parseMatcher(s string) (store.Matcher, string) {
 	}
 	if m.Op == "" {
 		return store.Matcher{}, matcherSyntax
+	}
+	// Ingest keeps no longer names or values; a regular expression is
+	// held to the same length, which leaves room for any real one.
+	if len(m.Name) > schema.MaxAttrKeyLen {
+		return store.Matcher{}, "must name an attribute of at most " + strconv.Itoa(schema.MaxAttrKeyLen) + " bytes"
+	}
+	if len(m.Value) > schema.MaxAttrValueLen {
+		return store.Matcher{}, "must have a value of at most " + strconv.Itoa(schema.MaxAttrValueLen) + " bytes"
 	}
 	if m.Op == store.MatchRegexp || m.Op == store.MatchNotRegexp {
 		// Checked here, anchored as the store anchors it, so that a bad

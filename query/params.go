@@ -3,18 +3,29 @@ package query
 import (
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/schema"
 )
 
 const (
 	defaultLimit = 100
 	maxLimit     = 1000
+	// maxValueLen bounds any one parameter value at the longest a useful
+	// one can be: a matcher on the largest attribute ingest keeps.
+	maxValueLen = schema.MaxAttrKeyLen + len("!~") + schema.MaxAttrValueLen
+	// maxListItems bounds a repeatable or comma-separated parameter
+	// (statuses, labels to group by, task ids to export): each item is
+	// a term of the store's query, and a page of task ids from
+	// /v1/tasks is the longest list a client has at hand.
+	maxListItems = maxLimit
 )
 
 // params reads a request's query parameters, refusing any it does not know.
@@ -36,20 +47,75 @@ func queryArgs(c *fiber.Ctx) map[string][]string {
 }
 
 // paramsFrom checks parameters that did not come with a request, such as
-// the query of a saved dashboard panel, exactly as a request's are.
+// the query of a saved dashboard panel, exactly as a request's are. An
+// empty value is refused rather than read as absent: a client that sends
+// ?user_id= has a bug to hear about, not a listing of every user's tasks.
 func paramsFrom(args map[string][]string, known ...string) (*params, error) {
-	var unknown []string
-	for k := range args {
+	// By name, so that the answer does not depend on map order; unknown
+	// names first, as a misspelt name explains the rest.
+	names := slices.Sorted(maps.Keys(args))
+	for _, k := range names {
 		if !slices.Contains(known, k) && k != "api_key" {
-			unknown = append(unknown, k)
+			return nil, httpx.BadParameter(k, "is not a known parameter (known: "+strings.Join(known, ", ")+")")
 		}
 	}
-	if len(unknown) > 0 {
-		// The first by name, so that the answer does not depend on map order.
-		unknown := slices.Min(unknown)
-		return nil, httpx.BadParameter(unknown, "is not a known parameter (known: "+strings.Join(known, ", ")+")")
+	for _, k := range names {
+		if k == "api_key" {
+			continue // the auth middleware's to judge
+		}
+		for _, v := range args[k] {
+			switch {
+			case v == "":
+				return nil, httpx.BadParameter(k, "must not be empty (leave it out instead)")
+			case len(v) > maxValueLen:
+				return nil, httpx.BadParameter(k, "must be at most "+strconv.Itoa(maxValueLen)+" bytes")
+			case !utf8.ValidString(v):
+				return nil, httpx.BadParameter(k, "must be UTF-8")
+			}
+		}
 	}
 	return &params{args: args}, nil
+}
+
+// ingestRules check a parameter that filters on a field clients send by
+// the rule ingest applies to that field, so that a filter never asks for
+// what could not have been stored. schema keeps those rules inside its
+// Validate methods, so each is applied to a record holding only the value.
+var ingestRules = map[string]func(v string) string{
+	"task_id": func(v string) string {
+		return reasonFor("task_id", (&schema.Log{Level: schema.LevelInfo, Message: "-", TaskID: v}).Validate(0))
+	},
+	"user_id": func(v string) string {
+		return reasonFor("user_id", (&schema.Log{Level: schema.LevelInfo, Message: "-", UserID: v}).Validate(0))
+	},
+	"source": func(v string) string {
+		return reasonFor("source", (&schema.Log{Level: schema.LevelInfo, Message: "-", Source: v}).Validate(0))
+	},
+	"task_type": func(v string) string {
+		return reasonFor("task_type", (&schema.Progress{TaskID: "-", Status: schema.StatusRunning, TaskType: v}).Validate(0))
+	},
+	"name": func(v string) string {
+		return reasonFor("name", (&schema.Metric{Name: v}).Validate(0))
+	},
+}
+
+func reasonFor(field string, errs []schema.FieldError) string {
+	for _, e := range errs {
+		if e.Field == field {
+			return e.Reason
+		}
+	}
+	return ""
+}
+
+// checkIngest applies name's ingest rule, if it has one, to v.
+func checkIngest(name, v string) error {
+	if rule, ok := ingestRules[name]; ok {
+		if reason := rule(v); reason != "" {
+			return httpx.BadParameter(name, reason)
+		}
+	}
+	return nil
 }
 
 // str returns a single-valued parameter.
@@ -61,20 +127,43 @@ func (p *params) str(name string) (string, error) {
 	if len(vs) == 0 {
 		return "", nil
 	}
-	return vs[0], nil
+	return vs[0], checkIngest(name, vs[0])
 }
 
 // list returns a parameter given repeatedly or comma-separated.
-func (p *params) list(name string) []string {
+func (p *params) list(name string) ([]string, error) {
 	var out []string
 	for _, v := range p.args[name] {
-		for _, part := range strings.Split(v, ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				out = append(out, part)
+		for part := range strings.SplitSeq(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				return nil, httpx.BadParameter(name, "must not have empty items")
+			}
+			if err := checkIngest(name, part); err != nil {
+				return nil, err
+			}
+			if out = append(out, part); len(out) > maxListItems {
+				return nil, httpx.BadParameter(name, "must have at most "+strconv.Itoa(maxListItems)+" items")
 			}
 		}
 	}
-	return out
+	return out, nil
+}
+
+// pathID reads a task id from the path by the rule ingest applies to
+// task_id, so that an id no task can have is a 400 rather than a 404.
+func pathID(c *fiber.Ctx) (string, error) {
+	id, err := httpx.Param(c, "id")
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		return "", httpx.BadParameter("id", "must not be empty")
+	}
+	if reason := ingestRules["task_id"](id); reason != "" {
+		return "", httpx.BadParameter("id", reason)
+	}
+	return id, nil
 }
 
 func (p *params) limit() (int, error) {

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -9,6 +10,7 @@ import (
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/schema"
 )
 
 // seriesParams select and aggregate a metric.
@@ -64,8 +66,12 @@ func (p *params) seriesRequest(tenant string, now int64) (seriesRequest, error) 
 	if !ok {
 		return r, httpx.BadParameter("agg", "must be one of avg, min, max, sum, count, last, rate, p50, p90, p95, p99")
 	}
+	groupBy, err := p.groupBy()
+	if err != nil {
+		return r, err
+	}
 	r.Query = store.SeriesQuery{
-		Tenant: tenant, Name: name, Matchers: matchers, Agg: agg, GroupBy: p.list("group_by"),
+		Tenant: tenant, Name: name, Matchers: matchers, Agg: agg, GroupBy: groupBy,
 		From: r.Window.From, To: r.Window.To, Step: r.Window.Step,
 	}
 	if r.Agg == aggRate {
@@ -73,6 +79,25 @@ func (p *params) seriesRequest(tenant string, now int64) (seriesRequest, error) 
 		r.Query.From -= r.Window.Step
 	}
 	return r, nil
+}
+
+// groupBy reads the labels that split a series. A sample has at most
+// schema.MaxAttributes labels, so more names than that cannot split it
+// further.
+func (p *params) groupBy() ([]string, error) {
+	labels, err := p.list("group_by")
+	if err != nil {
+		return nil, err
+	}
+	if len(labels) > schema.MaxAttributes {
+		return nil, httpx.BadParameter("group_by", "must name at most "+strconv.Itoa(schema.MaxAttributes)+" labels")
+	}
+	for _, l := range labels {
+		if len(l) > schema.MaxAttrKeyLen {
+			return nil, httpx.BadParameter("group_by", "must name labels of at most "+strconv.Itoa(schema.MaxAttrKeyLen)+" bytes")
+		}
+	}
+	return labels, nil
 }
 
 func (s *Service) loadSeries(ctx context.Context, r seriesRequest) ([]filledSeries, error) {

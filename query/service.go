@@ -143,8 +143,11 @@ func (s *Service) listTasks(c *fiber.Ctx) error {
 // taskFilter reads taskParams; Limit and After are left to the caller.
 func (p *params) taskFilter(tenant string) (store.TaskFilter, error) {
 	f := store.TaskFilter{Tenant: tenant}
-	var err error
-	for _, st := range p.list("status") {
+	statuses, err := p.list("status")
+	if err != nil {
+		return f, err
+	}
+	for _, st := range statuses {
 		if !schema.Status(st).Valid() {
 			return f, httpx.BadParameter("status", "must be among pending, running, paused, completed, failed, cancelled")
 		}
@@ -172,7 +175,7 @@ func (s *Service) getTask(c *fiber.Ctx) error {
 	if _, err := newParams(c); err != nil {
 		return err
 	}
-	id, err := httpx.Param(c, "id")
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
@@ -188,7 +191,7 @@ func (s *Service) taskEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	id, err := httpx.Param(c, "id")
+	id, err := pathID(c)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -132,9 +133,16 @@ func (c *Config) Validate() []FieldError {
 	return errs
 }
 
-// New makes the Sender c describes. client carries HTTP requests for
-// webhook and Slack channels.
-func New(c Config, client *http.Client) (Sender, error) {
+// Transport is how channels reach their receivers.
+type Transport struct {
+	// Client carries webhook and Slack requests.
+	Client *http.Client
+	// Dial opens SMTP connections; a net.Dialer's when nil.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// New makes the Sender c describes.
+func New(c Config, t Transport) (Sender, error) {
 	if errs := c.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("channel config: %w", errs[0])
 	}
@@ -143,10 +151,10 @@ func New(c Config, client *http.Client) (Sender, error) {
 	}
 	switch c.Type {
 	case TypeWebhook:
-		return newWebhook(c, client)
+		return newWebhook(c, t.Client)
 	case TypeSlack:
-		return &slack{url: c.URL, timeout: c.Timeout, client: client}, nil
+		return &slack{url: c.URL, timeout: c.Timeout, client: t.Client}, nil
 	default:
-		return newEmail(c)
+		return newEmail(c, t.Dial)
 	}
 }

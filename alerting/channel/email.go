@@ -31,14 +31,19 @@ type email struct {
 	roots      *x509.CertPool // nil: the system's
 	requireTLS bool
 	timeout    time.Duration
+	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-func newEmail(c Config) (*email, error) {
+func newEmail(c Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (*email, error) {
 	host, _, err := splitHostPort(c.SMTP)
 	if err != nil {
 		return nil, fmt.Errorf("email smtp address: %w", err)
 	}
-	e := &email{addr: c.SMTP, host: host, from: c.From, to: c.To, username: c.Username, password: c.Password, requireTLS: c.RequireTLS, timeout: c.Timeout}
+	e := &email{addr: c.SMTP, host: host, from: c.From, to: c.To, username: c.Username, password: c.Password, requireTLS: c.RequireTLS, timeout: c.Timeout, dial: dial}
+	if e.dial == nil {
+		var d net.Dialer
+		e.dial = d.DialContext
+	}
 	if c.TLSCAFile != "" {
 		if e.roots, err = loadRoots(c.TLSCAFile); err != nil {
 			return nil, err
@@ -70,10 +75,9 @@ func loadRoots(path string) (*x509.CertPool, error) {
 func (e *email) Send(ctx context.Context, n *schema.Notification) error {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", e.addr)
+	conn, err := e.dial(ctx, "tcp", e.addr)
 	if err != nil {
-		return &Error{Err: fmt.Errorf("connect to smtp server: %w", err)}
+		return &Error{Permanent: refused(err), Err: fmt.Errorf("connect to smtp server: %w", err)}
 	}
 	// net/smtp knows nothing of contexts: bound the whole exchange by the
 	// connection's deadline, and cut it when ctx ends first.

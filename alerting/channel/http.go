@@ -3,6 +3,7 @@ package channel
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,12 +29,18 @@ func post(ctx context.Context, client *http.Client, timeout time.Duration, targe
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return &Error{Permanent: true, Err: fmt.Errorf("build request: %w", err)}
+		return &Error{Permanent: true, Err: errors.New("build request: the URL cannot be used")}
 	}
 	req.Header = header
 	resp, err := client.Do(req)
 	if err != nil {
-		return &Error{Err: fmt.Errorf("post: %w", err)}
+		// url.Error quotes the URL, and URLs carry tokens (Slack's path,
+		// userinfo); the history of attempts is shown to tenants.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return &Error{Permanent: refused(err), Err: fmt.Errorf("post: %w", err)}
 	}
 	// Drain a little so the connection can be reused, but never let a
 	// receiver make us read without end.
@@ -53,6 +60,13 @@ func post(ctx context.Context, client *http.Client, timeout time.Duration, targe
 		e.Permanent = true
 	}
 	return e
+}
+
+// refused reports whether err is the policy refusing the receiver's
+// address, which another attempt would meet again.
+func refused(err error) bool {
+	var re *RefusedError
+	return errors.As(err, &re)
 }
 
 // retryAfter reads a Retry-After header: seconds, or an HTTP date.

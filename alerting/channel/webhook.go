@@ -1,7 +1,6 @@
 package channel
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,17 +42,6 @@ func newWebhook(c Config, client *http.Client) (*webhook, error) {
 	return w, nil
 }
 
-// parseTemplate adds json, which quotes a value for use inside a JSON
-// template, the usual need of a webhook body.
-func parseTemplate(text string) (*template.Template, error) {
-	return template.New("webhook").Option("missingkey=error").Funcs(template.FuncMap{
-		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
-			return string(b), err
-		},
-	}).Parse(text)
-}
-
 func (w *webhook) Send(ctx context.Context, n *schema.Notification) error {
 	body, err := w.body(n)
 	if err != nil {
@@ -84,9 +72,9 @@ func (w *webhook) body(n *schema.Notification) ([]byte, error) {
 		}
 		return b, nil
 	}
-	var buf bytes.Buffer
-	if err := w.tmpl.Execute(&buf, &out); err != nil {
+	buf := &cappedWriter{max: maxRendered}
+	if err := w.tmpl.Execute(buf, &out); err != nil {
 		return nil, fmt.Errorf("render webhook template: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf.buf, nil
 }

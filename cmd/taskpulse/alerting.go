@@ -25,7 +25,8 @@ func startAlerting(s *settings, be *backends, reg prometheus.Registerer, log *sl
 	deps := alerting.Deps{Bus: be.bus, Documents: docs, Tasks: be.store, Registerer: reg, Logger: log}
 	deps.Series, _ = be.store.(alerting.SeriesReader)
 	deps.Logs, _ = be.store.(alerting.LogReader)
-	svc, err := alerting.New(alerting.Config{RulesFile: s.alertRules}, deps)
+	cfg := alerting.Config{RulesFile: s.alertRules, ChannelAllow: s.alertChannelAllow, ChannelDeny: s.alertChannelDeny}
+	svc, err := alerting.New(cfg, deps)
 	if err != nil {
 		return nil, err
 	}

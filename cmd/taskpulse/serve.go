@@ -15,7 +15,9 @@ import (
 
 	"github.com/taskpulse/taskpulse/ingest"
 	"github.com/taskpulse/taskpulse/internal/apidoc"
+	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/internal/ratelimit"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
 	"github.com/taskpulse/taskpulse/query"
 	"github.com/taskpulse/taskpulse/stream"
@@ -86,15 +88,22 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	}
 	exposeRoutes(app)
 
-	api := app.Group("", s.keys.Middleware(), httpx.ReadBody(s.bodyLimit), httpx.ValidQuery)
+	limits, err := ratelimit.New(s.limits, ratelimit.Deps{Registerer: reg})
+	if err != nil {
+		return err
+	}
+	api := app.Group("", s.keys.Middleware(auth.WithGuard(limits.AuthGuard())), httpx.ReadBody(s.bodyLimit), httpx.ValidQuery)
 	var background []func(context.Context) error
 	if s.runs(svcIngest) {
-		svc, err := ingest.New(ingest.Config{}, ingest.Deps{Bus: be.bus, Registerer: reg, Logger: log, TracerProvider: tracing})
+		svc, err := ingest.New(ingest.Config{}, ingest.Deps{Bus: be.bus, Limiter: limits, Registerer: reg, Logger: log, TracerProvider: tracing})
 		if err != nil {
 			return err
 		}
 		svc.Routes(api)
 	}
+	// Every route mounted from here on is a query of some kind. Ingest,
+	// mounted above, has its own limits by events and bytes.
+	api = api.Group("", limits.Queries())
 	if s.runs(svcQuery) {
 		deps := query.Deps{Store: be.store, Logger: log}
 		deps.Logs, _ = be.store.(query.LogReader)
@@ -149,7 +158,7 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	} else {
 		close(writerDone)
 	}
-	g.Go(func() error { return app.Listener(ln) })
+	g.Go(func() error { return app.Listener(httpx.LingeringListener(ln, lingerTime, lingerBytes)) })
 
 	select {
 	case <-ctx.Done():
@@ -195,6 +204,14 @@ func waitDrained(b any, group string, grace time.Duration, log *slog.Logger) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// lingerTime is how long a closed connection goes on reading what its
+// client still sends, so that the client reads the answer before a reset.
+// It costs the server reading, never memory.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 64 << 20
+)
 
 func newLogger(level, format string) *slog.Logger {
 	var lv slog.Level

@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taskpulse/taskpulse/alerting/channel"
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/config"
 	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/internal/ratelimit"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
 )
 
@@ -50,6 +52,13 @@ type settings struct {
 	shutdownGrace time.Duration
 	otlpEndpoint  string
 
+	// alertChannelAllow and alertChannelDeny are the hosts and networks
+	// tenants' alert channels may and may not reach.
+	alertChannelAllow []string
+	alertChannelDeny  []string
+
+	limits ratelimit.Config
+
 	keys auth.Keys
 }
 
@@ -86,12 +95,21 @@ func (s *settings) register(fs *flag.FlagSet) {
 		}
 		return nil
 	})
+	s.limits.RegisterFlags(fs)
 	fs.StringVar(&s.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&s.logFormat, "log-format", "text", "text or json")
 	fs.IntVar(&s.writerBatch, "writer-batch", 5000, "most events the writer inserts at once")
 	fs.DurationVar(&s.writerWait, "writer-wait", 200*time.Millisecond, "longest the writer waits to fill a batch")
 	fs.IntVar(&s.streamQueue, "stream-queue", 256, "messages queued per WebSocket connection before progress is coalesced")
 	fs.StringVar(&s.alertRules, "alert-rules", "", "YAML file of alert rules and channels, read again on SIGHUP")
+	fs.Func("alert-channel-allow", "comma list of IP addresses, CIDR networks and host names (*.example.com for subdomains) that alert channels made through the API may reach although internal (loopback, private, link-local...)", func(v string) error {
+		s.alertChannelAllow = splitList(v)
+		return nil
+	})
+	fs.Func("alert-channel-deny", "comma list of IP addresses, CIDR networks and host names that alert channels made through the API may never reach; wins over --alert-channel-allow", func(v string) error {
+		s.alertChannelDeny = splitList(v)
+		return nil
+	})
 	fs.DurationVar(&s.shutdownGrace, "shutdown-grace", 30*time.Second, "how long a stop waits for in-flight work")
 	fs.StringVar(&s.otlpEndpoint, "otlp-endpoint", "", "base URL of an OTLP/HTTP collector to export spans to, such as http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT, else no export)")
 }
@@ -126,6 +144,12 @@ func (s *settings) validate() error {
 	if s.bodyLimit <= 0 {
 		return errors.New("--body-limit must be positive")
 	}
+	if _, err := channel.NewPolicy(s.alertChannelAllow, s.alertChannelDeny, nil); err != nil {
+		return fmt.Errorf("--alert-channel-allow, --alert-channel-deny: %w", err)
+	}
+	if err := s.limits.Validate(); err != nil {
+		return err
+	}
 	if err := telemetry.ValidateEndpoint(s.otlpEndpoint); err != nil {
 		return fmt.Errorf("--otlp-endpoint: %w", err)
 	}
@@ -140,6 +164,17 @@ func (s *settings) runs(service string) bool { return slices.Contains(s.services
 
 func (s *settings) busDir() string    { return filepath.Join(s.dataDir, "bus") }
 func (s *settings) storePath() string { return filepath.Join(s.dataDir, "taskpulse.duckdb") }
+
+// splitList reads a comma list, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for part := range strings.SplitSeq(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
 
 func isLoopback(host string) bool {
 	if host == "localhost" {

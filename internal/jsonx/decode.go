@@ -30,6 +30,9 @@ func (p *Problem) Syntax() bool { return p.Field == "body" }
 // Decode decodes data, one JSON value, into v strictly. It returns nil or
 // a *Problem.
 func Decode(data []byte, v any) error {
+	if p := textProblem(data); p != nil {
+		return p
+	}
 	if !utf8.Valid(data) {
 		return &Problem{"body", "is not valid UTF-8"}
 	}
