@@ -11,14 +11,15 @@ import (
 // taskState is what task rules need to know of one task: its latest event
 // and when it started running.
 type taskState struct {
-	tenant, id                  string
-	userID, taskType, taskName  string
-	status                      schema.Status
-	errMsg                      string
-	attrs                       map[string]string
-	progress                    float64
-	startedAt                   int64 // first running event, unix ms; 0 when never seen running
-	updatedAt, seq, ingestOrder int64 // order key of the latest event
+	tenant, id                 string
+	userID, taskType, taskName string
+	status                     schema.Status
+	errMsg                     string
+	attrs                      map[string]string
+	progress                   float64
+	startedAt                  int64        // first running event, unix ms; 0 when never seen running
+	updatedAt                  int64        // timestamp of the latest event, unix ms
+	order                      schema.Order // of the latest event
 }
 
 type taskKey struct{ tenant, id string }
@@ -47,10 +48,10 @@ func (t *taskTracker) observe(p *schema.Progress) *taskState {
 	if p.Status == schema.StatusRunning && (ts.startedAt == 0 || p.Timestamp < ts.startedAt) {
 		ts.startedAt = p.Timestamp
 	}
-	if ts.updatedAt != 0 && !newer(p.Timestamp, p.Seq, p.IngestOrder, ts) {
+	if ts.updatedAt != 0 && !p.Order().After(ts.order) {
 		return nil
 	}
-	ts.updatedAt, ts.seq, ts.ingestOrder = p.Timestamp, p.Seq, p.IngestOrder
+	ts.updatedAt, ts.order = p.Timestamp, p.Order()
 	ts.status, ts.errMsg = p.Status, p.Error
 	ts.userID, ts.taskType, ts.taskName = keep(p.UserID, ts.userID), keep(p.TaskType, ts.taskType), keep(p.TaskName, ts.taskName)
 	if p.Attributes != nil {
@@ -69,30 +70,18 @@ func (t *taskTracker) seed(st *store.Task) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := taskKey{st.Tenant, st.TaskID}
-	if ts := t.tasks[k]; ts != nil && !newer(st.UpdatedAt, st.Seq, st.IngestOrder, ts) {
+	if ts := t.tasks[k]; ts != nil && !st.Order().After(ts.order) {
 		return
 	}
 	ts := &taskState{
 		tenant: st.Tenant, id: st.TaskID, userID: st.UserID, taskType: st.TaskType, taskName: st.TaskName,
 		status: st.Status, errMsg: st.Error, attrs: st.Attributes, progress: st.Progress,
-		updatedAt: st.UpdatedAt, seq: st.Seq, ingestOrder: st.IngestOrder,
+		updatedAt: st.UpdatedAt, order: st.Order(),
 	}
 	if st.StartedAt != nil {
 		ts.startedAt = *st.StartedAt
 	}
 	t.tasks[k] = ts
-}
-
-// newer reports whether an event ordered by (ts, seq, order) comes after
-// the one ts holds, as the store orders them.
-func newer(at, seq, order int64, ts *taskState) bool {
-	if at != ts.updatedAt {
-		return at > ts.updatedAt
-	}
-	if seq != ts.seq {
-		return seq > ts.seq
-	}
-	return order >= ts.ingestOrder
 }
 
 func keep(v, old string) string {

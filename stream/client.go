@@ -54,7 +54,7 @@ type client struct {
 }
 
 type sentState struct {
-	key    orderKey
+	key    schema.Order
 	userID string
 }
 
@@ -127,7 +127,7 @@ func (c *client) queueLive(ev *event) {
 	if !c.wants(ev) {
 		return
 	}
-	if s, ok := c.sent[ev.p.TaskID]; ok && !ev.key.after(s.key) {
+	if s, ok := c.sent[ev.p.TaskID]; ok && !ev.key.After(s.key) {
 		c.svc.metrics.drop(reasonStale, 1)
 		return
 	}
@@ -229,8 +229,8 @@ func (c *client) subscribe(sub Subscription) {
 		c.subs[sub] = struct{}{}
 		for i := range snap.Tasks {
 			t := &snap.Tasks[i]
-			if s, ok := c.sent[t.TaskID]; !ok || taskKey(t).after(s.key) {
-				c.sent[t.TaskID] = sentState{key: taskKey(t), userID: t.UserID}
+			if s, ok := c.sent[t.TaskID]; !ok || t.Order().After(s.key) {
+				c.sent[t.TaskID] = sentState{key: t.Order(), userID: t.UserID}
 			}
 		}
 		if !c.stopped {

@@ -56,6 +56,11 @@ type Task struct {
 	Events int64 `json:"events"`
 }
 
+// Order returns the place of t's latest event in its task's order.
+func (t *Task) Order() schema.Order {
+	return schema.Order{Timestamp: t.UpdatedAt, Seq: t.Seq, IngestOrder: t.IngestOrder, EventID: t.EventID}
+}
+
 // TaskCursor marks a position in a task listing, which is ordered by
 // (UpdatedAt, TaskID) descending.
 type TaskCursor struct {

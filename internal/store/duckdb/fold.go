@@ -48,18 +48,7 @@ func (d *taskDelta) add(e *schema.Progress) {
 	}
 }
 
-// later reports whether a sorts after b by the order key (timestamp, seq,
-// ingest_order, event_id). Event ids compare as bytes, as DuckDB compares
-// VARCHAR, so this agrees with the row comparison in the tasks upsert.
-func later(a, b *schema.Progress) bool {
-	switch {
-	case a.Timestamp != b.Timestamp:
-		return a.Timestamp > b.Timestamp
-	case a.Seq != b.Seq:
-		return a.Seq > b.Seq
-	case a.IngestOrder != b.IngestOrder:
-		return a.IngestOrder > b.IngestOrder
-	default:
-		return a.EventID > b.EventID
-	}
-}
+// later reports whether a sorts after b in their task's order. Event ids
+// compare as bytes, as DuckDB compares VARCHAR, so this agrees with the
+// row comparison in the tasks upsert.
+func later(a, b *schema.Progress) bool { return a.Order().After(b.Order()) }
