@@ -2,6 +2,9 @@
 # what they are built from.
 
 GO ?= go
+# go.mod names the toolchain with the security fixes this module needs;
+# auto lets an older installed Go fetch it from the module proxy.
+export GOTOOLCHAIN ?= auto
 
 .PHONY: run build test test-integration services-start services-stop chdb-check fuzz bench loadgen vet
 

@@ -2,6 +2,8 @@ module github.com/taskpulse/taskpulse
 
 go 1.26.0
 
+toolchain go1.26.11
+
 require (
 	github.com/ClickHouse/clickhouse-go/v2 v2.51.0
 	github.com/andybalholm/brotli v1.2.7

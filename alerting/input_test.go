@@ -124,3 +124,18 @@ func TestAlertingCountsPerTenant(t *testing.T) {
 	status, body = s.as(t, "", "POST", "/v1/silences", ctJSON, silence)
 	require.Equal(t, http.StatusCreated, status, "%v", body)
 }
+
+func TestRuleParamsOfAnotherKindAreRefused(t *testing.T) {
+	s := newEnv(t, "").start(t)
+	f := func(body string, status int, fields ...string) {
+		t.Helper()
+		got, answer := s.as(t, "", "POST", "/v1/alert-rules", ctJSON, body)
+		require.Equal(t, status, got, "%s: %v", body, answer)
+		for _, field := range fields {
+			require.Contains(t, details(t, answer), field, body)
+		}
+	}
+	f(`{"id":"r2","kind":"task_failed","params":{"min_level":"AAA","window":"5m"}}`, http.StatusBadRequest, "params.min_level", "params.window")
+	f(`{"id":"r3","kind":"task_slow","params":{"max_duration":"30m","stalled_after":"5m"}}`, http.StatusBadRequest, "params.stalled_after")
+	f(`{"id":"r4","kind":"task_slow","params":{"max_duration":"30m"}}`, http.StatusCreated)
+}

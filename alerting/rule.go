@@ -95,6 +95,40 @@ type Params struct {
 	RateAfter   Duration `json:"rate_after,omitempty" yaml:"rate_after"`
 }
 
+// kindParams are the parameters each kind reads. Any other is refused
+// rather than kept unchecked, where it would read as if it did something.
+var kindParams = map[Kind][]string{
+	KindMetricThreshold: {"metric", "agg", "group_by", "window", "op", "threshold", "recovery"},
+	KindErrorLogRate:    {"window", "op", "threshold", "recovery", "min_level", "source"},
+	KindTaskFailed:      {},
+	KindTaskStalled:     {"stalled_after"},
+	KindTaskSlow:        {"max_duration", "min_rate", "rate_after"},
+}
+
+// given names the parameters p sets, as JSON spells them.
+func (p *Params) given() []string {
+	var names []string
+	set := func(name string, ok bool) {
+		if ok {
+			names = append(names, name)
+		}
+	}
+	set("metric", p.Metric != "")
+	set("agg", p.Agg != "")
+	set("group_by", p.GroupBy != nil)
+	set("window", p.Window != 0)
+	set("op", p.Op != "")
+	set("threshold", p.Threshold != nil)
+	set("recovery", p.Recovery != nil)
+	set("min_level", p.MinLevel != "")
+	set("source", p.Source != "")
+	set("stalled_after", p.StalledAfter != 0)
+	set("max_duration", p.MaxDuration != 0)
+	set("min_rate", p.MinRate != nil)
+	set("rate_after", p.RateAfter != 0)
+	return names
+}
+
 // Rule says when to alert and whom to tell.
 type Rule struct {
 	ID     string `json:"id" yaml:"id"`
@@ -215,6 +249,11 @@ func (r *Rule) validate(env ruleEnv) []FieldError {
 	}
 	if !r.Kind.task() && r.TaskType != "" {
 		add("task_type", "applies only to task rules")
+	}
+	for _, name := range r.Params.given() {
+		if !slices.Contains(kindParams[r.Kind], name) {
+			add("params."+name, "is not a parameter of "+string(r.Kind)+" rules")
+		}
 	}
 	switch r.Kind {
 	case KindMetricThreshold:

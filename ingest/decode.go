@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"mime"
-	"strings"
 	"unicode/utf8"
 
+	"github.com/taskpulse/taskpulse/internal/jsonx"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
@@ -77,7 +76,7 @@ func splitJSON(format string, body []byte) ([][]byte, error) {
 	for dec.More() {
 		var item json.RawMessage
 		if err := dec.Decode(&item); err != nil {
-			return nil, schema.FieldError{Index: len(items), Field: "body", Reason: "is not valid JSON: " + jsonReason(err)}
+			return nil, schema.FieldError{Index: len(items), Field: "body", Reason: "is not valid JSON: " + jsonx.Reason(err)}
 		}
 		items = append(items, item)
 	}
@@ -123,93 +122,102 @@ func syntaxError(index int, item []byte) error {
 	if err == nil {
 		err = errors.New("invalid")
 	}
-	return schema.FieldError{Index: index, Field: "body", Reason: "is not valid JSON: " + jsonReason(err)}
+	return schema.FieldError{Index: index, Field: "body", Reason: "is not valid JSON: " + jsonx.Reason(err)}
 }
 
-// decodeProgress decodes one item strictly: unknown fields are refused, so
-// that a misspelt field ("progres") is reported instead of silently lost.
+// decodeProgress decodes one item strictly, as jsonx does: a key must be
+// spelt exactly as its field ("Status" is not status), and unknown keys
+// are refused, so that a misspelt field is reported instead of lost.
 func decodeProgress(index int, item []byte) (schema.Progress, []schema.FieldError) {
 	var p schema.Progress
+	_, errs := decodeItem(index, item, &p)
+	return p, errs
+}
+
+// decodeLog decodes one log record as decodeProgress does.
+func decodeLog(index int, item []byte) (schema.Log, []schema.FieldError) {
+	var l schema.Log
+	_, errs := decodeItem(index, item, &l)
+	return l, errs
+}
+
+// decodeMetric decodes one sample as decodeProgress does. A sample must
+// have a value: 0 must not stand in for a missing one.
+func decodeMetric(index int, item []byte) (schema.Metric, []schema.FieldError) {
+	var m schema.Metric
+	sent, errs := decodeItem(index, item, &m)
+	if errs == nil && (sent.Value == nil || string(sent.Value) == "null") {
+		errs = []schema.FieldError{{Index: index, Field: "value", Reason: "is required"}}
+	}
+	return m, errs
+}
+
+// sentFields holds, as sent, the fields whose presence matters and which
+// their decoded zero values cannot tell apart from absent.
+type sentFields struct {
+	Tenant      json.RawMessage `json:"tenant"`
+	IngestOrder json.RawMessage `json:"ingest_order"`
+	Value       json.RawMessage `json:"value"`
+}
+
+// decodeItem decodes one JSON item into v with jsonx, the one strict
+// decoder of request bodies, and refuses the fields that ingest stamps
+// when they are sent at all, even empty or null: they would be silently
+// overwritten.
+func decodeItem(index int, item []byte, v any) (sentFields, []schema.FieldError) {
+	var sent sentFields
 	if len(item) == 0 || item[0] != '{' {
-		return p, []schema.FieldError{{Index: index, Field: "body", Reason: "must be a JSON object"}}
+		return sent, []schema.FieldError{{Index: index, Field: "body", Reason: "must be a JSON object"}}
 	}
-	dec := json.NewDecoder(bytes.NewReader(item))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return p, []schema.FieldError{decodeFieldError(index, err)}
-	}
-	// Ingest stamps these; a client must not forge them.
-	if p.Tenant != "" || p.IngestOrder != 0 {
-		field := "tenant"
-		if p.Tenant == "" {
-			field = "ingest_order"
+	if err := jsonx.Decode(item, v); err != nil {
+		var p *jsonx.Problem
+		if !errors.As(err, &p) {
+			panic("BUG: jsonx.Decode returned " + err.Error())
 		}
-		return p, []schema.FieldError{{Index: index, Field: field, Reason: "is set by the server and must not be sent"}}
+		return sent, []schema.FieldError{{Index: index, Field: p.Field, Reason: p.Reason}}
 	}
-	return p, nil
+	// jsonx has checked that every key is exactly a field's name, so
+	// encoding/json's folding of names cannot mislead this second look.
+	if err := json.Unmarshal(item, &sent); err != nil {
+		panic("BUG: a JSON object jsonx decoded does not decode again: " + err.Error())
+	}
+	switch {
+	case sent.Tenant != nil:
+		return sent, []schema.FieldError{{Index: index, Field: "tenant", Reason: "is set by the server and must not be sent"}}
+	case sent.IngestOrder != nil:
+		return sent, []schema.FieldError{{Index: index, Field: "ingest_order", Reason: "is set by the server and must not be sent"}}
+	}
+	return sent, nil
 }
 
-func decodeFieldError(index int, err error) schema.FieldError {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return schema.FieldError{Index: index, Field: typeErr.Field, Reason: "must be a JSON " + jsonKind(typeErr.Type.Kind().String()) + ", not " + typeErr.Value}
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		if name = strings.Trim(name, `"`); name == "" {
-			return schema.FieldError{Index: index, Field: "body", Reason: "has a field with an empty name"}
-		}
-		return schema.FieldError{Index: index, Field: name, Reason: "is not a known field"}
-	}
-	return schema.FieldError{Index: index, Field: "body", Reason: "is not valid JSON: " + jsonReason(err)}
+// decodeFast decodes a body of progress events with readFast.
+func decodeFast(format string, body []byte) ([]schema.Progress, bool) {
+	return readFast(format, body, (*schema.Reader).Progress)
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "map", "struct":
-		return "object"
-	case "slice", "array":
-		return "array"
-	case "bool":
-		return "boolean"
-	case "ptr":
-		return "number"
-	}
-	return "number"
-}
-
-func jsonReason(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s (at byte %d)", strings.TrimPrefix(se.Error(), "json: "), se.Offset)
-	}
-	return strings.TrimPrefix(err.Error(), "json: ")
-}
-
-// decodeFast decodes a whole body in one pass with schema.Reader, for the
+// readFast decodes a whole body in one pass with schema.Reader, for the
 // bodies well-behaved clients send. It gives up (ok false) at the first
-// thing that is not plainly valid, a server-set field included, and leaves
-// such bodies to splitItems and decodeAll, whose encoding/json errors name
-// the bad item and field. What it does accept it decodes exactly as
-// encoding/json would.
-func decodeFast(format string, body []byte) (events []schema.Progress, ok bool) {
+// thing that is not plainly valid, a server-set field or a key spelt in
+// another case included, and leaves such bodies to splitItems and the
+// strict decoder, whose errors name the bad item and field. What it does
+// accept the strict decoder accepts too, and decodes the same.
+func readFast[T any](format string, body []byte, read func(*schema.Reader) (T, bool)) (items []T, ok bool) {
 	r := schema.NewReader(body, schema.ReaderOptions{Lines: format == formatNDJSON})
-	events = make([]schema.Progress, 0, len(body)/256+1)
+	items = make([]T, 0, len(body)/256+1)
 	if format == formatNDJSON {
 		for {
 			r.Space()
 			if r.Done() {
-				return events, len(events) > 0
+				return items, len(items) > 0
 			}
 			if r.Consume('\n') {
 				continue
 			}
-			p, ok := r.Progress()
+			item, ok := read(r)
 			if !ok {
 				return nil, false
 			}
-			events = append(events, p)
+			items = append(items, item)
 			r.Space()
 			if !r.Done() && !r.Consume('\n') {
 				return nil, false
@@ -218,17 +226,17 @@ func decodeFast(format string, body []byte) (events []schema.Progress, ok bool) 
 	}
 	r.Space()
 	if !r.Consume('[') {
-		p, ok := r.Progress()
+		item, ok := read(r)
 		r.Space()
-		return append(events, p), ok && r.Done()
+		return append(items, item), ok && r.Done()
 	}
 	for {
 		r.Space()
-		p, ok := r.Progress()
+		item, ok := read(r)
 		if !ok {
 			return nil, false
 		}
-		events = append(events, p)
+		items = append(items, item)
 		r.Space()
 		if r.Consume(']') {
 			break
@@ -238,5 +246,5 @@ func decodeFast(format string, body []byte) (events []schema.Progress, ok bool) 
 		}
 	}
 	r.Space()
-	return events, r.Done()
+	return items, r.Done()
 }

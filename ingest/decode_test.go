@@ -76,6 +76,12 @@ func TestDecodeProgress(t *testing.T) {
 	f(`{"attributes":{"k":1}}`, "attributes", "string")
 	f(`{"tenant":"other"}`, "tenant", "set by the server")
 	f(`{"ingest_order":9}`, "ingest_order", "set by the server")
+	f(`{"task_id":"a","tenant":""}`, "tenant", "set by the server")
+	f(`{"task_id":"a","ingest_order":null}`, "ingest_order", "set by the server")
+	f(`{"task_id":"a","ſtatus":"running"}`, "ſtatus", "not a known field")
+	f(`{"task_id":"a","Status":"running"}`, "Status", "not a known field")
+	f(`{"TASK_ID":"a","status":"running"}`, "TASK_ID", "not a known field")
+	f(`{"task_id":"a","attributes":{"k":"v"},"Attributes":{}}`, "Attributes", "not a known field")
 	f(`[1]`, "body", "object")
 	f(`"x"`, "body", "object")
 }
@@ -143,6 +149,7 @@ func FuzzDecodeFast(f *testing.F) {
 	f.Add(false, ` [ {"seq":-0, "timestamp":1700000000000, "steps_done":9223372036854775807, "eta":0} , {} ] `)
 	f.Add(true, "\r\n {\"task_id\":\"é\"} \r\n\n{\"progress\":1E+2}")
 	f.Add(false, `[{"Task_ID":"a"},{"task_id":"a","task_id":"b"},{"progress":1e400},{"task_id":"\ud800"},{"tenant":""}]`)
+	f.Add(false, `{"ſtatus":"running","task_id":"a"}`)
 	f.Fuzz(func(t *testing.T, ndjson bool, body string) {
 		format := formatJSON
 		if ndjson {
@@ -189,4 +196,31 @@ func TestDecodeFastDeclines(t *testing.T) {
 	f(formatJSON, `{"task_id":"a"} x`, false)
 	f(formatNDJSON, "{\"task_id\":\n\"a\"}", false)
 	f(formatNDJSON, "\n\n", false)
+}
+
+// TestReadFastDeclinesSignals pins which log and metric bodies the fast
+// path leaves to the strict decoder.
+func TestReadFastDeclinesSignals(t *testing.T) {
+	logs, metrics := signalBodies(500)
+	f := func(body string, read func(format string, body []byte) bool, wantOK bool) {
+		t.Helper()
+		require.Equal(t, wantOK, read(formatJSON, []byte(body)), body)
+	}
+	log := func(format string, body []byte) bool {
+		_, ok := readFast(format, body, (*schema.Reader).Log)
+		return ok
+	}
+	metric := func(format string, body []byte) bool {
+		_, ok := readFast(format, body, (*schema.Reader).Metric)
+		return ok
+	}
+	f(string(logs), log, true)
+	f(string(metrics), metric, true)
+	f(`{"level":"INFO","Message":"m"}`, log, false)
+	f(`{"level":"INFO","message":"m","tenant":""}`, log, false)
+	f(`{"name":"m","value":0}`, metric, true)
+	f(`{"name":"m"}`, metric, false)
+	f(`{"name":"m","value":null}`, metric, false)
+	f(`{"name":"m","value":1e400}`, metric, false)
+	f(`{"name":"m","Value":1}`, metric, false)
 }

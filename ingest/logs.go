@@ -32,18 +32,17 @@ func (s *Service) postLogs(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.limit(c, schema.TopicLogs, len(recs)); err != nil {
+		return err
+	}
 	return s.accept(c, schema.TopicLogs, recs, ids)
 }
 
 // decodeLogs decodes and validates every item, collecting every problem.
 // It returns an error when the body is not JSON at all.
 func decodeLogs(format string, body []byte, now int64) ([]schema.Log, []schema.FieldError, error) {
-	return decodeItems(format, body, func(i int, l *schema.Log) []schema.FieldError {
-		if errs := serverSet(i, l.Tenant, l.IngestOrder); errs != nil {
-			return errs
-		}
-		return appendProblems(nil, i, l.Validate(now))
-	})
+	return decodeItems(format, body, (*schema.Reader).Log, decodeLog,
+		func(l *schema.Log) []schema.FieldError { return l.Validate(now) })
 }
 
 // validateLogs validates records built by a protocol adapter, which cannot

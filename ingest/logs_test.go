@@ -28,6 +28,8 @@ func TestDecodeLogs(t *testing.T) {
 	f(formatJSON, `[`+ok+`,null]`, 2, schema.FieldError{Index: 1, Field: "body", Reason: "JSON object"})
 	f(formatJSON, `[`+ok+`,{"level":"INFO","message":"m","lvl":1}]`, 2, schema.FieldError{Index: 1, Field: "lvl", Reason: "not a known field"})
 	f(formatJSON, `{"level":"INFO","message":"m","ingest_order":3}`, 1, schema.FieldError{Field: "ingest_order", Reason: "set by the server"})
+	f(formatJSON, `{"level":"INFO","message":"m","tenant":""}`, 1, schema.FieldError{Field: "tenant", Reason: "set by the server"})
+	f(formatNDJSON, ok+"\n"+`{"level":"INFO","Message":"m"}`, 2, schema.FieldError{Index: 1, Field: "Message", Reason: "not a known field"})
 	f(formatJSON, `{"level":"info","message":7}`, 1, schema.FieldError{Field: "message", Reason: "string"})
 	f(formatJSON, `[{},{"level":"INFO","message":"m","timestamp":1700000000}]`, 2,
 		schema.FieldError{Index: 0, Field: "level", Reason: "required"},
@@ -38,8 +40,9 @@ func TestDecodeLogs(t *testing.T) {
 	require.Error(t, err)
 }
 
-// FuzzDecodeSignals checks that the one-pass decoding of a JSON body
-// accepts exactly what item by item decoding accepts, with the same result.
+// FuzzDecodeSignals checks that whatever the decoding of a JSON body
+// accepts, the strict item by item decoding accepts too, with the same
+// result.
 func FuzzDecodeSignals(f *testing.F) {
 	for _, seed := range []string{
 		`{"level":"INFO","message":"m"}`,
@@ -48,6 +51,8 @@ func FuzzDecodeSignals(f *testing.F) {
 		`[{"name":"x","kind":"counter","value":1e3}, null]`,
 		`{"level":"INFO","message":"m"} {}`,
 		`[{"Level":"INFO","MESSAGE":"m"}]`,
+		`{"level":"INFO","meſſage":"m"}`,
+		`[{"name":"x","value":0},{"name":"y"},{"name":"z","value":null,"tenant":null}]`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -57,8 +62,8 @@ func FuzzDecodeSignals(f *testing.F) {
 			raw, err := splitItems(formatJSON, body)
 			require.NoError(t, err)
 			for i, r := range raw {
-				var l schema.Log
-				require.Empty(t, decodeStrict(i, r, &l))
+				l, errs := decodeLog(i, r)
+				require.Empty(t, errs)
 				require.Equal(t, logs[i], l)
 			}
 		}
@@ -67,8 +72,8 @@ func FuzzDecodeSignals(f *testing.F) {
 			raw, err := splitItems(formatJSON, body)
 			require.NoError(t, err)
 			for i, r := range raw {
-				var m schema.Metric
-				require.Empty(t, decodeStrict(i, r, &m))
+				m, errs := decodeMetric(i, r)
+				require.Empty(t, errs)
 				require.Equal(t, samples[i], m)
 			}
 		}

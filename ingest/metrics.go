@@ -26,14 +26,13 @@ func (s *Service) postMetrics(c *fiber.Ctx) error {
 	)
 	if isPromText(contentType) {
 		var err error
-		if samples, err = parsePromText(c.Body(), now.UnixMilli()); err != nil {
+		if samples, problems, err = decodePromText(c.Body(), now.UnixMilli()); err != nil {
 			var fe schema.FieldError
 			if !errors.As(err, &fe) {
 				return fmt.Errorf("parse Prometheus text: %w", err)
 			}
 			return s.badBody(schema.TopicMetrics, fe)
 		}
-		problems = validateMetrics(samples, now.UnixMilli())
 	} else {
 		format, err := bodyFormat(contentType)
 		if err != nil {
@@ -49,6 +48,9 @@ func (s *Service) postMetrics(c *fiber.Ctx) error {
 	}
 	recs, ids, err := s.stampMetrics(c.UserContext(), samples, auth.Tenant(c), now)
 	if err != nil {
+		return err
+	}
+	if err := s.limit(c, schema.TopicMetrics, len(recs)); err != nil {
 		return err
 	}
 	return s.accept(c, schema.TopicMetrics, recs, ids)
@@ -68,27 +70,8 @@ func isPromText(contentType string) bool {
 // decodeMetrics decodes and validates every item, collecting every
 // problem. It returns an error when the body is not JSON at all.
 func decodeMetrics(format string, body []byte, now int64) ([]schema.Metric, []schema.FieldError, error) {
-	return decodeItems(format, body, func(i int, m *schema.Metric) []schema.FieldError {
-		if errs := serverSet(i, m.Tenant, m.IngestOrder); errs != nil {
-			return errs
-		}
-		return appendProblems(nil, i, m.Validate(now))
-	})
-}
-
-// validateMetrics validates samples built by a protocol adapter. Their
-// names come from the client's own series, so each problem names the
-// series, which the sample's position alone would not tell.
-func validateMetrics(samples []schema.Metric, now int64) []schema.FieldError {
-	var problems []schema.FieldError
-	for i := range samples {
-		for _, e := range samples[i].Validate(now) {
-			e.Index = i
-			e.Reason += " (sample of " + samples[i].Name + ")"
-			problems = append(problems, e)
-		}
-	}
-	return problems
+	return decodeItems(format, body, (*schema.Reader).Metric, decodeMetric,
+		func(m *schema.Metric) []schema.FieldError { return m.Validate(now) })
 }
 
 // stampMetrics stamps and encodes valid samples. A sample is keyed by its

@@ -7,16 +7,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"mime"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/internal/jsonx"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
@@ -48,23 +53,105 @@ func otlpEncoding(contentType string) (string, error) {
 }
 
 // unmarshalOTLP decodes body into m. The JSON mapping ignores unknown
-// fields, as the OTLP specification asks of receivers, so that clients on a
-// newer protocol version keep working.
-func unmarshalOTLP(encoding string, body []byte, m proto.Message) error {
+// fields, as the OTLP specification asks of receivers, so that clients on
+// a newer protocol version keep working; ignored is the path of the first
+// such key, for a caller left with nothing to store to name. A key that is
+// an OTLP field's name in another case ("ResourceLogs", "ſcopeLogs") is
+// not a newer field but a misspelt one, and is refused with a keyError:
+// keys are matched exactly, as in the other JSON bodies.
+func unmarshalOTLP(encoding string, body []byte, m proto.Message) (ignored string, err error) {
 	if encoding == otlpProtobuf {
 		if err := proto.Unmarshal(body, m); err != nil {
-			return schema.FieldError{Field: "body", Reason: "is not a valid OTLP protobuf message: " + err.Error()}
+			return "", schema.FieldError{Field: "body", Reason: "is not a valid OTLP protobuf message: " + err.Error()}
 		}
-		return nil
+		return "", nil
 	}
-	body, err := hexIDsToBase64(body)
+	body, err = hexIDsToBase64(body)
 	if err != nil {
-		return err
+		return "", err
 	}
+	if protojson.Unmarshal(body, m) == nil {
+		return "", nil
+	}
+	proto.Reset(m)
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, m); err != nil {
-		return schema.FieldError{Field: "body", Reason: "is not valid OTLP JSON: " + err.Error()}
+		return "", schema.FieldError{Field: "body", Reason: "is not valid OTLP JSON: " + err.Error()}
 	}
-	return nil
+	// Only a body with unknown keys gets here, and pays for a second look.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "", schema.FieldError{Field: "body", Reason: "is not valid JSON: " + jsonx.Reason(err)}
+	}
+	var misspelt *schema.FieldError
+	unknownKeys(v, m.ProtoReflect().Descriptor(), "", func(path, key string, md protoreflect.MessageDescriptor) {
+		if ignored == "" {
+			ignored = path
+		}
+		if misspelt != nil {
+			return
+		}
+		fields := md.Fields()
+		for i := range fields.Len() {
+			if fd := fields.Get(i); strings.EqualFold(key, fd.JSONName()) || strings.EqualFold(key, string(fd.Name())) {
+				misspelt = &schema.FieldError{Field: path, Reason: "is not a known field; OTLP spells it " + fd.JSONName()}
+				return
+			}
+		}
+	})
+	if misspelt != nil {
+		return "", keyError{*misspelt}
+	}
+	return ignored, nil
+}
+
+// keyError is a key of OTLP JSON refused as misspelt: a validation failure
+// of a body that parsed.
+type keyError struct{ schema.FieldError }
+
+// unknownKeys walks a decoded JSON value beside the message it decodes
+// into, in key order, and calls found with the path of each key that
+// names no field of md, as protojson matches names.
+func unknownKeys(v any, md protoreflect.MessageDescriptor, path string, found func(path, key string, md protoreflect.MessageDescriptor)) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	fields := md.Fields()
+	for _, key := range slices.Sorted(maps.Keys(obj)) {
+		at := key
+		if path != "" {
+			at = path + "." + key
+		}
+		fd := fields.ByJSONName(key)
+		if fd == nil {
+			fd = fields.ByTextName(key)
+		}
+		switch {
+		case fd == nil:
+			found(at, key, md)
+		case fd.Message() == nil || fd.IsMap():
+		case fd.IsList():
+			list, _ := obj[key].([]any)
+			for i, item := range list {
+				unknownKeys(item, fd.Message(), at+"["+strconv.Itoa(i)+"]", found)
+			}
+		default:
+			unknownKeys(obj[key], fd.Message(), at, found)
+		}
+	}
+}
+
+// otlpNothing answers an export with nothing to store. OTLP exporters send
+// empty exports when nothing happened, and with nothing sent nothing is
+// lost, so that is a success; unless keys were ignored, which may have
+// held the data: then it is refused, naming the first.
+func (s *Service) otlpNothing(c *fiber.Ctx, signal, encoding, ignored, what string) error {
+	if ignored != "" {
+		return s.badBody(signal, schema.FieldError{Field: ignored, Reason: "is not a known field, and the export has no " + what})
+	}
+	return otlpSuccess(c, encoding)
 }
 
 // otlpSuccess answers a request with an empty Export…Response, which
@@ -94,7 +181,7 @@ func hexIDsToBase64(body []byte) ([]byte, error) {
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, schema.FieldError{Field: "body", Reason: "is not valid JSON: " + jsonReason(err)}
+		return nil, schema.FieldError{Field: "body", Reason: "is not valid JSON: " + jsonx.Reason(err)}
 	}
 	if err := rewriteIDs(v); err != nil {
 		return nil, schema.FieldError{Field: "body", Reason: err.Error()}
@@ -226,6 +313,10 @@ func anyPlain(v *commonpb.AnyValue) any {
 // it is invalid_json, as for the other JSON endpoints; in protobuf there is
 // no JSON to blame, so it is a validation failure of the body.
 func (s *Service) otlpUnreadable(signal, encoding string, err error) error {
+	var ke keyError
+	if errors.As(err, &ke) {
+		return s.badBody(signal, ke.FieldError)
+	}
 	var fe schema.FieldError
 	if !errors.As(err, &fe) {
 		return err

@@ -19,15 +19,14 @@ func (s *Service) postOTLPLogs(c *fiber.Ctx) error {
 		return err
 	}
 	var req logspb.LogsData
-	if err := unmarshalOTLP(encoding, c.Body(), &req); err != nil {
+	ignored, err := unmarshalOTLP(encoding, c.Body(), &req)
+	if err != nil {
 		return s.otlpUnreadable(schema.TopicLogs, encoding, err)
 	}
 	now := s.now()
 	logs, where := otlpLogs(&req)
 	if len(logs) == 0 {
-		// An empty export is valid OTLP (exporters send them); there is
-		// nothing to publish.
-		return otlpSuccess(c, encoding)
+		return s.otlpNothing(c, schema.TopicLogs, encoding, ignored, "log records")
 	}
 	if problems := validateLogs(logs, now.UnixMilli()); len(problems) > 0 {
 		for i := range problems {
@@ -37,6 +36,9 @@ func (s *Service) postOTLPLogs(c *fiber.Ctx) error {
 	}
 	recs, _, err := s.stampLogs(c.UserContext(), logs, auth.Tenant(c), now)
 	if err != nil {
+		return err
+	}
+	if err := s.limit(c, schema.TopicLogs, len(recs)); err != nil {
 		return err
 	}
 	if err := s.publish(c.UserContext(), schema.TopicLogs, recs); err != nil {

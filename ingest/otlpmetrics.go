@@ -18,25 +18,36 @@ func (s *Service) postOTLPMetrics(c *fiber.Ctx) error {
 		return err
 	}
 	var req metricspb.MetricsData
-	if err := unmarshalOTLP(encoding, c.Body(), &req); err != nil {
+	ignored, err := unmarshalOTLP(encoding, c.Body(), &req)
+	if err != nil {
 		return s.otlpUnreadable(schema.TopicMetrics, encoding, err)
 	}
 	now := s.now()
-	samples := otlpMetrics(&req, now.UnixMilli())
-	if len(samples) == 0 {
-		return otlpSuccess(c, encoding)
-	}
-	if problems := validateMetrics(samples, now.UnixMilli()); len(problems) > 0 {
+	samples, problems := decodeOTLPMetrics(&req, now.UnixMilli())
+	if len(problems) > 0 {
 		return s.invalid(schema.TopicMetrics, len(samples), problems)
+	}
+	if len(samples) == 0 {
+		return s.otlpNothing(c, schema.TopicMetrics, encoding, ignored, "data points")
 	}
 	recs, _, err := s.stampMetrics(c.UserContext(), samples, auth.Tenant(c), now)
 	if err != nil {
+		return err
+	}
+	if err := s.limit(c, schema.TopicMetrics, len(recs)); err != nil {
 		return err
 	}
 	if err := s.publish(c.UserContext(), schema.TopicMetrics, recs); err != nil {
 		return err
 	}
 	return otlpSuccess(c, encoding)
+}
+
+// decodeOTLPMetrics maps an export to samples and checks them as JSON
+// samples are checked, with what OTLP itself requires of its points.
+func decodeOTLPMetrics(req *metricspb.MetricsData, now int64) ([]schema.Metric, []schema.FieldError) {
+	set, problems := otlpMetrics(req, now)
+	return set.samples, append(problems, set.validate(now)...)
 }
 
 // otlpMetrics maps every data point of an export to samples, the way
@@ -55,76 +66,107 @@ func (s *Service) postOTLPMetrics(c *fiber.Ctx) error {
 //
 // Names are made Prometheus names (other characters become '_'); labels
 // are the resource's, the scope's and the point's attributes, stringified.
-// A point flagged as having no recorded value is skipped.
-func otlpMetrics(req *metricspb.MetricsData, now int64) []schema.Metric {
-	var samples []schema.Metric
-	for _, rm := range req.GetResourceMetrics() {
+// A point flagged as having no recorded value is skipped: it holds no
+// sample. A point that breaks what OTLP requires of it (a number point
+// without a value, a monotonic sum below zero, histogram buckets that do
+// not match their bounds or their count) is a problem of its first
+// sample, so that the request is refused rather than stored as 0.
+func otlpMetrics(req *metricspb.MetricsData, now int64) (*sampleSet, []schema.FieldError) {
+	set := &sampleSet{}
+	var problems []schema.FieldError
+	for ri, rm := range req.GetResourceMetrics() {
 		resource := rm.GetResource().GetAttributes()
-		for _, sm := range rm.GetScopeMetrics() {
+		for si, sm := range rm.GetScopeMetrics() {
 			base := scopeAttrs(resource, sm.GetScope())
-			for _, m := range sm.GetMetrics() {
-				samples = appendOTLPMetric(samples, m, base, now)
+			for mi, m := range sm.GetMetrics() {
+				problems = appendOTLPMetric(set, problems, m, base, origin{resource: ri, scope: si, metric: mi}, now)
 			}
 		}
 	}
-	return samples
+	return set, problems
 }
 
-func appendOTLPMetric(out []schema.Metric, m *metricspb.Metric, base attrs, now int64) []schema.Metric {
+func appendOTLPMetric(set *sampleSet, problems []schema.FieldError, m *metricspb.Metric, base attrs, at origin, now int64) []schema.FieldError {
 	name := promName(m.GetName())
-	point := func(attributes attrsSource, timeNano uint64) *sampleBuilder {
+	var first int
+	point := func(attributes attrsSource, i int, timeNano uint64) *sampleBuilder {
 		a := base.clone()
 		a.add(attributes.GetAttributes())
-		return &sampleBuilder{name: name, labels: labelsOrNil(a), ts: pointTime(timeNano, now), unit: m.GetUnit(), out: out}
+		from := at
+		from.point = i
+		first = len(set.samples)
+		return &sampleBuilder{name: name, labels: labelsOrNil(a), ts: pointTime(timeNano, now), unit: m.GetUnit(), from: from, out: set}
+	}
+	refuse := func(sb *sampleBuilder, field, reason string) {
+		problems = append(problems, schema.FieldError{Index: first, Field: field, Reason: reason + " (" + sb.from.String() + ")"})
 	}
 	switch d := m.GetData().(type) {
 	case *metricspb.Metric_Gauge:
-		for _, p := range d.Gauge.GetDataPoints() {
+		at.data = "gauge"
+		for i, p := range d.Gauge.GetDataPoints() {
 			if noValue(p.GetFlags()) {
 				continue
 			}
-			sb := point(p, p.GetTimeUnixNano())
-			sb.add("", schema.KindGauge, numberValue(p), "", "")
-			out = sb.out
+			sb := point(p, i, p.GetTimeUnixNano())
+			v, ok := numberValue(p)
+			sb.add("", schema.KindGauge, v, "", "")
+			if !ok {
+				refuse(sb, "value", "is required")
+			}
 		}
 	case *metricspb.Metric_Sum:
+		at.data = "sum"
+		monotonic := d.Sum.GetIsMonotonic()
 		kind := schema.KindGauge
-		if d.Sum.GetIsMonotonic() && cumulative(d.Sum.GetAggregationTemporality()) {
+		if monotonic && cumulative(d.Sum.GetAggregationTemporality()) {
 			kind = schema.KindCounter
 		}
-		for _, p := range d.Sum.GetDataPoints() {
+		for i, p := range d.Sum.GetDataPoints() {
 			if noValue(p.GetFlags()) {
 				continue
 			}
-			sb := point(p, p.GetTimeUnixNano())
-			sb.add("", kind, numberValue(p), "", "")
-			out = sb.out
+			sb := point(p, i, p.GetTimeUnixNano())
+			v, ok := numberValue(p)
+			sb.add("", kind, v, "", "")
+			switch {
+			case !ok:
+				refuse(sb, "value", "is required")
+			case monotonic && kind == schema.KindGauge && v < 0:
+				// A delta of a sum that only grows; counters are checked
+				// with every other sample.
+				refuse(sb, "value", "must not be negative for a monotonic sum")
+			}
 		}
 	case *metricspb.Metric_Histogram:
+		at.data = "histogram"
 		kind := runningKind(d.Histogram.GetAggregationTemporality())
-		for _, p := range d.Histogram.GetDataPoints() {
+		for i, p := range d.Histogram.GetDataPoints() {
 			if noValue(p.GetFlags()) {
 				continue
 			}
-			sb := point(p, p.GetTimeUnixNano())
-			sb.histogram(kind, otlpBuckets(p), p.Sum != nil, p.GetSum(), float64(p.GetCount()))
-			out = sb.out
+			sb := point(p, i, p.GetTimeUnixNano())
+			count := float64(p.GetCount())
+			sb.histogram(kind, otlpBuckets(p), p.Sum, &count)
+			if field, reason := badBuckets(p); field != "" {
+				refuse(sb, field, reason)
+			}
 		}
 	case *metricspb.Metric_ExponentialHistogram:
+		at.data = "exponentialHistogram"
 		kind := runningKind(d.ExponentialHistogram.GetAggregationTemporality())
-		for _, p := range d.ExponentialHistogram.GetDataPoints() {
+		for i, p := range d.ExponentialHistogram.GetDataPoints() {
 			if noValue(p.GetFlags()) {
 				continue
 			}
-			sb := point(p, p.GetTimeUnixNano())
+			sb := point(p, i, p.GetTimeUnixNano())
 			if p.Sum != nil {
 				sb.add("_sum", kind, p.GetSum(), "", "")
 			}
 			sb.add("_count", kind, float64(p.GetCount()), "", "")
-			out = sb.out
 		}
 	case *metricspb.Metric_Summary:
-		for _, p := range d.Summary.GetDataPoints() {
+		at.data = "summary"
+		for i, p := range d.Summary.GetDataPoints() {
 			if noValue(p.GetFlags()) {
 				continue
 			}
@@ -132,12 +174,12 @@ func appendOTLPMetric(out []schema.Metric, m *metricspb.Metric, base attrs, now 
 			for i, q := range p.GetQuantileValues() {
 				quantiles[i] = quantile{q.GetQuantile(), q.GetValue()}
 			}
-			sb := point(p, p.GetTimeUnixNano())
-			sb.summary(quantiles, p.GetSum(), float64(p.GetCount()))
-			out = sb.out
+			sb := point(p, i, p.GetTimeUnixNano())
+			sum, count := p.GetSum(), float64(p.GetCount())
+			sb.summary(quantiles, &sum, &count)
 		}
 	}
-	return out
+	return problems
 }
 
 // attrsSource is any OTLP data point: they all carry attributes.
@@ -161,11 +203,36 @@ func otlpBuckets(p *metricspb.HistogramDataPoint) []bucket {
 	return buckets
 }
 
-func numberValue(p *metricspb.NumberDataPoint) float64 {
-	if v, ok := p.GetValue().(*metricspb.NumberDataPoint_AsInt); ok {
-		return float64(v.AsInt)
+// numberValue is a number point's value; ok is false when it has none.
+func numberValue(p *metricspb.NumberDataPoint) (v float64, ok bool) {
+	switch v := p.GetValue().(type) {
+	case *metricspb.NumberDataPoint_AsInt:
+		return float64(v.AsInt), true
+	case *metricspb.NumberDataPoint_AsDouble:
+		return v.AsDouble, true
 	}
-	return p.GetAsDouble()
+	return 0, false
+}
+
+// badBuckets reports what a histogram point breaks of OTLP's rule for its
+// buckets: a count for each bound and one above them all, or no counts
+// and no bounds; and counts that add up to the point's count.
+func badBuckets(p *metricspb.HistogramDataPoint) (field, reason string) {
+	bounds, counts := p.GetExplicitBounds(), p.GetBucketCounts()
+	if len(counts) == 0 && len(bounds) == 0 {
+		return "", ""
+	}
+	if len(counts) != len(bounds)+1 {
+		return "bucketCounts", "must have one count more than explicitBounds has bounds"
+	}
+	var total uint64
+	for _, c := range counts {
+		total += c
+	}
+	if total != p.GetCount() {
+		return "count", "must be the sum of bucketCounts"
+	}
+	return "", ""
 }
 
 func cumulative(t metricspb.AggregationTemporality) bool {

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
@@ -77,16 +79,12 @@ func TestParsePromTextFromClientGolang(t *testing.T) {
 	size := prometheus.NewSummary(prometheus.SummaryOpts{Name: "page_bytes", Help: "Size.", Objectives: map[float64]float64{0.5: 0.05, 0.9: 0.01}})
 	reg.MustRegister(size)
 	size.Observe(100)
-	idle := prometheus.NewSummary(prometheus.SummaryOpts{Name: "idle_seconds", Help: "Never observed.", Objectives: map[float64]float64{0.5: 0.05}})
-	reg.MustRegister(idle)
 
 	body := promTextFrom(t, reg, map[string]int64{"queue_depth": 1_699_999_999_000})
-	samples, err := parsePromText(body, testNow)
+	set, problems, err := parsePromText(body, testNow)
 	require.NoError(t, err, string(body))
+	require.Empty(t, problems)
 	require.Equal(t, []string{
-		// An empty summary's quantiles are NaN, which is no value.
-		"counter idle_seconds_sum{} 0 @1700000000000",
-		"counter idle_seconds_count{} 0 @1700000000000",
 		"counter jobs_done_total{queue=fast,task_id=t-1} 3 @1700000000000 task=t-1",
 		"gauge page_bytes{quantile=0.5} 100 @1700000000000",
 		"gauge page_bytes{quantile=0.9} 100 @1700000000000",
@@ -98,18 +96,25 @@ func TestParsePromTextFromClientGolang(t *testing.T) {
 		"counter step_seconds_bucket{le=+Inf} 3 @1700000000000",
 		"counter step_seconds_sum{} 3.55 @1700000000000",
 		"counter step_seconds_count{} 3 @1700000000000",
-	}, rows(samples))
-	require.Empty(t, validateMetrics(samples, testNow))
+	}, rows(set.samples))
+	require.Empty(t, set.validate(testNow))
+	// Every sample names its own line, the implicit +Inf bucket its _count's.
+	lines := strings.Split(string(body), "\n")
+	for i, m := range set.samples {
+		line := lines[set.from[i].line-1]
+		require.True(t, strings.HasPrefix(line, m.Name) || strings.HasPrefix(line, m.Name[:len(m.Name)-len("bucket")]+"count"), "%s from %q", m.Name, line)
+	}
 }
 
 func TestParsePromTextUntypedAndErrors(t *testing.T) {
-	samples, err := parsePromText([]byte("# a comment\nrequests{path=\"/a\"} 7 1699999999123\n"), testNow)
+	set, problems, err := parsePromText([]byte("# a comment\nrequests{path=\"/a\"} 7 1699999999123\n"), testNow)
 	require.NoError(t, err)
-	require.Equal(t, []string{"gauge requests{path=/a} 7 @1699999999123"}, rows(samples))
+	require.Empty(t, problems)
+	require.Equal(t, []string{"gauge requests{path=/a} 7 @1699999999123"}, rows(set.samples))
 
 	f := func(body, wantReason string) {
 		t.Helper()
-		_, err := parsePromText([]byte(body), testNow)
+		_, _, err := parsePromText([]byte(body), testNow)
 		var fe schema.FieldError
 		require.ErrorAs(t, err, &fe, body)
 		require.Equal(t, "body", fe.Field)
@@ -120,4 +125,82 @@ func TestParsePromTextUntypedAndErrors(t *testing.T) {
 	f("http.requests 1\n", "line 1:")
 	f("", "has no samples")
 	f("# only a comment\n", "has no samples")
+}
+
+func promFamilies(t testing.TB, body []byte) map[string]*dto.MetricFamily {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	require.NoError(t, err)
+	return families
+}
+
+// TestParsePromTextNamesLines pins that every sample is traced to its line,
+// whatever way expfmt allows a line to be written, and that lines expfmt
+// would drop, or _sum and _count the body never had, are not taken
+// silently.
+func TestParsePromTextNamesLines(t *testing.T) {
+	body := []byte("# TYPE a counter\n\n" +
+		"a{x=\"1\",y=\"q\\\"\\\\\\n\"} 1\n" +
+		"{\"a\", x=\"2\"} 2\n" +
+		"  a\t{ y = \"z\" , } 3 1700000000000\n" +
+		"# TYPE h histogram\n" +
+		"h_bucket{le=\"0.50\"} 1\n" +
+		"h{le=\"1e0\"} 2\n")
+	set, problems, err := parsePromText(body, testNow)
+	require.NoError(t, err)
+	require.Empty(t, problems)
+	// A clean body is traced to its lines only when asked.
+	require.Empty(t, locatePromText(body, set, promFamilies(t, body)))
+	// Only what was sent: no _sum, no _count, no +Inf bucket made from
+	// a count the body does not have.
+	require.Equal(t, []string{
+		"counter a{x=1,y=q\"\\\n} 1 @1700000000000",
+		"counter a{x=2} 2 @1700000000000",
+		"counter a{y=z} 3 @1700000000000",
+		"counter h_bucket{le=0.5} 1 @1700000000000",
+		"counter h_bucket{le=1} 2 @1700000000000",
+	}, rows(set.samples))
+	var lines []int
+	for _, o := range set.from {
+		lines = append(lines, o.line)
+	}
+	require.Equal(t, []int{3, 4, 5, 7, 8}, lines)
+
+	f := func(body string, want schema.FieldError) {
+		t.Helper()
+		_, problems, err := parsePromText([]byte(body), testNow)
+		require.NoError(t, err, body)
+		require.Len(t, problems, 1, "%s: %v", body, problems)
+		require.Equal(t, want.Index, problems[0].Index, body)
+		require.Equal(t, want.Field, problems[0].Field, body)
+		require.Contains(t, problems[0].Reason, want.Reason, body)
+	}
+	f("# TYPE s summary\ns{quantile=\"0.5\"} 1\ns{a=\"b\"} 9\ns_sum 1\ns_count 1\n",
+		schema.FieldError{Index: 3, Field: "labels", Reason: "must have a quantile label"})
+	f("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket 1\nh_count 1\n",
+		schema.FieldError{Index: 3, Field: "name", Reason: "must be h_bucket with an le label"})
+	f("# TYPE s summary\ns_sum 1\ns_count 1\ns_sum 2\n",
+		schema.FieldError{Index: 4, Field: "name", Reason: "repeats the series of line 2"})
+}
+
+// FuzzParsePromText checks that whatever body expfmt parses, every sample
+// ingest would store is traced to a line of it.
+func FuzzParsePromText(f *testing.F) {
+	f.Add("# TYPE a counter\na{x=\"1\"} 1\n{\"a\",y=\"2\"} 2 1700000000000\n")
+	f.Add("# TYPE s summary\ns{quantile=\"0.5\",q=\"\\\\\"} NaN\ns_sum 1\ns_count -1\ns{a=\"b\"} 3\n")
+	f.Add("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\nh_bucket 4\n")
+	f.Add("# HELP x_sum a\nx_sum 1\n# TYPE x summary\nx_count 2\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		set, problems, err := parsePromText([]byte(body), testNow)
+		if err != nil || len(problems) > 0 {
+			return
+		}
+		require.Empty(t, locatePromText([]byte(body), set, promFamilies(t, []byte(body))), body)
+		lines := strings.Split(body, "\n")
+		for i, m := range set.samples {
+			n := set.from[i].line
+			require.True(t, n >= 1 && n <= len(lines), "sample %s of no line in %q", m.Name, body)
+		}
+	})
 }

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -17,93 +15,34 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// Logs and metrics share the request path of progress, but not its hand
-// tuned decoder: they go through encoding/json.
-
-// decodeWhole decodes a JSON body (an object or an array of them) in one
-// pass, for the bodies well-behaved clients send: splitting the items out
-// first costs a third of a request. It gives up (ok false) on anything
-// that is not plainly right, and so does the caller when an item is
-// invalid; decodeItems then words the errors item by item. Both decode
-// with encoding/json and the same settings, so they accept the same bodies.
-func decodeWhole[T any](body []byte) (items []T, ok bool) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || !utf8.Valid(body) {
-		return nil, false // splitItems words the error
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	switch body[0] {
-	case '{':
-		items = make([]T, 1)
-		if dec.Decode(&items[0]) != nil {
-			return nil, false
+// decodeItems decodes and checks a body of logs or metrics as decodeBody
+// does progress: read takes the body in one pass when it can, decode is
+// the strict decoder of one item that words what read gave up on, and
+// validate reports the problems of one decoded item.
+func decodeItems[T any](format string, body []byte, read func(*schema.Reader) (T, bool),
+	decode func(i int, item []byte) (T, []schema.FieldError), validate func(item *T) []schema.FieldError) ([]T, []schema.FieldError, error) {
+	items, ok := readFast(format, body, read)
+	if ok {
+		var problems []schema.FieldError
+		for i := range items {
+			problems = appendProblems(problems, i, validate(&items[i]))
 		}
-	case '[':
-		if dec.Decode(&items) != nil || len(items) == 0 {
-			return nil, false
-		}
-	default:
-		return nil, false
-	}
-	return items, dec.InputOffset() == int64(len(body))
-}
-
-// decodeItems decodes and checks a body of logs or metrics. check reports
-// the problems of one decoded item: server-set fields, then validation.
-func decodeItems[T any](format string, body []byte, check func(i int, item *T) []schema.FieldError) ([]T, []schema.FieldError, error) {
-	if format == formatJSON {
-		if items, ok := decodeWhole[T](body); ok && checkAll(items, check) == nil {
-			return items, nil, nil
-		}
+		return items, problems, nil
 	}
 	raw, err := splitItems(format, body)
 	if err != nil {
 		return nil, nil, err
 	}
-	items := make([]T, len(raw))
+	items = make([]T, len(raw))
 	var problems []schema.FieldError
 	for i, r := range raw {
-		errs := decodeStrict(i, r, &items[i])
-		if errs == nil {
-			errs = check(i, &items[i])
+		var errs []schema.FieldError
+		if items[i], errs = decode(i, r); errs == nil {
+			errs = appendProblems(nil, i, validate(&items[i]))
 		}
 		problems = append(problems, errs...)
 	}
 	return items, problems, nil
-}
-
-func checkAll[T any](items []T, check func(i int, item *T) []schema.FieldError) []schema.FieldError {
-	var problems []schema.FieldError
-	for i := range items {
-		problems = append(problems, check(i, &items[i])...)
-	}
-	return problems
-}
-
-// decodeStrict decodes one JSON item into v, refusing unknown fields so that
-// a misspelt field is reported instead of silently lost.
-func decodeStrict(index int, item []byte, v any) []schema.FieldError {
-	if len(item) == 0 || item[0] != '{' {
-		return []schema.FieldError{{Index: index, Field: "body", Reason: "must be a JSON object"}}
-	}
-	dec := json.NewDecoder(bytes.NewReader(item))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return []schema.FieldError{decodeFieldError(index, err)}
-	}
-	return nil
-}
-
-// serverSet reports a field a client sent that only ingest may set.
-func serverSet(index int, tenant string, ingestOrder int64) []schema.FieldError {
-	switch {
-	case tenant != "":
-		return []schema.FieldError{{Index: index, Field: "tenant", Reason: "is set by the server and must not be sent"}}
-	case ingestOrder != 0:
-		return []schema.FieldError{{Index: index, Field: "ingest_order", Reason: "is set by the server and must not be sent"}}
-	}
-	return nil
 }
 
 // invalid is the answer to a request with bad items, counted as rejected.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/taskpulse/taskpulse/internal/auth"
@@ -181,13 +183,13 @@ func TestPostSignalsRejects(t *testing.T) {
 	f("/v1/logs", text, `{"level":"INFO","message":"x"}`, 415, "unsupported_media_type")
 	f("/v1/logs", js, "[{\"level\":\"INFO\",\"message\":\"x\"},{\"level\":\"INFO\",\"message\":\"\xfe\"}]", 400, "invalid_json", schema.FieldError{Index: 1, Field: "body", Reason: "UTF-8"})
 	f("/v1/metrics", js, "{\"name\":\"m\",\"value\":1,\"labels\":{\"h\xff\":\"v\"}}", 400, "invalid_json", schema.FieldError{Field: "body", Reason: "UTF-8"})
-	f("/v1/metrics", js, `[{"name":"ok","value":1},{"name":"bad name","value":1},{"name":"x","value":"NaN"},{"name":"y","kind":"summary"}]`, 400, "validation_failed",
+	f("/v1/metrics", js, `[{"name":"ok","value":1},{"name":"bad name","value":1},{"name":"x","value":"NaN"},{"name":"y","kind":"summary","value":1}]`, 400, "validation_failed",
 		schema.FieldError{Index: 1, Field: "name", Reason: "must match"},
 		schema.FieldError{Index: 2, Field: "value", Reason: "number"},
 		schema.FieldError{Index: 3, Field: "kind", Reason: "must be one of"})
 	f("/v1/metrics", nd, `{"value":1}`, 400, "validation_failed", schema.FieldError{Field: "name", Reason: "required"})
-	f("/v1/metrics", text, "up 1\nup{ 2\n", 400, "validation_failed", schema.FieldError{Field: "body", Reason: "line 2:"})
-	f("/v1/metrics", text, "big +Inf\n", 400, "validation_failed", schema.FieldError{Field: "value", Reason: "(sample of big)"})
+	f("/v1/metrics", text, "up 1\nup{ 2\n", 400, "validation_failed", schema.FieldError{Index: 2, Field: "body", Reason: "line 2:"})
+	f("/v1/metrics", text, "big +Inf\n", 400, "validation_failed", schema.FieldError{Index: 1, Field: "value", Reason: "(line 1, sample of big)"})
 	f("/v1/metrics", "text/plain; version=1.0.0", "up 1\n", 415, "unsupported_media_type")
 	f("/v1/metrics", "application/xml", "<x/>", 415, "unsupported_media_type")
 	f("/v1/otlp/logs", js, `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":9}]}]}]}`, 400, "validation_failed",
@@ -220,4 +222,174 @@ func TestPostOTLPAnswersInTheRequestEncoding(t *testing.T) {
 	require.Equal(t, "job-7", string(logs[0].Key))
 	require.Equal(t, "scraper", string(logs[1].Key))
 	a.records(t, schema.TopicMetrics, 15)
+}
+
+// rejection is the 400 answer of a refused request.
+type rejection struct {
+	Error struct {
+		Code    string              `json:"code"`
+		Details []schema.FieldError `json:"details"`
+	} `json:"error"`
+}
+
+// requireRefused posts body and requires a 400 with code and a detail
+// naming index, field and a reason containing reason.
+func (a *ingestApp) requireRefused(t *testing.T, path, contentType, body, code string, want schema.FieldError) {
+	t.Helper()
+	status, _, raw := a.post(t, path, contentType, []byte(body))
+	require.Equal(t, fiber.StatusBadRequest, status, "%s %q: %s", path, body, raw)
+	var answer rejection
+	require.NoError(t, json.Unmarshal(raw, &answer), string(raw))
+	require.Equal(t, code, answer.Error.Code, string(raw))
+	for _, d := range answer.Error.Details {
+		if d.Index == want.Index && d.Field == want.Field && strings.Contains(d.Reason, want.Reason) {
+			return
+		}
+	}
+	require.Failf(t, "detail missing", "want %+v in %s for %q", want, raw, body)
+}
+
+// TestPostRefusesInexactKeys pins that a key matches its field only when
+// spelt exactly: encoding/json alone would fold "Status" and "ſtatus"
+// (long s) into status.
+func TestPostRefusesInexactKeys(t *testing.T) {
+	a := newIngestApp(t)
+	const js, nd = "application/json", "application/x-ndjson"
+	for _, tc := range []struct {
+		path, ok string
+		keys     map[string]string // key sent: a valid value for the field it folds to
+	}{
+		{"/v1/progress", `{"task_id":"t","status":"running"}`, map[string]string{
+			"ſtatus": `"running"`, "Status": `"running"`, "TASK_ID": `"t"`}},
+		{"/v1/logs", `{"level":"INFO","message":"m"}`, map[string]string{
+			"ſource": `"s"`, "Message": `"m"`, "TASK_ID": `"t"`}},
+		{"/v1/metrics", `{"name":"m","value":1}`, map[string]string{
+			"labelſ": `{"k":"v"}`, "Name": `"m"`, "TASK_ID": `"t"`}},
+	} {
+		for key, value := range tc.keys {
+			bad := tc.ok[:len(tc.ok)-1] + `,"` + key + `":` + value + `}`
+			want := schema.FieldError{Field: key, Reason: "is not a known field"}
+			a.requireRefused(t, tc.path, js, bad, "validation_failed", want)
+			want.Index = 1
+			a.requireRefused(t, tc.path, js, "["+tc.ok+","+bad+"]", "validation_failed", want)
+			a.requireRefused(t, tc.path, nd, tc.ok+"\n"+bad+"\n", "validation_failed", want)
+		}
+	}
+	require.Zero(t, eventsCount(t, a.reg, "progress", "accepted")+eventsCount(t, a.reg, "logs", "accepted")+eventsCount(t, a.reg, "metrics", "accepted"))
+}
+
+// TestPostRefusesServerSetFields pins that tenant and ingest_order are
+// refused when sent at all, empty or null included: ingest sets them.
+func TestPostRefusesServerSetFields(t *testing.T) {
+	a := newIngestApp(t)
+	for path, ok := range map[string]string{
+		"/v1/progress": `{"task_id":"t","status":"running"`,
+		"/v1/logs":     `{"level":"INFO","message":"m"`,
+		"/v1/metrics":  `{"name":"m","value":1`,
+	} {
+		for _, sent := range []string{`"tenant":""`, `"tenant":null`, `"tenant":"other"`, `"ingest_order":0`, `"ingest_order":7`} {
+			field, _, _ := strings.Cut(strings.Trim(sent, `"`), `"`)
+			a.requireRefused(t, path, "application/json", ok+","+sent+"}", "validation_failed",
+				schema.FieldError{Field: field, Reason: "is set by the server and must not be sent"})
+		}
+	}
+}
+
+// TestPostMetricsRefusesNonFiniteAndNegativeCounters pins one rule for
+// every way a sample arrives: a value that is not a finite number, or a
+// counter below zero, is refused with the item and the field, and nothing
+// of the request is accepted.
+func TestPostMetricsRefusesNonFiniteAndNegativeCounters(t *testing.T) {
+	a := newIngestApp(t)
+	const js, text = "application/json", "text/plain; version=0.0.4"
+	refused := func(contentType, body string, want schema.FieldError) {
+		t.Helper()
+		a.requireRefused(t, "/v1/metrics", contentType, body, "validation_failed", want)
+	}
+	refused(js, `[{"name":"ok","value":1},{"name":"big","value":1e400}]`, schema.FieldError{Index: 1, Field: "value", Reason: "is out of range: number 1e400"})
+	refused(js, `[{"name":"ok","value":1},{"name":"c","kind":"counter","value":-1}]`, schema.FieldError{Index: 1, Field: "value", Reason: "must not be negative for a counter"})
+	refused(js, `[{"name":"ok","value":1},{"name":"no_value"}]`, schema.FieldError{Index: 1, Field: "value", Reason: "is required"})
+	refused(js, `{"name":"null_value","value":null}`, schema.FieldError{Field: "value", Reason: "is required"})
+
+	refused(text, "ok 1\nup NaN\n", schema.FieldError{Index: 2, Field: "value", Reason: "must be a finite number (line 2, sample of up)"})
+	refused(text, "ok 1\n\nup -Inf\n", schema.FieldError{Index: 3, Field: "value", Reason: "must be a finite number (line 3"})
+	refused(text, "# TYPE jobs_total counter\njobs_total{q=\"a\"} 3\njobs_total{q=\"b\"} -1\n", schema.FieldError{Index: 3, Field: "value", Reason: "must not be negative for a counter (line 3"})
+	// An unobserved summary's quantiles are NaN: no number to store.
+	refused(text, "# TYPE idle summary\nidle{quantile=\"0.5\"} NaN\nidle_sum 0\nidle_count 0\n", schema.FieldError{Index: 2, Field: "value", Reason: "finite"})
+	refused(text, "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 1\ns_count -2\n", schema.FieldError{Index: 4, Field: "value", Reason: "must not be negative for a counter (line 4, sample of s_count)"})
+	refused(text, "# TYPE s summary\ns_sum 1\ns_count NaN\n", schema.FieldError{Index: 3, Field: "value", Reason: "finite"})
+	refused(text, "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum -3\nh_count 1\n", schema.FieldError{Index: 4, Field: "value", Reason: "negative"})
+
+	sum := func(monotonic bool, temporality metricspb.AggregationTemporality, v float64) *metricspb.Metric {
+		return &metricspb.Metric{Name: "jobs", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{
+			IsMonotonic: monotonic, AggregationTemporality: temporality, DataPoints: []*metricspb.NumberDataPoint{gaugePoint(1), gaugePoint(v)},
+		}}}
+	}
+	gauge := &metricspb.Metric{Name: "depth", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{gaugePoint(1), gaugePoint(math.NaN())}}}}
+	const cumulative, delta = metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE, metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
+	for _, tc := range []struct {
+		metric *metricspb.Metric
+		want   schema.FieldError
+	}{
+		{gauge, schema.FieldError{Index: 1, Field: "value", Reason: "must be a finite number (resourceMetrics[0].scopeMetrics[0].metrics[0].gauge.dataPoints[1]"}},
+		{sum(false, cumulative, math.Inf(1)), schema.FieldError{Index: 1, Field: "value", Reason: "must be a finite number (resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[1]"}},
+		{sum(true, cumulative, -1), schema.FieldError{Index: 1, Field: "value", Reason: "must not be negative for a counter (resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[1]"}},
+		{sum(true, delta, -1), schema.FieldError{Index: 1, Field: "value", Reason: "must not be negative for a monotonic sum (resourceMetrics[0].scopeMetrics[0].metrics[0].sum.dataPoints[1]"}},
+	} {
+		data := &metricspb.MetricsData{ResourceMetrics: []*metricspb.ResourceMetrics{{ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{tc.metric}}}}}}
+		pb, err := proto.Marshal(data)
+		require.NoError(t, err)
+		a.requireRefused(t, "/v1/otlp/metrics", "application/x-protobuf", string(pb), "validation_failed", tc.want)
+		a.requireRefused(t, "/v1/otlp/metrics", js, string(otlpJSONOf(t, data)), "validation_failed", tc.want)
+	}
+	require.Zero(t, eventsCount(t, a.reg, "metrics", "accepted"))
+}
+
+// TestPostOTLPRefusesWhatItCannotStore pins the OTLP input that used to be
+// taken without a word: a number point without a value (stored as 0), a
+// histogram whose buckets do not match its bounds, keys differing from
+// OTLP's only in case, and an export left empty by keys ingest ignored.
+func TestPostOTLPRefusesWhatItCannotStore(t *testing.T) {
+	a := newIngestApp(t)
+	const js, pbType = "application/json", "application/x-protobuf"
+	one := func(m *metricspb.Metric) *metricspb.MetricsData {
+		return &metricspb.MetricsData{ResourceMetrics: []*metricspb.ResourceMetrics{{ScopeMetrics: []*metricspb.ScopeMetrics{{Metrics: []*metricspb.Metric{m}}}}}}
+	}
+	both := func(data *metricspb.MetricsData, want schema.FieldError) {
+		t.Helper()
+		pb, err := proto.Marshal(data)
+		require.NoError(t, err)
+		a.requireRefused(t, "/v1/otlp/metrics", pbType, string(pb), "validation_failed", want)
+		a.requireRefused(t, "/v1/otlp/metrics", js, string(otlpJSONOf(t, data)), "validation_failed", want)
+	}
+	both(one(&metricspb.Metric{Name: "depth", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{
+		gaugePoint(1), {TimeUnixNano: 1_700_000_000_500_000_000}}}}}),
+		schema.FieldError{Index: 1, Field: "value", Reason: "is required (resourceMetrics[0].scopeMetrics[0].metrics[0].gauge.dataPoints[1]"})
+	both(one(&metricspb.Metric{Name: "lat", Data: &metricspb.Metric_Histogram{Histogram: &metricspb.Histogram{
+		AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE,
+		DataPoints:             []*metricspb.HistogramDataPoint{{Count: 3, ExplicitBounds: []float64{1, 2}, BucketCounts: []uint64{1, 2}}}}}}),
+		schema.FieldError{Field: "bucketCounts", Reason: "must have one count more than explicitBounds has bounds (resourceMetrics[0].scopeMetrics[0].metrics[0].histogram.dataPoints[0])"})
+	both(one(&metricspb.Metric{Name: "lat", Data: &metricspb.Metric_Histogram{Histogram: &metricspb.Histogram{
+		AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE,
+		DataPoints:             []*metricspb.HistogramDataPoint{{Count: 4, ExplicitBounds: []float64{1}, BucketCounts: []uint64{1, 2}}}}}}),
+		schema.FieldError{Field: "count", Reason: "must be the sum of bucketCounts"})
+
+	const record = `{"severityNumber":9,"body":{"stringValue":"m"}}`
+	a.requireRefused(t, "/v1/otlp/logs", js, `{"ResourceLogs":[{"scopeLogs":[{"logRecords":[`+record+`]}]}]}`, "validation_failed",
+		schema.FieldError{Field: "ResourceLogs", Reason: "is not a known field"})
+	a.requireRefused(t, "/v1/otlp/logs", js, `{"resourceLogs":[{"ſcopeLogs":[{"logRecords":[`+record+`]}]}]}`, "validation_failed",
+		schema.FieldError{Field: "resourceLogs[0].ſcopeLogs", Reason: "is not a known field"})
+	a.requireRefused(t, "/v1/otlp/logs", js, `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"SeverityNumber":17,"body":{"stringValue":"m"}}]}]}]}`, "validation_failed",
+		schema.FieldError{Field: "resourceLogs[0].scopeLogs[0].logRecords[0].SeverityNumber", Reason: "is not a known field"})
+	a.requireRefused(t, "/v1/otlp/logs", js, `{"logs":[{"scopeLogs":[{"logRecords":[`+record+`]}]}]}`, "validation_failed",
+		schema.FieldError{Field: "logs", Reason: "is not a known field, and the export has no log records"})
+	a.requireRefused(t, "/v1/otlp/metrics", js, `{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","Gauge":{"dataPoints":[{"asDouble":1}]}}]}]}]}`, "validation_failed",
+		schema.FieldError{Field: "resourceMetrics[0].scopeMetrics[0].metrics[0].Gauge", Reason: "is not a known field"})
+
+	// A field of a newer OTLP is ignored, as the specification asks, when
+	// there is data beside it.
+	status, _, raw := a.post(t, "/v1/otlp/logs", js, []byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[`+record[:len(record)-1]+`,"futureField":1}]}]}],"futureTop":{}}`))
+	require.Equal(t, fiber.StatusOK, status, string(raw))
+	require.Zero(t, eventsCount(t, a.reg, "metrics", "accepted"))
+	require.Equal(t, 1.0, eventsCount(t, a.reg, "logs", "accepted"))
 }

@@ -54,8 +54,12 @@ func (m *Metric) Validate(now int64) []FieldError {
 	if m.Kind != "" && !m.Kind.Valid() {
 		add("kind", "must be one of gauge, counter, histogram")
 	}
-	if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+	switch {
+	case math.IsNaN(m.Value) || math.IsInf(m.Value, 0):
 		add("value", "must be a finite number")
+	case m.Kind == KindCounter && m.Value < 0:
+		// A counter counts from zero; below it, rates and resets misread.
+		add("value", "must not be negative for a counter")
 	}
 	checkText(add, "unit", m.Unit, MaxNameLen)
 	checkID(add, "event_id", m.EventID, false)

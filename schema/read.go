@@ -176,8 +176,11 @@ func (r *Reader) Log() (l Log, ok bool) {
 	return l, ok
 }
 
-// Metric reads one metric sample object.
+// Metric reads one metric sample object. One without a value, or with a
+// null one, is declined: it would read as 0, and a client's sample must
+// say its value.
 func (r *Reader) Metric() (m Metric, ok bool) {
+	hasValue := false
 	// Fields are numbered in struct order, to spot repeated ones.
 	ok = r.object(func(name string) (uint, bool) {
 		switch name {
@@ -194,6 +197,7 @@ func (r *Reader) Metric() (m Metric, ok bool) {
 		case "kind":
 			return 5, r.text((*string)(&m.Kind))
 		case "value":
+			hasValue = !r.isNull()
 			return 6, r.number(&m.Value)
 		case "unit":
 			return 7, r.text(&m.Unit)
@@ -204,7 +208,7 @@ func (r *Reader) Metric() (m Metric, ok bool) {
 		}
 		return 0, false
 	})
-	return m, ok
+	return m, ok && hasValue
 }
 
 // object reads an object, handing each member's name to member, which

@@ -158,8 +158,10 @@ func TestSignalsRejectBadInputAndStoreNothingOfIt(t *testing.T) {
 	// JSON has no NaN: the nearest a client can send is a string.
 	f("NaN metric value", "/v1/metrics", ctNDJSON, metric+"\n"+`{"name":"x","value":"NaN"}`, 400, "validation_failed", 1, "value")
 	f("bad metric kind", "/v1/metrics", ctJSON, `{"name":"x","kind":"summary","value":1}`, 400, "validation_failed", 0, "kind")
-	f("infinite Prometheus sample", "/v1/metrics", ctProm, "bad_batch 1\nx +Inf\n", 400, "validation_failed", 1, "value")
-	f("Prometheus syntax error", "/v1/metrics", ctProm, "bad_batch 1\nx{ 1\n", 400, "validation_failed", 0, "body")
+	// In Prometheus text the index is the line, from 1.
+	f("infinite Prometheus sample", "/v1/metrics", ctProm, "bad_batch 1\nx +Inf\n", 400, "validation_failed", 2, "value")
+	f("Prometheus syntax error", "/v1/metrics", ctProm, "bad_batch 1\nx{ 1\n", 400, "validation_failed", 2, "body")
+	f("negative Prometheus counter", "/v1/metrics", ctProm, "# TYPE x_total counter\nx_total -1\n", 400, "validation_failed", 2, "value")
 	f("metrics as XML", "/v1/metrics", "application/xml", "<x/>", 415, "unsupported_media_type", 0, "")
 	f("OTLP as NDJSON", "/v1/otlp/metrics", ctNDJSON, "{}", 415, "unsupported_media_type", 0, "")
 	f("OTLP log without body", "/v1/otlp/logs", ctJSON, `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"severityNumber":9}]}]}]}`, 400, "validation_failed", 0, "message")

@@ -2,6 +2,7 @@ package jsonx
 
 import (
 	"bytes"
+	"cmp"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,7 @@ func Decode(data []byte, v any) error {
 	}
 	var generic any
 	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // so that 1e400 is named by its field in the second pass
 	if err := dec.Decode(&generic); err != nil {
 		if errors.Is(err, io.EOF) {
 			return &Problem{"body", "is empty"}
@@ -70,11 +72,12 @@ func Reason(err error) string {
 
 func fieldProblem(err error) *Problem {
 	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return &Problem{typeErr.Field, "must be a JSON " + kind(typeErr.Type) + ", not " + typeErr.Value}
-	}
 	if errors.As(err, &typeErr) {
-		return &Problem{"body", "must be a JSON " + kind(typeErr.Type) + ", not " + typeErr.Value}
+		field := cmp.Or(typeErr.Field, "body")
+		if want := kind(typeErr.Type); want == "number" && strings.HasPrefix(typeErr.Value, "number") {
+			return &Problem{field, "is out of range: " + typeErr.Value}
+		}
+		return &Problem{field, "must be a JSON " + kind(typeErr.Type) + ", not " + typeErr.Value}
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return unknown(strings.Trim(name, `"`))

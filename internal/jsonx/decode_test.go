@@ -58,4 +58,6 @@ func TestDecode(t *testing.T) {
 	f(`{"":1}`, "body", "has a field with an empty name")
 	f(`{"when":"yesterday"}`, "body", "has a value that is not valid")
 	f(`[1]`, "body", "must be a JSON object, not array")
+	f(`{"count":1e400}`, "count", "is out of range: number 1e400")
+	f(`{"count":3000000000000000000000}`, "count", "is out of range")
 }
