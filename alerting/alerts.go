@@ -30,39 +30,93 @@ func alertDocID(rule, group string) string {
 
 // loadAlerts reads every stored alert, so that a restart neither forgets
 // a firing alert nor tells it again.
-func (s *Service) loadAlerts(ctx context.Context) error {
-	docs, err := s.docs.Documents(ctx, "", kindAlert)
+func (e *evaluator) loadAlerts(ctx context.Context) error {
+	docs, err := e.docs.Documents(ctx, "", kindAlert)
 	if err != nil {
 		return fmt.Errorf("load alert states: %w", err)
 	}
-	s.alertsMu.Lock()
-	defer s.alertsMu.Unlock()
+	loaded := map[alertKey]*Alert{}
 	for _, d := range docs {
 		var a Alert
 		if err := json.Unmarshal(d.Body, &a); err != nil {
-			s.log.Warn("skipping an alert state that does not decode", "id", d.ID, "err", err)
+			e.log.Warn("skipping an alert state that does not decode", "id", d.ID, "err", err)
 			continue
 		}
 		a.Tenant, a.Version = d.Tenant, d.Version
-		s.alerts[alertKey{a.Tenant, a.RuleID, a.GroupKey}] = &a
+		loaded[alertKey{a.Tenant, a.RuleID, a.GroupKey}] = &a
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, a := range loaded {
+		e.alerts[k] = a
 	}
 	return nil
+}
+
+// move is what one evaluation does to one alert: planned under e.mu from
+// the alert as found, carried out (store, silences, notify) without the
+// lock, then committed under it.
+type move struct {
+	key   alertKey
+	found *Alert // the alert planned from, as held in e.alerts; nil when new
+	old   Alert  // found, or the inactive alert a new one starts from
+	next  Alert
+	t     *transition // the transition to tell, if any
+	// forget drops the alert without a word: a task rule's forgotten
+	// task, or the sweep.
+	forget bool
+	// held is the transition a silence holds back, as found and then as
+	// carried out.
+	held *transition
+
+	keep bool // the notification could not go out: the alert stays as found
+	gone bool // the alert is over: forget it
 }
 
 // apply moves the alerts of r by what one evaluation observed, at time
 // now. With complete, obs covers every group the rule has, so an alert
 // missing from it is over: a query rule's resolves; a task rule's task
 // has been forgotten, and its alert is dropped without a word.
-func (s *Service) apply(ctx context.Context, r *compiledRule, obs map[string]observation, now int64, complete bool) {
-	s.alertsMu.Lock()
-	defer s.alertsMu.Unlock()
-	for group, o := range obs {
-		s.applyOne(ctx, r, group, o, now)
-	}
-	if !complete {
+//
+// Only one goroutine evaluates a rule (the task loop, or the rule's own
+// query loop), so no other evaluation moves its alerts between plan and
+// commit; the sweep may, and then the sweep wins.
+func (e *evaluator) apply(ctx context.Context, r *compiledRule, obs map[string]observation, now int64, complete bool) {
+	moves := e.plan(r, obs, now, complete)
+	if len(moves) == 0 {
 		return
 	}
-	for k, a := range s.alerts {
+	e.carry(ctx, r, moves, now)
+	e.commit(moves)
+}
+
+func (e *evaluator) plan(r *compiledRule, obs map[string]observation, now int64, complete bool) []*move {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var moves []*move
+	add := func(group string, o observation) {
+		k := alertKey{r.Tenant, r.ID, group}
+		m := &move{key: k, found: e.alerts[k]}
+		if m.found != nil {
+			m.old = *m.found
+		} else if o.active {
+			m.old = Alert{Tenant: r.Tenant, RuleID: r.ID, GroupKey: group, State: StateInactive}
+		} else {
+			return
+		}
+		m.next, m.t = step(m.old, o, &r.Rule, now)
+		if h, ok := e.held[k]; ok {
+			m.held = &h
+		}
+		moves = append(moves, m)
+	}
+	for group, o := range obs {
+		add(group, o)
+	}
+	if !complete {
+		return moves
+	}
+	for k, a := range e.alerts {
 		if k.tenant != r.Tenant || k.rule != r.ID {
 			continue
 		}
@@ -70,105 +124,198 @@ func (s *Service) apply(ctx context.Context, r *compiledRule, obs map[string]obs
 			continue
 		}
 		if r.Kind.task() {
-			s.drop(ctx, k, a)
+			moves = append(moves, &move{key: k, found: a, old: *a, forget: true})
 			continue
 		}
-		s.applyOne(ctx, r, k.group, observation{at: now, labels: a.Labels}, now)
+		add(k.group, observation{at: now, labels: a.Labels})
+	}
+	return moves
+}
+
+// carry does the I/O of moves: it tells the transitions (unless a
+// silence holds them back) and stores the alerts that changed.
+func (e *evaluator) carry(ctx context.Context, r *compiledRule, moves []*move, now int64) {
+	var (
+		silences []Silence
+		silErr   error
+		read     bool
+	)
+	for _, m := range moves {
+		if m.forget {
+			e.deleteAlert(ctx, m.key, &m.old)
+			m.gone = true
+			continue
+		}
+		if m.t != nil {
+			if !read {
+				silences, silErr = readSilences(ctx, e.docs, e.log, r.Tenant)
+				read = true
+			}
+			if silErr != nil {
+				e.cannotNotify(r, m, silErr)
+				continue
+			}
+			if !e.tell(ctx, r, m, silences, now) {
+				continue
+			}
+		}
+		if m.held != nil && m.next.State != StateFiring {
+			m.held = nil
+			e.log.Info("alert held back by a silence is over without being told", "tenant", r.Tenant, "rule", r.ID, "group", m.key.group, "state", m.next.State)
+		}
+		switch {
+		case sameState(&m.old, &m.next):
+			// Only the value or the wording moved: not worth a write.
+		case m.next.State == StateInactive:
+			e.deleteAlert(ctx, m.key, &m.old)
+			m.gone = true
+		default:
+			m.next.Version = nextVersion(m.old.Version)
+			if err := e.putAlert(ctx, &m.next); err != nil {
+				e.log.Error("cannot store an alert state", "tenant", r.Tenant, "rule", r.ID, "group", m.key.group, "err", err)
+			}
+		}
 	}
 }
 
-func (s *Service) applyOne(ctx context.Context, r *compiledRule, group string, o observation, now int64) {
-	k := alertKey{r.Tenant, r.ID, group}
-	old := s.alerts[k]
-	if old == nil {
-		if !o.active {
-			return
+// tell hands m's transition to notify unless a silence among silences
+// holds it back. It returns false when the notification could not go
+// out, and m is to be kept as found.
+func (e *evaluator) tell(ctx context.Context, r *compiledRule, m *move, silences []Silence, now int64) bool {
+	a, t := &m.next, m.t
+	if silence := silencedBy(silences, a.Labels, e.now().UnixMilli()); silence != "" {
+		// A held-back firing is due again at every evaluation: say so
+		// once per transition, not every few seconds.
+		if m.held == nil || *m.held != *t {
+			m.held = t
+			e.log.Info("notification held back by a silence", "tenant", a.Tenant, "rule", r.ID, "group", a.GroupKey,
+				"transition", t.kind, "silence", silence)
 		}
-		old = &Alert{Tenant: r.Tenant, RuleID: r.ID, GroupKey: group, State: StateInactive}
+		return true
 	}
-	next, t := step(*old, o, &r.Rule, now)
-	if t != nil {
-		sent, err := s.notify(ctx, r, &next, t)
-		if err != nil {
-			// Keep the old state: the next evaluation makes the same
-			// transition, with the same notification id, and tries again.
-			s.log.Error("cannot send a notification; retrying at the next evaluation", "tenant", r.Tenant, "rule", r.ID, "group", group, "err", err)
-			return
-		}
-		if sent {
-			next = told(next, t, &r.Rule, now)
-		}
+	if m.held != nil {
+		m.held = nil
+		e.log.Info("silence no longer holds the alert back", "tenant", a.Tenant, "rule", r.ID, "group", a.GroupKey, "transition", t.kind)
 	}
-	if _, ok := s.held[k]; ok && next.State != StateFiring {
-		delete(s.held, k)
-		s.log.Info("alert held back by a silence is over without being told", "tenant", r.Tenant, "rule", r.ID, "group", group, "state", next.State)
+	n := newNotification(r, a, t)
+	if err := e.notify(ctx, &n); err != nil {
+		e.cannotNotify(r, m, err)
+		return false
 	}
-	if sameState(old, &next) {
-		// Only the value or the wording moved: not worth a write.
-		s.alerts[k] = &next
-		return
-	}
-	if next.State == StateInactive {
-		s.drop(ctx, k, old)
-		return
-	}
-	next.Version = nextVersion(old.Version)
-	if err := s.putAlert(ctx, &next); err != nil {
-		s.log.Error("cannot store an alert state", "tenant", r.Tenant, "rule", r.ID, "group", group, "err", err)
-	}
-	s.alerts[k] = &next
+	e.log.Info("alert notification", "tenant", a.Tenant, "rule", r.ID, "group", a.GroupKey, "transition", t.kind, "id", n.ID)
+	m.next = told(m.next, t, &r.Rule, now)
+	return true
 }
 
-func (s *Service) putAlert(ctx context.Context, a *Alert) error {
+// cannotNotify keeps m's alert as found: the next evaluation makes the
+// same transition, with the same notification id, and tries again.
+func (e *evaluator) cannotNotify(r *compiledRule, m *move, err error) {
+	m.keep = true
+	e.log.Error("cannot send a notification; retrying at the next evaluation", "tenant", r.Tenant, "rule", r.ID, "group", m.key.group, "err", err)
+}
+
+// commit puts the outcome of moves in force, unless the sweep forgot an
+// alert meanwhile.
+func (e *evaluator) commit(moves []*move) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range moves {
+		if e.alerts[m.key] != m.found {
+			continue
+		}
+		if m.held != nil {
+			e.held[m.key] = *m.held
+		} else {
+			delete(e.held, m.key)
+		}
+		switch {
+		case m.keep:
+		case m.gone:
+			delete(e.alerts, m.key)
+			delete(e.held, m.key)
+		default:
+			next := m.next
+			e.alerts[m.key] = &next
+		}
+	}
+}
+
+func (e *evaluator) putAlert(ctx context.Context, a *Alert) error {
 	body, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encode alert state: %w", err)
 	}
-	return s.docs.PutDocuments(ctx, store.Document{
+	return e.docs.PutDocuments(ctx, store.Document{
 		Tenant: a.Tenant, Kind: kindAlert, ID: alertDocID(a.RuleID, a.GroupKey),
-		Version: a.Version, Body: body, UpdatedAt: s.now().UnixMilli(),
+		Version: a.Version, Body: body, UpdatedAt: e.now().UnixMilli(),
 	})
 }
 
-// drop forgets an alert and deletes its document.
-func (s *Service) drop(ctx context.Context, k alertKey, a *Alert) {
-	delete(s.alerts, k)
-	delete(s.held, k)
+// deleteAlert deletes an alert's document, if it was ever stored.
+func (e *evaluator) deleteAlert(ctx context.Context, k alertKey, a *Alert) {
 	if a.Version == 0 {
 		return
 	}
-	err := s.docs.PutDocuments(ctx, store.Document{
+	err := e.docs.PutDocuments(ctx, store.Document{
 		Tenant: k.tenant, Kind: kindAlert, ID: alertDocID(k.rule, k.group),
-		Version: nextVersion(a.Version), Body: []byte("{}"), UpdatedAt: s.now().UnixMilli(), Deleted: true,
+		Version: nextVersion(a.Version), Body: []byte("{}"), UpdatedAt: e.now().UnixMilli(), Deleted: true,
 	})
 	if err != nil {
-		s.log.Error("cannot delete an alert state", "tenant", k.tenant, "rule", k.rule, "group", k.group, "err", err)
+		e.log.Error("cannot delete an alert state", "tenant", k.tenant, "rule", k.rule, "group", k.group, "err", err)
 	}
 }
 
 // sweep forgets alerts resolved before horizon and those whose rule is
-// gone.
-func (s *Service) sweep(ctx context.Context, live func(tenant, id string) bool, horizon int64) {
-	s.alertsMu.Lock()
-	defer s.alertsMu.Unlock()
-	for k, a := range s.alerts {
+// gone. It forgets them first and deletes their documents after, so an
+// evaluation that moved one meanwhile finds it gone and starts afresh.
+func (e *evaluator) sweep(ctx context.Context, live func(tenant, id string) bool, horizon int64) {
+	e.mu.Lock()
+	gone := map[alertKey]*Alert{}
+	for k, a := range e.alerts {
 		if !live(k.tenant, k.rule) || a.State == StateResolved && a.ResolvedAt < horizon {
-			s.drop(ctx, k, a)
+			gone[k] = a
+			delete(e.alerts, k)
+			delete(e.held, k)
 		}
+	}
+	e.mu.Unlock()
+	for k, a := range gone {
+		e.deleteAlert(ctx, k, a)
 	}
 }
 
 // alertsOf lists a tenant's alerts.
-func (s *Service) alertsOf(tenant string) []Alert {
-	s.alertsMu.Lock()
-	defer s.alertsMu.Unlock()
+func (e *evaluator) alertsOf(tenant string) []Alert {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	var out []Alert
-	for k, a := range s.alerts {
+	for k, a := range e.alerts {
 		if k.tenant == tenant {
 			out = append(out, *a)
 		}
 	}
 	return out
+}
+
+// alertState is where the alert of k stands.
+func (e *evaluator) alertState(k alertKey) State {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if a := e.alerts[k]; a != nil {
+		return a.State
+	}
+	return StateInactive
+}
+
+// countByState counts the alerts in each state, for the metrics.
+func (e *evaluator) countByState() map[State]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	counts := map[State]int{}
+	for _, a := range e.alerts {
+		counts[a.State]++
+	}
+	return counts
 }
 
 // sameState reports whether a and b differ at most in what an evaluation

@@ -2,12 +2,15 @@ package alerting
 
 import (
 	"errors"
+	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/taskpulse/taskpulse/alerting/channel"
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/store"
@@ -18,25 +21,49 @@ import (
 // channel in use, going past a tenant's limit.
 const codeConflict = "conflict"
 
+// alertsFunc lists a tenant's alerts.
+type alertsFunc func(tenant string) []Alert
+
+// api is the HTTP API: rules, silences and channels made by tenants, and
+// the alerts and notifications they can read.
+type api struct {
+	cfg    *Config
+	docs   store.DocumentStore
+	rules  *registry
+	notes  *noteStore
+	policy *channel.Policy
+	alerts alertsFunc
+	// forgetSender drops what the deliverer keeps of a deleted channel.
+	forgetSender func(tenant, name string)
+	hasSeries    bool
+	hasLogs      bool
+	log          *slog.Logger
+	now          func() time.Time
+
+	changing changes
+}
+
 // Routes mounts the alerting API on r, which must already run
 // auth.Middleware.
-func (s *Service) Routes(r fiber.Router) {
-	r.Get("/v1/alert-rules", s.listRules)
-	r.Post("/v1/alert-rules", s.createRule)
-	r.Get("/v1/alert-rules/:id", s.getRule)
-	r.Put("/v1/alert-rules/:id", s.updateRule)
-	r.Delete("/v1/alert-rules/:id", s.deleteRule)
-	r.Get("/v1/alerts", s.listAlerts)
-	r.Get("/v1/silences", s.listSilences)
-	r.Post("/v1/silences", s.createSilence)
-	r.Delete("/v1/silences/:id", s.deleteSilence)
-	r.Get("/v1/alert-channels", s.listChannels)
-	r.Post("/v1/alert-channels", s.createChannel)
-	r.Get("/v1/alert-channels/:name", s.getChannel)
-	r.Put("/v1/alert-channels/:name", s.updateChannel)
-	r.Delete("/v1/alert-channels/:name", s.deleteChannel)
-	r.Get("/v1/notifications", s.listNotifications)
-	r.Post("/v1/notifications/:id/read", s.readNotificationRoute)
+func (s *Service) Routes(r fiber.Router) { s.api.routes(r) }
+
+func (a *api) routes(r fiber.Router) {
+	r.Get("/v1/alert-rules", a.listRules)
+	r.Post("/v1/alert-rules", a.createRule)
+	r.Get("/v1/alert-rules/:id", a.getRule)
+	r.Put("/v1/alert-rules/:id", a.updateRule)
+	r.Delete("/v1/alert-rules/:id", a.deleteRule)
+	r.Get("/v1/alerts", a.listAlerts)
+	r.Get("/v1/silences", a.listSilences)
+	r.Post("/v1/silences", a.createSilence)
+	r.Delete("/v1/silences/:id", a.deleteSilence)
+	r.Get("/v1/alert-channels", a.listChannels)
+	r.Post("/v1/alert-channels", a.createChannel)
+	r.Get("/v1/alert-channels/:name", a.getChannel)
+	r.Put("/v1/alert-channels/:name", a.updateChannel)
+	r.Delete("/v1/alert-channels/:name", a.deleteChannel)
+	r.Get("/v1/notifications", a.listNotifications)
+	r.Post("/v1/notifications/:id/read", a.markRead)
 }
 
 func invalid(what string, errs []FieldError) error {
@@ -52,100 +79,24 @@ func notFound(what string) error {
 }
 
 // storeError answers a failed store call: not found, or unavailable.
-func (s *Service) storeError(err error, what string) error {
+func (a *api) storeError(err error, what string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound(what)
 	}
-	s.log.Error("store call failed", "err", err)
+	a.log.Error("store call failed", "err", err)
 	return httpx.NewError(fiber.StatusServiceUnavailable, httpx.CodeUnavailable, "the store cannot answer now")
 }
 
-// params reads query parameters, refusing any it does not know.
-type params map[string][]string
-
-func newParams(c *fiber.Ctx, known ...string) (params, error) {
-	if err := httpx.OnlyQuery(c, known...); err != nil {
-		return nil, err
-	}
-	p := params{}
-	var empty error
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
-		// "?user_id=" is a filter whose value got lost on the way, not
-		// no filter: answering everything would be the wrong answer.
-		if len(v) == 0 && empty == nil && string(k) != "api_key" {
-			empty = httpx.BadParameter(string(k), "must not be empty; leave the parameter out instead")
-		}
-		p[string(k)] = append(p[string(k)], string(v))
-	})
-	return p, empty
+// query reads a request's query parameters, refusing any not known.
+func query(c *fiber.Ctx, known ...string) (*httpx.Query, error) {
+	return httpx.NewQuery(c, httpx.QueryRules{}, known...)
 }
 
-func (p params) str(name string) (string, error) {
-	switch vs := p[name]; len(vs) {
-	case 0:
-		return "", nil
-	case 1:
-		return vs[0], nil
-	}
-	return "", httpx.BadParameter(name, "must be given once")
-}
-
-func (p params) list(name string) ([]string, error) {
-	var out []string
-	for _, v := range p[name] {
-		for part := range strings.SplitSeq(v, ",") {
-			if part = strings.TrimSpace(part); part == "" {
-				return nil, httpx.BadParameter(name, "must not hold an empty item")
-			}
-			out = append(out, part)
-		}
-	}
-	return out, nil
-}
-
-func (p params) boolean(name string) (bool, error) {
-	s, err := p.str(name)
-	if err != nil || s == "" {
-		return false, err
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return false, httpx.BadParameter(name, "must be true or false")
-	}
-	return b, nil
-}
-
-// time reads a time parameter as httpx.TimeParam does, returning unix ms.
-func (p params) time(name string) (int64, error) {
-	s, err := p.str(name)
-	if err != nil {
-		return 0, err
-	}
-	return httpx.TimeParam(name, s)
-}
-
-const (
-	defaultLimit = 100
-	maxLimit     = 1000
-)
-
-func (p params) limit() (int, error) {
-	s, err := p.str("limit")
-	if err != nil || s == "" {
-		return defaultLimit, err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > maxLimit {
-		return 0, httpx.BadParameter("limit", "must be an integer from 1 to "+strconv.Itoa(maxLimit))
-	}
-	return n, nil
-}
-
-func (s *Service) listAlerts(c *fiber.Ctx) error {
-	if _, err := newParams(c); err != nil {
+func (a *api) listAlerts(c *fiber.Ctx) error {
+	if _, err := query(c); err != nil {
 		return err
 	}
-	alerts := s.alertsOf(auth.Tenant(c))
+	alerts := a.alerts(auth.Tenant(c))
 	slices.SortFunc(alerts, func(a, b Alert) int {
 		return strings.Compare(a.RuleID+"\x00"+a.GroupKey, b.RuleID+"\x00"+b.GroupKey)
 	})
@@ -153,4 +104,56 @@ func (s *Service) listAlerts(c *fiber.Ctx) error {
 		alerts = []Alert{}
 	}
 	return c.JSON(fiber.Map{"alerts": alerts})
+}
+
+// changes are the changes of rules and channels under way on this
+// process. A change checks the store (is the name taken, is the tenant
+// at its limit) and then writes, and no lock spans those calls; so two
+// changes of one name never run at once, and a creation counts the
+// others in flight for its tenant.
+type changes struct {
+	mu       sync.Mutex
+	names    map[change]bool
+	creating map[[2]string]int // kind and tenant: creations under way
+}
+
+type change struct{ kind, tenant, name string }
+
+// begin starts a change of kind's name of tenant, a creation when create.
+// It returns false when name is being changed already, or else the
+// number of other creations of kind under way for tenant; end must
+// follow.
+func (cs *changes) begin(kind, tenant, name string, create bool) (int, bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	k := change{kind, tenant, name}
+	if cs.names[k] {
+		return 0, false
+	}
+	if cs.names == nil {
+		cs.names, cs.creating = map[change]bool{}, map[[2]string]int{}
+	}
+	cs.names[k] = true
+	others := cs.creating[[2]string{kind, tenant}]
+	if create {
+		cs.creating[[2]string{kind, tenant}]++
+	}
+	return others, true
+}
+
+func (cs *changes) end(kind, tenant, name string, create bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	delete(cs.names, change{kind, tenant, name})
+	if create {
+		k := [2]string{kind, tenant}
+		if cs.creating[k]--; cs.creating[k] == 0 {
+			delete(cs.creating, k)
+		}
+	}
+}
+
+// busy answers a change of a name that another request is changing.
+func busy(what, name string) error {
+	return conflict(what + " " + name + " is being changed by another request; try again")
 }

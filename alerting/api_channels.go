@@ -14,13 +14,13 @@ import (
 	"github.com/taskpulse/taskpulse/internal/store"
 )
 
-func (s *Service) listChannels(c *fiber.Ctx) error {
-	if _, err := newParams(c); err != nil {
+func (a *api) listChannels(c *fiber.Ctx) error {
+	if _, err := query(c); err != nil {
 		return err
 	}
-	chs, err := s.tenantChannels(c.UserContext(), auth.Tenant(c))
+	chs, err := tenantChannels(c.UserContext(), a.docs, a.log, auth.Tenant(c))
 	if err != nil {
-		return s.storeError(err, "alert channel")
+		return a.storeError(err, "alert channel")
 	}
 	out := make([]Channel, len(chs))
 	for i, ch := range chs {
@@ -29,29 +29,29 @@ func (s *Service) listChannels(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"channels": out})
 }
 
-func (s *Service) getChannel(c *fiber.Ctx) error {
-	if _, err := newParams(c); err != nil {
+func (a *api) getChannel(c *fiber.Ctx) error {
+	if _, err := query(c); err != nil {
 		return err
 	}
 	name, err := httpx.Param(c, "name")
 	if err != nil {
 		return err
 	}
-	ch, err := s.readChannel(c.UserContext(), auth.Tenant(c), name)
+	ch, err := a.readChannel(c.UserContext(), auth.Tenant(c), name)
 	if err != nil {
 		return err
 	}
 	return c.JSON(ch.redacted())
 }
 
-func (s *Service) readChannel(ctx context.Context, tenant, name string) (Channel, error) {
-	d, err := s.docs.Document(ctx, tenant, kindChannel, name)
+func (a *api) readChannel(ctx context.Context, tenant, name string) (Channel, error) {
+	d, err := a.docs.Document(ctx, tenant, kindChannel, name)
 	if err != nil {
-		return Channel{}, s.storeError(err, "alert channel")
+		return Channel{}, a.storeError(err, "alert channel")
 	}
 	ch, err := decodeChannel(d)
 	if err != nil {
-		return ch, s.storeError(err, "alert channel")
+		return ch, a.storeError(err, "alert channel")
 	}
 	return ch, nil
 }
@@ -72,8 +72,8 @@ func channelFromBody(c *fiber.Ctx, name string) (Channel, error) {
 	return ch, nil
 }
 
-func (s *Service) createChannel(c *fiber.Ctx) error {
-	if _, err := newParams(c); err != nil {
+func (a *api) createChannel(c *fiber.Ctx) error {
+	if _, err := query(c); err != nil {
 		return err
 	}
 	ch, err := channelFromBody(c, "")
@@ -81,29 +81,32 @@ func (s *Service) createChannel(c *fiber.Ctx) error {
 		return err
 	}
 	tenant, ctx := auth.Tenant(c), c.UserContext()
-	if errs := ch.validate(ctx, s.policy); len(errs) > 0 {
+	if errs := ch.validate(ctx, a.policy); len(errs) > 0 {
 		return invalid("alert channel", errs)
 	}
-	s.rulesMu.Lock()
-	defer s.rulesMu.Unlock()
-	own, err := s.tenantChannels(ctx, tenant)
+	others, ok := a.changing.begin(kindChannel, tenant, ch.Name, true)
+	if !ok {
+		return busy("alert channel", ch.Name)
+	}
+	defer a.changing.end(kindChannel, tenant, ch.Name, true)
+	own, err := tenantChannels(ctx, a.docs, a.log, tenant)
 	if err != nil {
-		return s.storeError(err, "alert channel")
+		return a.storeError(err, "alert channel")
 	}
 	if slices.ContainsFunc(own, func(o Channel) bool { return o.Name == ch.Name }) {
 		return conflict("alert channel " + ch.Name + " exists; change it with PUT")
 	}
-	if len(own) >= maxChannelsPerTenant {
-		return conflict("this tenant has " + itoa(len(own)) + " alert channels, the most it may have; delete one first")
+	if n := len(own) + others; n >= maxChannelsPerTenant {
+		return conflict("this tenant has " + itoa(n) + " alert channels, the most it may have; delete one first")
 	}
-	if err := s.putChannel(ctx, tenant, &ch, 0); err != nil {
+	if err := a.putChannel(ctx, tenant, &ch, 0); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(ch.redacted())
 }
 
-func (s *Service) updateChannel(c *fiber.Ctx) error {
-	if _, err := newParams(c); err != nil {
+func (a *api) updateChannel(c *fiber.Ctx) error {
+	if _, err := query(c); err != nil {
 		return err
 	}
 	name, err := httpx.Param(c, "name")
@@ -115,29 +118,31 @@ func (s *Service) updateChannel(c *fiber.Ctx) error {
 		return err
 	}
 	tenant, ctx := auth.Tenant(c), c.UserContext()
-	old, err := s.readChannel(ctx, tenant, name)
+	old, err := a.readChannel(ctx, tenant, name)
 	if err != nil {
 		return err
 	}
 	ch.keepSecrets(old)
-	// Checking hosts resolves names, which a tenant can make slow: not
-	// while holding the lock every rule and channel change takes.
-	if errs := ch.validate(ctx, s.policy); len(errs) > 0 {
+	// Checking hosts resolves names, which a tenant can make slow: done
+	// before the change begins, so it holds up no other request.
+	if errs := ch.validate(ctx, a.policy); len(errs) > 0 {
 		return invalid("alert channel", errs)
 	}
-	s.rulesMu.Lock()
-	defer s.rulesMu.Unlock()
-	if old, err = s.readChannel(ctx, tenant, name); err != nil {
+	if _, ok := a.changing.begin(kindChannel, tenant, name, false); !ok {
+		return busy("alert channel", name)
+	}
+	defer a.changing.end(kindChannel, tenant, name, false)
+	if old, err = a.readChannel(ctx, tenant, name); err != nil {
 		return err
 	}
-	if err := s.putChannel(ctx, tenant, &ch, old.Version); err != nil {
+	if err := a.putChannel(ctx, tenant, &ch, old.Version); err != nil {
 		return err
 	}
 	return c.JSON(ch.redacted())
 }
 
-func (s *Service) deleteChannel(c *fiber.Ctx) error {
-	if _, err := newParams(c); err != nil {
+func (a *api) deleteChannel(c *fiber.Ctx) error {
+	if _, err := query(c); err != nil {
 		return err
 	}
 	name, err := httpx.Param(c, "name")
@@ -145,46 +150,48 @@ func (s *Service) deleteChannel(c *fiber.Ctx) error {
 		return err
 	}
 	tenant, ctx := auth.Tenant(c), c.UserContext()
-	s.rulesMu.Lock()
-	defer s.rulesMu.Unlock()
-	old, err := s.readChannel(ctx, tenant, name)
+	if _, ok := a.changing.begin(kindChannel, tenant, name, false); !ok {
+		return busy("alert channel", name)
+	}
+	defer a.changing.end(kindChannel, tenant, name, false)
+	old, err := a.readChannel(ctx, tenant, name)
 	if err != nil {
 		return err
 	}
-	users, err := s.rulesUsing(ctx, tenant, name)
+	users, err := a.rulesUsing(ctx, tenant, name)
 	if err != nil {
-		return s.storeError(err, "alert rule")
+		return a.storeError(err, "alert rule")
 	}
 	if len(users) > 0 {
 		return conflict("alert channel " + name + " is used by alert rules " + strings.Join(users, ", ") + "; change them first")
 	}
 	tomb := store.Document{Tenant: tenant, Kind: kindChannel, ID: name, Version: nextVersion(old.Version), Body: []byte("{}"),
-		UpdatedAt: s.now().UnixMilli(), Deleted: true}
-	if err := s.docs.PutDocuments(ctx, tomb); err != nil {
-		return s.storeError(err, "alert channel")
+		UpdatedAt: a.now().UnixMilli(), Deleted: true}
+	if err := a.docs.PutDocuments(ctx, tomb); err != nil {
+		return a.storeError(err, "alert channel")
 	}
-	s.senders.forget(tenant, name)
+	a.forgetSender(tenant, name)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
 // putChannel stores ch as the next version after old.
-func (s *Service) putChannel(ctx context.Context, tenant string, ch *Channel, old int64) error {
-	ch.Version, ch.UpdatedAt = nextVersion(old), s.now().UnixMilli()
+func (a *api) putChannel(ctx context.Context, tenant string, ch *Channel, old int64) error {
+	ch.Version, ch.UpdatedAt = nextVersion(old), a.now().UnixMilli()
 	body, err := json.Marshal(ch)
 	if err != nil {
 		return fmt.Errorf("encode alert channel: %w", err)
 	}
 	doc := store.Document{Tenant: tenant, Kind: kindChannel, ID: ch.Name, Version: ch.Version, Body: body, UpdatedAt: ch.UpdatedAt}
-	if err := s.docs.PutDocuments(ctx, doc); err != nil {
-		return s.storeError(err, "alert channel")
+	if err := a.docs.PutDocuments(ctx, doc); err != nil {
+		return a.storeError(err, "alert channel")
 	}
 	return nil
 }
 
 // rulesUsing lists the tenant's API rules that name channel, as stored,
 // so a rule made on another process a moment ago counts too.
-func (s *Service) rulesUsing(ctx context.Context, tenant, name string) ([]string, error) {
-	docs, err := s.docs.Documents(ctx, tenant, kindRule)
+func (a *api) rulesUsing(ctx context.Context, tenant, name string) ([]string, error) {
+	docs, err := a.docs.Documents(ctx, tenant, kindRule)
 	if err != nil {
 		return nil, err
 	}

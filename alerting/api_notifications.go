@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"cmp"
-	"encoding/json"
 	"slices"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,21 +14,21 @@ import (
 // listNotifications lists a tenant's notifications, newest first. It reads
 // every stored notification of the tenant and filters in memory, which
 // suits the small volumes notifications come in.
-func (s *Service) listNotifications(c *fiber.Ctx) error {
-	p, err := newParams(c, "user_id", "unread", "severity", "since", "until", "limit")
+func (a *api) listNotifications(c *fiber.Ctx) error {
+	q, err := query(c, "user_id", "unread", "severity", "since", "until", "limit")
 	if err != nil {
 		return err
 	}
-	userID, err := p.str("user_id")
+	userID, err := q.Str("user_id")
 	if err != nil {
 		return err
 	}
-	unread, err := p.boolean("unread")
+	unread, err := q.Bool("unread")
 	if err != nil {
 		return err
 	}
 	var severities []schema.Severity
-	list, err := p.list("severity")
+	list, err := q.List("severity")
 	if err != nil {
 		return err
 	}
@@ -39,29 +38,24 @@ func (s *Service) listNotifications(c *fiber.Ctx) error {
 		}
 		severities = append(severities, schema.Severity(v))
 	}
-	since, err := p.time("since")
+	since, err := q.Time("since")
 	if err != nil {
 		return err
 	}
-	until, err := p.time("until")
+	until, err := q.Time("until")
 	if err != nil {
 		return err
 	}
-	limit, err := p.limit()
+	limit, err := q.Limit()
 	if err != nil {
 		return err
 	}
-	docs, err := s.docs.Documents(c.UserContext(), auth.Tenant(c), kindNotification)
+	all, err := a.notes.list(c.UserContext(), auth.Tenant(c))
 	if err != nil {
-		return s.storeError(err, "notification")
+		return a.storeError(err, "notification")
 	}
 	out := []schema.Notification{}
-	for _, d := range docs {
-		var n schema.Notification
-		if err := json.Unmarshal(d.Body, &n); err != nil {
-			s.log.Warn("skipping a notification that does not decode", "id", d.ID, "err", err)
-			continue
-		}
+	for _, n := range all {
 		switch {
 		case userID != "" && n.UserID != userID,
 			unread && n.ReadAt != 0,
@@ -82,16 +76,17 @@ func (s *Service) listNotifications(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"notifications": out})
 }
 
-func (s *Service) readNotificationRoute(c *fiber.Ctx) error {
-	if _, err := newParams(c); err != nil {
+// markRead marks a notification read.
+func (a *api) markRead(c *fiber.Ctx) error {
+	if _, err := query(c); err != nil {
 		return err
 	}
-	now := s.now().UnixMilli()
+	now := a.now().UnixMilli()
 	id, err := httpx.Param(c, "id")
 	if err != nil {
 		return err
 	}
-	n, err := s.updateNotification(c.UserContext(), auth.Tenant(c), id, func(n *schema.Notification) bool {
+	n, err := a.notes.update(c.UserContext(), auth.Tenant(c), id, func(n *schema.Notification) bool {
 		if n.ReadAt != 0 {
 			return false
 		}
@@ -99,7 +94,7 @@ func (s *Service) readNotificationRoute(c *fiber.Ctx) error {
 		return true
 	})
 	if err != nil {
-		return s.storeError(err, "notification")
+		return a.storeError(err, "notification")
 	}
 	n.Tenant = ""
 	return c.JSON(n)

@@ -32,15 +32,15 @@ type silenceView struct {
 	State string `json:"state"` // pending, active or expired
 }
 
-func (s *Service) createSilence(c *fiber.Ctx) error {
-	if _, err := newParams(c); err != nil {
+func (a *api) createSilence(c *fiber.Ctx) error {
+	if _, err := query(c); err != nil {
 		return err
 	}
 	var req silenceRequest
 	if err := httpx.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	now := s.now().UnixMilli()
+	now := a.now().UnixMilli()
 	sl := Silence{ID: uuid.NewString(), Matchers: req.Matchers, StartsAt: req.StartsAt, EndsAt: req.EndsAt,
 		Comment: req.Comment, CreatedBy: req.CreatedBy, CreatedAt: now}
 	if errs := sl.validate(req, now); len(errs) > 0 {
@@ -48,7 +48,7 @@ func (s *Service) createSilence(c *fiber.Ctx) error {
 	}
 	tenant := auth.Tenant(c)
 	ctx := c.UserContext()
-	if err := s.makeRoomForSilence(ctx, tenant, now); err != nil {
+	if err := a.makeRoomForSilence(ctx, tenant, now); err != nil {
 		return err
 	}
 	body, err := json.Marshal(&sl)
@@ -56,8 +56,8 @@ func (s *Service) createSilence(c *fiber.Ctx) error {
 		return fmt.Errorf("encode silence: %w", err)
 	}
 	doc := store.Document{Tenant: tenant, Kind: kindSilence, ID: sl.ID, Version: nextVersion(0), Body: body, UpdatedAt: now}
-	if err := s.docs.PutDocuments(ctx, doc); err != nil {
-		return s.storeError(err, "silence")
+	if err := a.docs.PutDocuments(ctx, doc); err != nil {
+		return a.storeError(err, "silence")
 	}
 	return c.Status(fiber.StatusCreated).JSON(silenceView{sl, silenceState(&sl, now)})
 }
@@ -117,10 +117,10 @@ func (sl *Silence) validate(req silenceRequest, now int64) []FieldError {
 // deletes silences expired long enough ago that nobody looks for them:
 // without that, every silence ever made would be read at every
 // notification.
-func (s *Service) makeRoomForSilence(ctx context.Context, tenant string, now int64) error {
-	sls, err := s.silences(ctx, tenant)
+func (a *api) makeRoomForSilence(ctx context.Context, tenant string, now int64) error {
+	sls, err := readSilences(ctx, a.docs, a.log, tenant)
 	if err != nil {
-		return s.storeError(err, "silence")
+		return a.storeError(err, "silence")
 	}
 	live := 0
 	var tombs []store.Document
@@ -134,8 +134,8 @@ func (s *Service) makeRoomForSilence(ctx context.Context, tenant string, now int
 		}
 	}
 	if len(tombs) > 0 {
-		if err := s.docs.PutDocuments(ctx, tombs...); err != nil {
-			return s.storeError(err, "silence")
+		if err := a.docs.PutDocuments(ctx, tombs...); err != nil {
+			return a.storeError(err, "silence")
 		}
 	}
 	if live >= maxSilencesPerTenant {
@@ -154,15 +154,15 @@ func silenceState(sl *Silence, now int64) string {
 	return "expired"
 }
 
-func (s *Service) listSilences(c *fiber.Ctx) error {
-	if _, err := newParams(c); err != nil {
+func (a *api) listSilences(c *fiber.Ctx) error {
+	if _, err := query(c); err != nil {
 		return err
 	}
-	sls, err := s.silences(c.UserContext(), auth.Tenant(c))
+	sls, err := readSilences(c.UserContext(), a.docs, a.log, auth.Tenant(c))
 	if err != nil {
-		return s.storeError(err, "silence")
+		return a.storeError(err, "silence")
 	}
-	now := s.now().UnixMilli()
+	now := a.now().UnixMilli()
 	views := make([]silenceView, len(sls))
 	for i := range sls {
 		views[i] = silenceView{sls[i], silenceState(&sls[i], now)}
@@ -171,8 +171,8 @@ func (s *Service) listSilences(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"silences": views})
 }
 
-func (s *Service) deleteSilence(c *fiber.Ctx) error {
-	if _, err := newParams(c); err != nil {
+func (a *api) deleteSilence(c *fiber.Ctx) error {
+	if _, err := query(c); err != nil {
 		return err
 	}
 	id, err := httpx.Param(c, "id")
@@ -180,13 +180,13 @@ func (s *Service) deleteSilence(c *fiber.Ctx) error {
 		return err
 	}
 	tenant := auth.Tenant(c)
-	old, err := s.docs.Document(c.UserContext(), tenant, kindSilence, id)
+	old, err := a.docs.Document(c.UserContext(), tenant, kindSilence, id)
 	if err != nil {
-		return s.storeError(err, "silence")
+		return a.storeError(err, "silence")
 	}
-	tomb := store.Document{Tenant: tenant, Kind: kindSilence, ID: id, Version: nextVersion(old.Version), Body: []byte("{}"), UpdatedAt: s.now().UnixMilli(), Deleted: true}
-	if err := s.docs.PutDocuments(c.UserContext(), tomb); err != nil {
-		return s.storeError(err, "silence")
+	tomb := store.Document{Tenant: tenant, Kind: kindSilence, ID: id, Version: nextVersion(old.Version), Body: []byte("{}"), UpdatedAt: a.now().UnixMilli(), Deleted: true}
+	if err := a.docs.PutDocuments(c.UserContext(), tomb); err != nil {
+		return a.storeError(err, "silence")
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -103,7 +103,7 @@ rules:
 	for _, n := range s.notifications(t, "") {
 		require.NotEqual(t, "quiet", n.Rule)
 	}
-	require.Equal(t, StateFiring, s.alertState(alertKey{"default", "quiet", "t1"}), "a silence holds back notifications, not alerts")
+	require.Equal(t, StateFiring, s.eval.alertState(alertKey{"default", "quiet", "t1"}), "a silence holds back notifications, not alerts")
 
 	_, body = s.call(t, "GET", "/v1/silences", "")
 	require.Len(t, body["silences"], 1)

@@ -3,14 +3,12 @@ package alerting
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
-	"net/http"
 	netmail "net/mail"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -304,16 +302,16 @@ func mailAddress(s string) bool {
 }
 
 // tenantChannels reads a tenant's channels.
-func (s *Service) tenantChannels(ctx context.Context, tenant string) ([]Channel, error) {
-	docs, err := s.docs.Documents(ctx, tenant, kindChannel)
+func tenantChannels(ctx context.Context, docs store.DocumentStore, log *slog.Logger, tenant string) ([]Channel, error) {
+	ds, err := docs.Documents(ctx, tenant, kindChannel)
 	if err != nil {
 		return nil, fmt.Errorf("read alert channels: %w", err)
 	}
-	out := make([]Channel, 0, len(docs))
-	for _, d := range docs {
+	out := make([]Channel, 0, len(ds))
+	for _, d := range ds {
 		c, err := decodeChannel(d)
 		if err != nil {
-			s.log.Warn("skipping an alert channel that does not decode", "tenant", tenant, "id", d.ID, "err", err)
+			log.Warn("skipping an alert channel that does not decode", "tenant", tenant, "id", d.ID, "err", err)
 			continue
 		}
 		out = append(out, c)
@@ -328,111 +326,4 @@ func decodeChannel(d store.Document) (Channel, error) {
 	}
 	c.Name, c.Version = d.ID, d.Version
 	return c, nil
-}
-
-// usableChannels are the channel names a rule of tenant made through the
-// API may use: the tenant's own and the rules file's shared with it.
-func (s *Service) usableChannels(ctx context.Context, tenant string) (map[string]bool, error) {
-	own, err := s.tenantChannels(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	names := map[string]bool{}
-	for _, c := range own {
-		names[c.Name] = true
-	}
-	for _, n := range s.rules.sharedChannels(tenant) {
-		names[n] = true
-	}
-	return names, nil
-}
-
-// errNoChannel is a channel a notification names that its rule may not
-// use (any more): gone, or no longer shared with the tenant.
-var errNoChannel = errors.New("no channel of that name may be used by this rule")
-
-// senderFor finds, at delivery, the channel name means for a
-// notification of tenant's rule: a rule of the file uses the file's
-// channels; one made through the API its tenant's own, or else one of
-// the file's shared with the tenant now. Sharing is checked at every
-// delivery, so a channel unshared stops delivering at once.
-func (s *Service) senderFor(ctx context.Context, tenant, rule, name string) (channel.Sender, error) {
-	if r := s.rules.get(tenant, rule); r != nil && r.Source == SourceFile {
-		if fc := s.rules.fileChannel(name); fc != nil {
-			return fc.sender, nil
-		}
-		return nil, errNoChannel
-	}
-	d, err := s.docs.Document(ctx, tenant, kindChannel, name)
-	switch {
-	case err == nil:
-		return s.senders.get(tenant, d, s.tenantTransport, s.cfg.Delivery.Timeout)
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, fmt.Errorf("read alert channel: %w", err)
-	}
-	if fc := s.rules.fileChannel(name); fc != nil && fc.sharedWith(tenant) {
-		return fc.sender, nil
-	}
-	return nil, errNoChannel
-}
-
-// senderCache keeps the senders of tenants' channels by version, so a
-// delivery reads the channel's document but builds its sender once.
-type senderCache struct {
-	mu sync.Mutex
-	m  map[[2]string]cachedSender
-}
-
-type cachedSender struct {
-	version int64
-	sender  channel.Sender
-}
-
-func (sc *senderCache) get(tenant string, d store.Document, t channel.Transport, timeout time.Duration) (channel.Sender, error) {
-	k := [2]string{tenant, d.ID}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if c, ok := sc.m[k]; ok && c.version == d.Version {
-		return c.sender, nil
-	}
-	c, err := decodeChannel(d)
-	if err != nil {
-		return nil, err
-	}
-	cfg := c.config()
-	if cfg.Timeout == 0 {
-		cfg.Timeout = timeout
-	}
-	snd, err := channel.New(cfg, t)
-	if err != nil {
-		return nil, fmt.Errorf("alert channel %s: %w", d.ID, err)
-	}
-	if sc.m == nil {
-		sc.m = map[[2]string]cachedSender{}
-	}
-	sc.m[k] = cachedSender{d.Version, snd}
-	return snd, nil
-}
-
-func (sc *senderCache) forget(tenant, name string) {
-	sc.mu.Lock()
-	delete(sc.m, [2]string{tenant, name})
-	sc.mu.Unlock()
-}
-
-// tenantTransport reaches tenants' receivers only through the policy:
-// no proxy (which would connect for us, past the check), no redirects
-// (which would lead elsewhere than the URL checked), and every
-// connection dialled by the policy.
-func tenantTransport(p *channel.Policy) channel.Transport {
-	tr := &http.Transport{
-		DialContext:           p.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: maxTimeout,
-	}
-	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return channel.Transport{Client: client, Dial: p.DialContext}
 }

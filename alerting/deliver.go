@@ -1,13 +1,17 @@
 package alerting
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/taskpulse/taskpulse/alerting/channel"
 	"github.com/taskpulse/taskpulse/internal/backoff"
@@ -16,88 +20,152 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// deliverBatch caps the notifications delivered at once; each runs its
-// channels concurrently, and the batch is committed when all are done.
+// deliverBatch caps the notifications taken from the topic at once.
 const deliverBatch = 32
 
 // drainTimeout bounds recording the last attempt when stopping.
 const drainTimeout = 5 * time.Second
 
-// deliver consumes the notifications topic in the alerting group until ctx
+// notificationBus is the part of the bus the deliverer uses: it
+// publishes notifications and takes them in the alerting group.
+type notificationBus interface {
+	Publish(ctx context.Context, recs ...bus.Record) error
+	Consume(ctx context.Context, group string, topics []string, opts bus.ConsumeOptions, h bus.Handler) error
+}
+
+// senderFunc finds the sender that channel name means, at the moment of
+// delivery, for a notification of tenant's rule; errNoChannel when the
+// rule may not use one of that name.
+type senderFunc func(ctx context.Context, tenant, rule, name string) (channel.Sender, error)
+
+// deliverer takes notifications for delivery (enqueue) and delivers
+// them, each on its channels, each channel of each notification on its
+// own: a slow or failing receiver neither cancels nor waits for another.
+type deliverer struct {
+	group    string
+	cfg      DeliveryConfig
+	policy   backoff.Policy // the waits between attempts and between tries of the store
+	bus      notificationBus
+	notes    *noteStore
+	sender   senderFunc
+	log      *slog.Logger
+	now      func() time.Time
+	attempts *prometheus.CounterVec
+}
+
+// enqueue stores n and publishes it for delivery. It is the evaluator's
+// notifyFunc.
+func (d *deliverer) enqueue(ctx context.Context, n *schema.Notification) error {
+	body, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("encode notification: %w", err)
+	}
+	if err := d.notes.create(ctx, n, body); err != nil {
+		return fmt.Errorf("store notification: %w", err)
+	}
+	rec := bus.Record{Topic: schema.TopicNotifications, Key: []byte(n.ID), Value: body,
+		Headers: map[string]string{schema.HeaderTenant: n.Tenant}}
+	if err := d.bus.Publish(ctx, rec); err != nil {
+		return fmt.Errorf("publish notification: %w", err)
+	}
+	return nil
+}
+
+// errConsumeReturned is a Consume that ended while its context had not:
+// the deliverer consumes again, as after a failure.
+var errConsumeReturned = errors.New("consume returned before the deliverer stopped")
+
+// run consumes the notifications topic in the alerting group until ctx
 // ends: each notification is delivered by one alerting process. A record
 // is committed only once every channel is sent or given up, so one that a
 // stopped process left half done is delivered again by the next owner,
 // which skips what the stored history says is done.
-func (s *Service) deliver(ctx context.Context) error {
+func (d *deliverer) run(ctx context.Context) error {
 	opts := bus.ConsumeOptions{MaxBatch: deliverBatch, MaxWait: 10 * time.Millisecond}
-	wait := s.cfg.Delivery.RetryMin
-	for {
-		started := time.Now()
-		err := s.bus.Consume(ctx, s.cfg.Group, []string{schema.TopicNotifications}, opts, s.handleNotifications)
+	policy := d.policy
+	policy.ResetAfter = d.policy.Max
+	policy.OnRetry = func(err error, wait time.Duration) {
+		d.log.Error("notification delivery stopped; restarting", "err", err, "backoff", wait)
+	}
+	_ = backoff.Retry(ctx, policy, func(ctx context.Context) error {
+		err := d.bus.Consume(ctx, d.group, []string{schema.TopicNotifications}, opts, d.handle)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if time.Since(started) > s.cfg.Delivery.RetryMax {
-			wait = s.cfg.Delivery.RetryMin
-		}
-		s.log.Error("notification delivery stopped; restarting", "err", err, "backoff", wait)
-		if !backoff.Sleep(ctx, backoff.Jitter(wait)) {
-			return nil
-		}
-		wait = min(2*wait, s.cfg.Delivery.RetryMax)
-	}
+		return cmp.Or(err, errConsumeReturned)
+	})
+	return nil
 }
 
-func (s *Service) handleNotifications(ctx context.Context, batch []bus.Record) error {
-	// The same notification may be on the topic more than once (two
-	// processes saw the same transition): deliver it once per batch, and
-	// the stored history makes later copies no-ops.
-	seen := map[[2]string]bool{}
-	g, gctx := errgroup.WithContext(ctx)
+// handle delivers a batch. The same notification may be on the topic
+// more than once (two processes saw the same transition): it is delivered
+// once per batch, and the stored history makes later copies no-ops.
+func (d *deliverer) handle(ctx context.Context, batch []bus.Record) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	seen := map[noteKey]bool{}
 	for _, rec := range batch {
 		n, err := schema.DecodeNotification(rec.Value)
 		if err != nil {
-			s.log.Warn("skipping a notification record that does not decode", "offset", rec.Offset, "err", err)
+			d.log.Warn("skipping a notification record that does not decode", "offset", rec.Offset, "err", err)
 			continue
 		}
-		k := [2]string{n.Tenant, n.ID}
+		k := noteKey{n.Tenant, n.ID}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		g.Go(func() error { return s.deliverOne(gctx, n) })
+		wg.Go(func() {
+			if err := d.deliver(ctx, n); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
 	}
-	return g.Wait()
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
-func (s *Service) deliverOne(ctx context.Context, rec schema.Notification) error {
-	n, _, err := s.readNotification(ctx, rec.Tenant, rec.ID)
+// deliver delivers one notification on every channel not yet done.
+func (d *deliverer) deliver(ctx context.Context, rec schema.Notification) error {
+	n, _, err := d.notes.read(ctx, rec.Tenant, rec.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		// Notifications are stored before they are published, so this
 		// one was lost from the store: keep the record's copy.
-		if err := s.storeFirst(ctx, &rec); err != nil {
+		body, err := schema.EncodeNotification(&rec)
+		if err != nil {
+			return fmt.Errorf("encode notification: %w", err)
+		}
+		if err := d.notes.create(ctx, &rec, body); err != nil {
 			return err
 		}
 		n = rec
 	} else if err != nil {
 		return fmt.Errorf("deliver notification %s: %w", rec.ID, err)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, d := range n.Deliveries {
-		if finished(d.State) {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, dl := range n.Deliveries {
+		if finished(dl.State) {
 			continue
 		}
-		g.Go(func() error { return s.deliverChannel(gctx, n, d.Channel) })
+		wg.Go(func() {
+			if err := d.deliverChannel(ctx, n, dl.Channel); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
 	}
-	return g.Wait()
-}
-
-func (s *Service) storeFirst(ctx context.Context, n *schema.Notification) error {
-	body, err := schema.EncodeNotification(n)
-	if err != nil {
-		return fmt.Errorf("encode notification: %w", err)
-	}
-	return s.docs.PutDocuments(ctx, store.Document{Tenant: n.Tenant, Kind: kindNotification, ID: n.ID, Version: 1, Body: body, UpdatedAt: s.now().UnixMilli()})
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func finished(st schema.DeliveryState) bool {
@@ -105,39 +173,53 @@ func finished(st schema.DeliveryState) bool {
 }
 
 // deliverChannel makes attempts on one channel until one succeeds, the
-// receiver refuses for good, or MaxAttempts have failed; each attempt is
-// in the stored history before the next begins, so a restart resumes the
-// count and the backoff where they were.
-func (s *Service) deliverChannel(ctx context.Context, n schema.Notification, name string) error {
-	for {
-		d, ok := delivery(&n, name)
-		if !ok || finished(d.State) {
-			return nil
-		}
-		if wait := time.Duration(d.NextAt-s.now().UnixMilli()) * time.Millisecond; wait > 0 && !backoff.Sleep(ctx, wait) {
-			return ctx.Err()
-		}
+// receiver refuses for good, or MaxAttempts have failed. Each attempt is
+// in the stored history before the next begins, and the wait before it
+// is the one the history holds, so a restart resumes the count and the
+// backoff where they were.
+func (d *deliverer) deliverChannel(ctx context.Context, n schema.Notification, name string) error {
+	dl, ok := delivery(&n, name)
+	if !ok || finished(dl.State) {
+		return nil
+	}
+	if wait := d.untilNext(dl); wait > 0 && !backoff.Sleep(ctx, wait) {
+		return ctx.Err()
+	}
+	return backoff.Retry(ctx, backoff.Policy{}, func(ctx context.Context) error {
+		dl, _ := delivery(&n, name)
+		number := len(dl.Attempts) + 1
 		// An attempt once begun is finished and recorded even if ctx ends
 		// meanwhile (the channel's timeout bounds it), so the history
 		// holds every request a receiver saw.
-		att, state, next := s.attempt(context.WithoutCancel(ctx), &n, name, len(d.Attempts)+1)
-		s.metrics.attempts.WithLabelValues(name, outcome(state)).Inc()
+		att, state, next := d.attempt(context.WithoutCancel(ctx), &n, name, number)
+		d.attempts.WithLabelValues(name, outcome(state)).Inc()
 		if state == schema.DeliveryGivenUp {
-			s.log.Warn("notification given up", "id", n.ID, "channel", name, "attempts", len(d.Attempts)+1, "err", att.Error)
+			d.log.Warn("notification given up", "id", n.ID, "channel", name, "attempts", number, "err", att.Error)
 		}
 		var err error
-		if n, err = s.recordDraining(ctx, n, name, att, state, next); err != nil {
-			return err
+		if n, err = d.recordDraining(ctx, n, name, att, state, next); err != nil {
+			return backoff.Permanent(err)
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return backoff.Permanent(ctx.Err())
 		}
-	}
+		dl, ok := delivery(&n, name)
+		if !ok || finished(dl.State) {
+			return nil
+		}
+		return backoff.After(d.untilNext(dl), errors.New(cmp.Or(att.Error, "attempt failed")))
+	})
+}
+
+// untilNext is how long the history says to wait before dl's next
+// attempt.
+func (d *deliverer) untilNext(dl schema.Delivery) time.Duration {
+	return max(0, time.Duration(dl.NextAt-d.now().UnixMilli())*time.Millisecond)
 }
 
 // recordDraining records an attempt even if ctx ends meanwhile, for up
 // to drainTimeout after that.
-func (s *Service) recordDraining(ctx context.Context, n schema.Notification, name string, att schema.Attempt, state schema.DeliveryState, next int64) (schema.Notification, error) {
+func (d *deliverer) recordDraining(ctx context.Context, n schema.Notification, name string, att schema.Attempt, state schema.DeliveryState, next int64) (schema.Notification, error) {
 	drain, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
@@ -145,7 +227,7 @@ func (s *Service) recordDraining(ctx context.Context, n schema.Notification, nam
 		context.AfterFunc(drain, func() { t.Stop() })
 	})
 	defer stop()
-	return s.recordAttempt(drain, n, name, att, state, next)
+	return d.recordAttempt(drain, n, name, att, state, next)
 }
 
 func delivery(n *schema.Notification, name string) (schema.Delivery, bool) {
@@ -165,9 +247,9 @@ func outcome(st schema.DeliveryState) string {
 
 // attempt sends n once on channel name and decides what follows: sent,
 // failed with the time of the next attempt, or given up.
-func (s *Service) attempt(ctx context.Context, n *schema.Notification, name string, number int) (schema.Attempt, schema.DeliveryState, int64) {
-	att := schema.Attempt{At: s.now().UnixMilli()}
-	sender, err := s.senderFor(ctx, n.Tenant, n.Rule, name)
+func (d *deliverer) attempt(ctx context.Context, n *schema.Notification, name string, number int) (schema.Attempt, schema.DeliveryState, int64) {
+	att := schema.Attempt{At: d.now().UnixMilli()}
+	sender, err := d.sender(ctx, n.Tenant, n.Rule, name)
 	switch {
 	case errors.Is(err, errNoChannel):
 		err = &channel.Error{Permanent: true, Err: err}
@@ -180,34 +262,25 @@ func (s *Service) attempt(ctx context.Context, n *schema.Notification, name stri
 	}
 	// Waits count from the answer, not from the request, and from the
 	// millisecond after it, so a receiver's Retry-After is honoured in full.
-	answered := s.now().UnixMilli() + 1
+	answered := d.now().UnixMilli() + 1
 	ce := channel.AsError(err)
 	att.Status, att.Error = ce.Status, ce.Error()
-	if ce.Permanent || number >= s.cfg.Delivery.MaxAttempts {
+	if ce.Permanent || number >= d.cfg.MaxAttempts {
 		return att, schema.DeliveryGivenUp, 0
 	}
-	wait := retryWait(s.cfg.Delivery.RetryMin, s.cfg.Delivery.RetryMax, number)
+	// Jitter keeps receivers recovering from an outage from being hit by
+	// every sender at once.
+	wait := d.policy.Wait(number)
 	if ce.RetryAfter > 0 {
-		wait = min(ce.RetryAfter, s.cfg.Delivery.MaxRetryAfter)
+		wait = min(ce.RetryAfter, d.cfg.MaxRetryAfter)
 		att.RetryAfter = wait.Milliseconds()
 	}
 	return att, schema.DeliveryFailed, answered + wait.Milliseconds()
 }
 
-// retryWait is the wait after the number-th failed attempt: doubling from
-// min up to max, with jitter so that receivers recovering from an outage
-// are not hit by every sender at once.
-func retryWait(lo, hi time.Duration, number int) time.Duration {
-	d := lo
-	for i := 1; i < number && d < hi; i++ {
-		d *= 2
-	}
-	return backoff.Jitter(min(d, hi))
-}
-
 // recordAttempt appends att to the channel's history, retrying the store
 // until it takes it or ctx ends.
-func (s *Service) recordAttempt(ctx context.Context, n schema.Notification, name string, att schema.Attempt, state schema.DeliveryState, next int64) (schema.Notification, error) {
+func (d *deliverer) recordAttempt(ctx context.Context, n schema.Notification, name string, att schema.Attempt, state schema.DeliveryState, next int64) (schema.Notification, error) {
 	change := func(x *schema.Notification) bool {
 		i := slices.IndexFunc(x.Deliveries, func(d schema.Delivery) bool { return d.Channel == name })
 		if i < 0 || finished(x.Deliveries[i].State) {
@@ -227,16 +300,18 @@ func (s *Service) recordAttempt(ctx context.Context, n schema.Notification, name
 		}
 		return true
 	}
-	wait := s.cfg.Delivery.RetryMin
-	for {
-		out, err := s.updateNotification(ctx, n.Tenant, n.ID, change)
-		if err == nil {
-			return out, nil
-		}
-		s.log.Warn("cannot record a delivery attempt; retrying", "id", n.ID, "channel", name, "err", err)
-		if !backoff.Sleep(ctx, backoff.Jitter(wait)) {
-			return n, fmt.Errorf("record delivery attempt: %w", err)
-		}
-		wait = min(2*wait, s.cfg.Delivery.RetryMax)
+	policy := d.policy
+	policy.OnRetry = func(err error, _ time.Duration) {
+		d.log.Warn("cannot record a delivery attempt; retrying", "id", n.ID, "channel", name, "err", err)
 	}
+	out := n
+	err := backoff.Retry(ctx, policy, func(ctx context.Context) error {
+		var err error
+		out, err = d.notes.update(ctx, n.Tenant, n.ID, change)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("record delivery attempt: %w", err)
+	}
+	return out, nil
 }

@@ -143,7 +143,7 @@ func TestTwoServicesDeliverEachNotificationOnce(t *testing.T) {
 	// consumed too, then count.
 	for _, s := range []*service{a, b} {
 		require.Eventually(t, func() bool {
-			alerts := s.alertsOf("default")
+			alerts := s.eval.alertsOf("default")
 			for _, al := range alerts {
 				if al.NotifiedAt == 0 {
 					return false

@@ -53,9 +53,20 @@
 //
 // The alerting processes consume the notifications topic in one group, so
 // each notification is delivered by one of them, on each of its channels
-// (package channel). Every attempt is appended to the notification's
-// delivery history before the next, with exponential backoff and jitter,
-// honouring Retry-After, until sent or given up. The record is committed
-// only then; a process stopped half way leaves it to be redelivered, and
-// the next owner resumes from the stored history, skipping what was sent.
+// (package channel), each channel on its own. Every attempt is appended
+// to the notification's delivery history before the next, with
+// exponential backoff and jitter, honouring Retry-After, until sent or
+// given up. The record is committed only then; a process stopped half way
+// leaves it to be redelivered, and the next owner resumes from the stored
+// history, skipping what was sent.
+//
+// # Parts
+//
+// Service joins three parts that share only the rules in force (registry)
+// and the store. The evaluator moves alerts and hands each notification
+// to a notifyFunc; the deliverer is that function (store, then publish)
+// and delivers what it consumes; the API serves rules, silences, channels,
+// alerts (through an alertsFunc) and notifications. No lock is held
+// across a store or bus call: an evaluation plans its moves under the
+// evaluator's lock, stores and publishes without it, then commits.
 package alerting

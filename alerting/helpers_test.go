@@ -66,6 +66,9 @@ type env struct {
 	keys auth.Keys
 	// logger, when set, is the logger of the services started.
 	logger *slog.Logger
+	// documents, when set, is the document store of the services
+	// started, in place of store.
+	documents store.DocumentStore
 }
 
 func newEnv(t testing.TB, rulesYAML string) *env {
@@ -115,6 +118,9 @@ func (e *env) start(t testing.TB) *service {
 func (e *env) startWith(t testing.TB, cfg Config) *service {
 	t.Helper()
 	deps := Deps{Bus: e.bus, Documents: e.store, Tasks: e.store, Series: e.series, Logs: e.logs, Registerer: e.registerer, Logger: e.logger}
+	if e.documents != nil {
+		deps.Documents = e.documents
+	}
 	svc, err := New(cfg, deps)
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{ErrorHandler: httpx.ErrorHandler, DisableStartupMessage: true})

@@ -14,7 +14,9 @@ type metrics struct {
 	attempts    *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
+// newMetrics registers alerting's metrics on reg; count reports the
+// alerts by state at scrape time.
+func newMetrics(reg prometheus.Registerer, count func() map[State]int) (*metrics, error) {
 	m := &metrics{
 		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "taskpulse_alerting_rule_evaluations_total",
@@ -38,7 +40,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		Name: "taskpulse_alerting_alerts",
 		Help: "Alerts known to this process, by state.",
 	}, []string{"state"})
-	for _, c := range []prometheus.Collector{m.evaluations, m.duration, m.failures, m.attempts, &alertCounter{alerts, s}} {
+	for _, c := range []prometheus.Collector{m.evaluations, m.duration, m.failures, m.attempts, &alertCounter{alerts, count}} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register alerting metrics: %w", err)
 		}
@@ -55,18 +57,13 @@ func (m *metrics) observe(k Kind, start time.Time) {
 // never drift from the alerts themselves.
 type alertCounter struct {
 	gauge *prometheus.GaugeVec
-	s     *Service
+	count func() map[State]int
 }
 
 func (c *alertCounter) Describe(ch chan<- *prometheus.Desc) { c.gauge.Describe(ch) }
 
 func (c *alertCounter) Collect(ch chan<- prometheus.Metric) {
-	counts := map[State]int{}
-	c.s.alertsMu.Lock()
-	for _, a := range c.s.alerts {
-		counts[a.State]++
-	}
-	c.s.alertsMu.Unlock()
+	counts := c.count()
 	for _, st := range states {
 		c.gauge.WithLabelValues(string(st)).Set(float64(counts[st]))
 	}

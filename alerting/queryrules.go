@@ -15,29 +15,29 @@ import (
 // slot (unix ms, a multiple of the rule's interval): every process that
 // evaluates the same slot sees the same window and times its transitions
 // the same way.
-func (s *Service) evalQueryRule(ctx context.Context, r *compiledRule, slot int64) error {
+func (e *evaluator) evalQueryRule(ctx context.Context, r *compiledRule, slot int64) error {
 	start := time.Now()
-	defer s.metrics.observe(r.Kind, start)
+	defer e.metrics.observe(r.Kind, start)
 	var obs map[string]observation
 	var err error
 	switch r.Kind {
 	case KindMetricThreshold:
-		obs, err = s.observeMetric(ctx, r, slot)
+		obs, err = e.observeMetric(ctx, r, slot)
 	case KindErrorLogRate:
-		obs, err = s.observeLogs(ctx, r, slot)
+		obs, err = e.observeLogs(ctx, r, slot)
 	default:
 		panic("BUG: evalQueryRule on a " + string(r.Kind) + " rule")
 	}
 	if err != nil {
 		return err
 	}
-	s.apply(ctx, r, obs, slot, true)
+	e.apply(ctx, r, obs, slot, true)
 	return nil
 }
 
-func (s *Service) observeMetric(ctx context.Context, r *compiledRule, slot int64) (map[string]observation, error) {
+func (e *evaluator) observeMetric(ctx context.Context, r *compiledRule, slot int64) (map[string]observation, error) {
 	window := r.Params.Window.D().Milliseconds()
-	series, err := s.series.MetricSeries(ctx, store.SeriesQuery{
+	series, err := e.series.MetricSeries(ctx, store.SeriesQuery{
 		Tenant: r.Tenant, Name: r.Params.Metric, Matchers: r.Matchers,
 		From: slot - window, To: slot, Step: window, Agg: r.Params.Agg, GroupBy: r.Params.GroupBy,
 	})
@@ -53,7 +53,7 @@ func (s *Service) observeMetric(ctx context.Context, r *compiledRule, slot int64
 		group := labelKey(sr.Labels)
 		labels := ruleLabels(r)
 		maps.Copy(labels, sr.Labels)
-		o := s.threshold(r, group, v, slot)
+		o := e.threshold(r, group, v, slot)
 		o.labels = labels
 		o.summary = fmt.Sprintf("%s(%s) over %s is %s (threshold %s %s)", r.Params.Agg, r.Params.Metric, r.Params.Window,
 			fmtFloat(v), r.Params.Op, fmtFloat(*r.Params.Threshold))
@@ -65,12 +65,12 @@ func (s *Service) observeMetric(ctx context.Context, r *compiledRule, slot int64
 	return obs, nil
 }
 
-func (s *Service) observeLogs(ctx context.Context, r *compiledRule, slot int64) (map[string]observation, error) {
+func (e *evaluator) observeLogs(ctx context.Context, r *compiledRule, slot int64) (map[string]observation, error) {
 	window := r.Params.Window.D().Milliseconds()
 	// Counting needs no more records than it takes to pass the threshold
 	// (and, while firing, the recovery level, which is lower).
 	limit := int(math.Ceil(*r.Params.Threshold)) + 2
-	logs, err := s.logs.Logs(ctx, store.LogFilter{
+	logs, err := e.logs.Logs(ctx, store.LogFilter{
 		Tenant: r.Tenant, MinLevel: r.Params.MinLevel, Source: r.Params.Source, Attributes: r.Matchers,
 		Since: slot - window, Until: slot, Limit: max(limit, 1),
 	})
@@ -78,7 +78,7 @@ func (s *Service) observeLogs(ctx context.Context, r *compiledRule, slot int64) 
 		return nil, fmt.Errorf("rule %s: read logs: %w", r.ID, err)
 	}
 	v := float64(len(logs))
-	o := s.threshold(r, "", v, slot)
+	o := e.threshold(r, "", v, slot)
 	o.labels = ruleLabels(r)
 	o.summary = fmt.Sprintf("%s %s or worse logs in %s (threshold %s %s)", fmtFloat(v), r.Params.MinLevel, r.Params.Window,
 		r.Params.Op, fmtFloat(*r.Params.Threshold))
@@ -88,31 +88,22 @@ func (s *Service) observeLogs(ctx context.Context, r *compiledRule, slot int64) 
 // threshold compares v with the rule's threshold, or, for an alert that is
 // firing, with its recovery level: hysteresis keeps a value that hovers
 // at the limit from flapping.
-func (s *Service) threshold(r *compiledRule, group string, v float64, slot int64) observation {
+func (e *evaluator) threshold(r *compiledRule, group string, v float64, slot int64) observation {
 	limit := *r.Params.Threshold
-	if r.Params.Recovery != nil && s.alertState(alertKey{r.Tenant, r.ID, group}) == StateFiring {
+	if r.Params.Recovery != nil && e.alertState(alertKey{r.Tenant, r.ID, group}) == StateFiring {
 		limit = *r.Params.Recovery
 	}
 	return observation{active: r.Params.Op.holds(v, limit), at: slot, value: &v}
-}
-
-func (s *Service) alertState(k alertKey) State {
-	s.alertsMu.Lock()
-	defer s.alertsMu.Unlock()
-	if a := s.alerts[k]; a != nil {
-		return a.State
-	}
-	return StateInactive
 }
 
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 
 // runQueryRule evaluates r at the end of every slot of its interval until
 // ctx ends. A failed evaluation is logged and the next slot tried.
-func (s *Service) runQueryRule(ctx context.Context, r *compiledRule) {
+func (e *evaluator) runQueryRule(ctx context.Context, r *compiledRule) {
 	every := r.Interval.D()
 	for {
-		now := s.now()
+		now := e.now()
 		next := now.Truncate(every).Add(every)
 		t := time.NewTimer(next.Sub(now))
 		select {
@@ -121,9 +112,9 @@ func (s *Service) runQueryRule(ctx context.Context, r *compiledRule) {
 			return
 		case <-t.C:
 		}
-		if err := s.evalQueryRule(ctx, r, next.UnixMilli()); err != nil && ctx.Err() == nil {
-			s.metrics.failures.WithLabelValues(string(r.Kind)).Inc()
-			s.log.Error("rule evaluation failed", "rule", r.ID, "tenant", r.Tenant, "err", err)
+		if err := e.evalQueryRule(ctx, r, next.UnixMilli()); err != nil && ctx.Err() == nil {
+			e.metrics.failures.WithLabelValues(string(r.Kind)).Inc()
+			e.log.Error("rule evaluation failed", "rule", r.ID, "tenant", r.Tenant, "err", err)
 		}
 	}
 }

@@ -53,7 +53,7 @@ rules:
 	// Under the threshold but over the recovery level: still firing.
 	series.set(store.Series{Labels: map[string]string{"queue": "q1"}, Points: point(90)})
 	waitEvaluations(t, series, 5)
-	require.Equal(t, StateFiring, s.alertState(alertKey{auth.DefaultTenant, "queue-depth", `queue="q1"`}))
+	require.Equal(t, StateFiring, s.eval.alertState(alertKey{auth.DefaultTenant, "queue-depth", `queue="q1"`}))
 
 	series.set(store.Series{Labels: map[string]string{"queue": "q1"}, Points: point(70)})
 	s.waitDelivery(t, "queue-depth", `queue="q1"`, "resolved", schema.DeliverySent)
@@ -87,9 +87,9 @@ rules:
 	series.set(store.Series{Labels: map[string]string{}, Points: []store.Point{{T: 1, V: 0.95}}})
 	s := e.start(t)
 	key := alertKey{auth.DefaultTenant, "cpu", ""}
-	require.Eventually(t, func() bool { return s.alertState(key) == StatePending }, patience, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return s.eval.alertState(key) == StatePending }, patience, 5*time.Millisecond)
 	series.set()
-	require.Eventually(t, func() bool { return s.alertState(key) == StateInactive }, patience, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return s.eval.alertState(key) == StateInactive }, patience, 5*time.Millisecond)
 	require.Empty(t, s.notifications(t, ""))
 }
 

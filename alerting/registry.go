@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/taskpulse/taskpulse/internal/store"
 )
 
 // compiledRule is a Rule ready to evaluate.
@@ -156,28 +159,28 @@ func (g *registry) sharedChannels(tenant string) []string {
 	return names
 }
 
-// refreshAPIRules reads the rules made through the API, on this process or
-// another.
-func (s *Service) refreshAPIRules(ctx context.Context) error {
-	docs, err := s.docs.Documents(ctx, "", kindRule)
+// loadAPI puts in force the rules made through the API, on this process
+// or another, as docs holds them.
+func (g *registry) loadAPI(ctx context.Context, docs store.DocumentStore, log *slog.Logger) error {
+	ds, err := docs.Documents(ctx, "", kindRule)
 	if err != nil {
 		return fmt.Errorf("load alert rules: %w", err)
 	}
 	rules := map[ruleKey]*compiledRule{}
-	for _, d := range docs {
+	for _, d := range ds {
 		var r Rule
 		if err := json.Unmarshal(d.Body, &r); err != nil {
-			s.log.Warn("skipping an alert rule that does not decode", "id", d.ID, "err", err)
+			log.Warn("skipping an alert rule that does not decode", "id", d.ID, "err", err)
 			continue
 		}
 		r.Tenant, r.Version, r.Source = d.Tenant, d.Version, SourceAPI
 		c, err := compile(r)
 		if err != nil {
-			s.log.Warn("skipping an alert rule that does not compile", "id", d.ID, "err", err)
+			log.Warn("skipping an alert rule that does not compile", "id", d.ID, "err", err)
 			continue
 		}
 		rules[ruleKey{r.Tenant, r.ID}] = c
 	}
-	s.rules.setAPI(rules)
+	g.setAPI(rules)
 	return nil
 }

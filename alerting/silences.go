@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 
 	"github.com/taskpulse/taskpulse/internal/store"
 )
@@ -26,19 +27,19 @@ type Silence struct {
 
 func (sl *Silence) active(now int64) bool { return sl.StartsAt <= now && now < sl.EndsAt }
 
-// silences reads a tenant's silences. They are read from the store each
-// time a notification is due, so a silence made on any alerting process
-// holds on all of them at once.
-func (s *Service) silences(ctx context.Context, tenant string) ([]Silence, error) {
-	docs, err := s.docs.Documents(ctx, tenant, kindSilence)
+// readSilences reads a tenant's silences. They are read from the store
+// each time notifications are due, so a silence made on any alerting
+// process holds on all of them at once.
+func readSilences(ctx context.Context, docs store.DocumentStore, log *slog.Logger, tenant string) ([]Silence, error) {
+	ds, err := docs.Documents(ctx, tenant, kindSilence)
 	if err != nil {
 		return nil, fmt.Errorf("read silences: %w", err)
 	}
-	out := make([]Silence, 0, len(docs))
-	for _, d := range docs {
+	out := make([]Silence, 0, len(ds))
+	for _, d := range ds {
 		var sl Silence
 		if err := json.Unmarshal(d.Body, &sl); err != nil {
-			s.log.Warn("skipping a silence that does not decode", "tenant", tenant, "id", d.ID, "err", err)
+			log.Warn("skipping a silence that does not decode", "tenant", tenant, "id", d.ID, "err", err)
 			continue
 		}
 		sl.version = d.Version
@@ -47,13 +48,9 @@ func (s *Service) silences(ctx context.Context, tenant string) ([]Silence, error
 	return out, nil
 }
 
-// silencedBy returns the id of an active silence of tenant that matches
-// labels, or "".
-func (s *Service) silencedBy(ctx context.Context, tenant string, labels map[string]string, now int64) (string, error) {
-	sls, err := s.silences(ctx, tenant)
-	if err != nil {
-		return "", err
-	}
+// silencedBy returns the id of a silence among sls active at now that
+// matches labels, or "".
+func silencedBy(sls []Silence, labels map[string]string, now int64) string {
 	for _, sl := range sls {
 		if !sl.active(now) {
 			continue
@@ -63,8 +60,8 @@ func (s *Service) silencedBy(ctx context.Context, tenant string, labels map[stri
 			continue // refused when made; a stored one that fails matches nothing
 		}
 		if matchAll(ms, labels) {
-			return sl.ID, nil
+			return sl.ID
 		}
 	}
-	return "", nil
+	return ""
 }

@@ -98,9 +98,9 @@ func fmtTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3
 
 // evalTaskEvent evaluates the task rules of one task right after an event
 // changed it, so failures are told within moments.
-func (s *Service) evalTaskEvent(ctx context.Context, ts *taskState) {
-	now := s.now().UnixMilli()
-	for _, r := range s.rules.all() {
+func (e *evaluator) evalTaskEvent(ctx context.Context, ts *taskState) {
+	now := e.now().UnixMilli()
+	for _, r := range e.rules.all() {
 		if !r.Kind.task() || r.Tenant != ts.tenant {
 			continue
 		}
@@ -109,24 +109,24 @@ func (s *Service) evalTaskEvent(ctx context.Context, ts *taskState) {
 			continue
 		}
 		start := time.Now()
-		s.apply(ctx, r, map[string]observation{ts.id: o}, now, false)
-		s.metrics.observe(r.Kind, start)
+		e.apply(ctx, r, map[string]observation{ts.id: o}, now, false)
+		e.metrics.observe(r.Kind, start)
 	}
 }
 
 // checkTasks evaluates every task rule over every task known, for what no
 // event announces: a stall, a slow run, a failure seen only in the store.
-func (s *Service) checkTasks(ctx context.Context) {
-	now := s.now().UnixMilli()
-	horizon := now - s.cfg.TaskRetention.Milliseconds()
+func (e *evaluator) checkTasks(ctx context.Context) {
+	now := e.now().UnixMilli()
+	horizon := now - e.cfg.TaskRetention.Milliseconds()
 	snapshots := map[string][]taskState{}
-	for _, r := range s.rules.all() {
+	for _, r := range e.rules.all() {
 		if !r.Kind.task() {
 			continue
 		}
 		tasks, ok := snapshots[r.Tenant]
 		if !ok {
-			tasks = s.tracker.snapshot(r.Tenant, horizon)
+			tasks = e.tracker.snapshot(r.Tenant, horizon)
 			snapshots[r.Tenant] = tasks
 		}
 		start := time.Now()
@@ -136,8 +136,8 @@ func (s *Service) checkTasks(ctx context.Context) {
 				obs[tasks[i].id] = o
 			}
 		}
-		s.apply(ctx, r, obs, now, true)
-		s.metrics.observe(r.Kind, start)
+		e.apply(ctx, r, obs, now, true)
+		e.metrics.observe(r.Kind, start)
 	}
-	s.sweep(ctx, s.rules.live, now-s.cfg.ResolvedRetention.Milliseconds())
+	e.sweep(ctx, e.rules.live, now-e.cfg.ResolvedRetention.Milliseconds())
 }

@@ -2,9 +2,6 @@ package deploy_test
 
 import (
 	"errors"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"maps"
 	"net"
@@ -18,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/taskpulse/taskpulse/internal/app"
 	"github.com/taskpulse/taskpulse/internal/auth"
 )
 
@@ -189,40 +187,11 @@ func decodeSpec[T any](t *testing.T, o object) T {
 	return spec
 }
 
-// acceptedServices reads the names `taskpulse serve --services` accepts
-// from the allServices list of cmd/taskpulse, resolving its constants.
+// acceptedServices are the names `taskpulse serve --services` accepts.
 func acceptedServices(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "cmd", "taskpulse", "settings.go"), nil, 0)
-	require.NoError(t, err)
-	consts := map[string]string{}
-	var list []ast.Expr
-	ast.Inspect(f, func(n ast.Node) bool {
-		spec, ok := n.(*ast.ValueSpec)
-		if !ok {
-			return true
-		}
-		for i, name := range spec.Names {
-			if i >= len(spec.Values) {
-				continue
-			}
-			if lit, ok := spec.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				consts[name.Name], _ = strconv.Unquote(lit.Value)
-			}
-			if cl, ok := spec.Values[i].(*ast.CompositeLit); ok && name.Name == "allServices" {
-				list = cl.Elts
-			}
-		}
-		return true
-	})
-	var names []string
-	for _, e := range list {
-		id, ok := e.(*ast.Ident)
-		require.True(t, ok, "allServices lists constants")
-		require.Contains(t, consts, id.Name)
-		names = append(names, consts[id.Name])
-	}
-	require.NotEmpty(t, names, "allServices in cmd/taskpulse/settings.go")
+	names := app.ServiceNames()
+	require.NotEmpty(t, names)
 	return names
 }
 

@@ -2,12 +2,14 @@
 // and drains the bus into the store.
 //
 // The HTTP side (Service) decodes a request body (one JSON object, a JSON
-// array, or NDJSON), validates every item, stamps what the client left out
-// (event_id, timestamp, ingest order; the tenant always comes from the API
-// key) and publishes the whole request in one bus call. It answers 202 only
-// after the bus holds the records durably, and 400 with every bad item and
-// field when anything is wrong, in which case nothing of the request is
-// published.
+// array, or NDJSON; Prometheus text through package promtext; OTLP/HTTP
+// through package otlp), validates every item, stamps what the client left
+// out (event_id, timestamp, ingest order; the tenant always comes from the
+// API key) and publishes the whole request in one bus call. It answers 202
+// (200 for OTLP) only after the bus holds the records durably, and 400 with
+// every bad item and field when anything is wrong, in which case nothing of
+// the request is published. Every route ends in publish, whatever the
+// signal: stamp, the tenant's rate limit, one bus call.
 //
 // The Writer consumes the bus in a consumer group, decodes records in
 // batches, sends undecodable ones to the dead-letter topic with the reason,

@@ -1,14 +1,11 @@
 package ingest
 
 import (
-	"context"
 	"fmt"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/taskpulse/taskpulse/internal/auth"
-	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/schema"
 )
@@ -23,19 +20,16 @@ func (s *Service) postLogs(c *fiber.Ctx) error {
 	now := s.now()
 	logs, problems, err := decodeLogs(format, c.Body(), now.UnixMilli())
 	if err != nil {
-		return s.unreadable(schema.TopicLogs, err)
+		return s.logs.unreadable(err)
 	}
 	if len(problems) > 0 {
-		return s.invalid(schema.TopicLogs, len(logs), problems)
+		return s.logs.invalid(len(logs), problems)
 	}
-	recs, ids, err := s.stampLogs(c.UserContext(), logs, auth.Tenant(c), now)
+	ids, err := publish(c, s, s.logs, logs, now)
 	if err != nil {
 		return err
 	}
-	if err := s.limit(c, schema.TopicLogs, len(recs)); err != nil {
-		return err
-	}
-	return s.accept(c, schema.TopicLogs, recs, ids)
+	return accepted(c, ids)
 }
 
 // decodeLogs decodes and validates every item, collecting every problem.
@@ -45,32 +39,26 @@ func decodeLogs(format string, body []byte, now int64) ([]schema.Log, []schema.F
 		func(l *schema.Log) []schema.FieldError { return l.Validate(now) })
 }
 
-// validateLogs validates records built by a protocol adapter, which cannot
-// carry server-set fields.
-func validateLogs(logs []schema.Log, now int64) []schema.FieldError {
-	var problems []schema.FieldError
-	for i := range logs {
-		problems = appendProblems(problems, i, logs[i].Validate(now))
-	}
-	return problems
-}
-
-// stampLogs stamps and encodes valid log records. A record is keyed by its
-// task, so that a task's logs stay in order on one partition; a record of
-// no task is keyed by its source for the same reason.
-func (s *Service) stampLogs(ctx context.Context, logs []schema.Log, tenant string, now time.Time) ([]bus.Record, []string, error) {
-	return stampEach(ctx, s, logs, tenant, now, schema.TopicLogs,
-		func(l *schema.Log) stampFields {
+// logSignal stamps and encodes log records. A record is keyed by its task,
+// so that a task's logs stay in order on one partition; a record of no
+// task is keyed by its source for the same reason.
+func logSignal(events *prometheus.CounterVec) *signal[schema.Log] {
+	return &signal[schema.Log]{
+		topic:    schema.TopicLogs,
+		outcomes: newOutcomes(events, schema.TopicLogs),
+		fields: func(l *schema.Log) stampFields {
 			return stampFields{&l.Tenant, &l.EventID, &l.Timestamp, &l.IngestOrder}
 		},
-		func(l *schema.Log) ([]byte, string, error) {
-			value, err := schema.EncodeLog(l)
-			if err != nil {
-				return nil, "", fmt.Errorf("encode log: %w", err)
+		// schema.EncodeLog allocates the value anyway; the buffer would
+		// only add a copy.
+		encode: func(_ *recordBuffer, l *schema.Log) (key, value []byte, err error) {
+			if value, err = schema.EncodeLog(l); err != nil {
+				return nil, nil, fmt.Errorf("encode log: %w", err)
 			}
 			if l.TaskID != "" {
-				return value, l.TaskID, nil
+				return []byte(l.TaskID), value, nil
 			}
-			return value, l.Source, nil
-		})
+			return []byte(l.Source), value, nil
+		},
+	}
 }

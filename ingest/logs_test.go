@@ -5,13 +5,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskpulse/taskpulse/ingest/internal/ingesttest"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
 func TestDecodeLogs(t *testing.T) {
 	f := func(format, body string, wantItems int, want ...schema.FieldError) {
 		t.Helper()
-		logs, problems, err := decodeLogs(format, []byte(body), testNow)
+		logs, problems, err := decodeLogs(format, []byte(body), ingesttest.Now)
 		require.NoError(t, err, body)
 		require.Len(t, logs, wantItems, body)
 		require.Len(t, problems, len(want), "%s: %v", body, problems)
@@ -36,7 +37,7 @@ func TestDecodeLogs(t *testing.T) {
 		schema.FieldError{Index: 0, Field: "message", Reason: "required"},
 		schema.FieldError{Index: 1, Field: "timestamp"})
 
-	_, _, err := decodeLogs(formatJSON, []byte(ok+" x"), testNow)
+	_, _, err := decodeLogs(formatJSON, []byte(ok+" x"), ingesttest.Now)
 	require.Error(t, err)
 }
 
@@ -57,7 +58,7 @@ func FuzzDecodeSignals(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		logs, problems, err := decodeLogs(formatJSON, body, testNow)
+		logs, problems, err := decodeLogs(formatJSON, body, ingesttest.Now)
 		if err == nil && len(problems) == 0 {
 			raw, err := splitItems(formatJSON, body)
 			require.NoError(t, err)
@@ -67,7 +68,7 @@ func FuzzDecodeSignals(f *testing.F) {
 				require.Equal(t, logs[i], l)
 			}
 		}
-		samples, problems, err := decodeMetrics(formatJSON, body, testNow)
+		samples, problems, err := decodeMetrics(formatJSON, body, ingesttest.Now)
 		if err == nil && len(problems) == 0 {
 			raw, err := splitItems(formatJSON, body)
 			require.NoError(t, err)

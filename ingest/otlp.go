@@ -1,328 +1,102 @@
 package ingest
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"maps"
-	"math"
-	"mime"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/taskpulse/taskpulse/ingest/otlp"
 	"github.com/taskpulse/taskpulse/internal/httpx"
-	"github.com/taskpulse/taskpulse/internal/jsonx"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// OTLP over HTTP (OTLP/HTTP 1.x): a POST whose body is an
-// ExportLogsServiceRequest or ExportMetricsServiceRequest, in protobuf or
-// in OTLP's JSON mapping, answered with the matching Export…Response in the
-// request's encoding.
-//
-// The bodies are decoded into LogsData and MetricsData rather than the
-// collector package's request types. Both pairs are the same message on
-// the wire and in JSON (one repeated field, number 1, resourceLogs /
-// resourceMetrics), and the collector package would link gRPC and its
-// gateway into the binary for two structs.
+// OTLP over HTTP (OTLP/HTTP 1.x): a POST whose body is an export in
+// protobuf or in OTLP's JSON mapping, answered with the matching
+// Export…Response in the request's encoding. Package otlp reads the
+// exports; these handlers answer and publish.
 
-// OTLP body encodings.
-const (
-	otlpProtobuf = "application/x-protobuf"
-	otlpJSON     = "application/json"
-)
+// postOTLPLogs takes an OTLP/HTTP logs export.
+func (s *Service) postOTLPLogs(c *fiber.Ctx) error {
+	encoding, err := otlpEncoding(c)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	logs, problems, err := otlp.Logs(encoding, c.Body(), now.UnixMilli())
+	if err != nil {
+		return otlpUnreadable(s.logs.outcomes, encoding, err)
+	}
+	if len(problems) > 0 {
+		return s.logs.invalid(len(logs), problems)
+	}
+	if len(logs) > 0 {
+		if _, err := publish(c, s, s.logs, logs, now); err != nil {
+			return err
+		}
+	}
+	return otlpSuccess(c, encoding)
+}
 
-// otlpEncoding maps a Content-Type to an OTLP encoding.
-func otlpEncoding(contentType string) (string, error) {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil || (mt != otlpProtobuf && mt != otlpJSON) {
+// postOTLPMetrics takes an OTLP/HTTP metrics export.
+func (s *Service) postOTLPMetrics(c *fiber.Ctx) error {
+	encoding, err := otlpEncoding(c)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	samples, problems, err := otlp.Metrics(encoding, c.Body(), now.UnixMilli())
+	if err != nil {
+		return otlpUnreadable(s.metrics.outcomes, encoding, err)
+	}
+	if len(problems) > 0 {
+		return s.metrics.invalid(len(samples), problems)
+	}
+	if len(samples) > 0 {
+		if _, err := publish(c, s, s.metrics, samples, now); err != nil {
+			return err
+		}
+	}
+	return otlpSuccess(c, encoding)
+}
+
+// otlpEncoding is the encoding a request's Content-Type names.
+func otlpEncoding(c *fiber.Ctx) (string, error) {
+	encoding, ok := otlp.Encoding(c.Get(fiber.HeaderContentType))
+	if !ok {
 		return "", httpx.NewError(fiber.StatusUnsupportedMediaType, httpx.CodeUnsupportedMedia,
 			"Content-Type must be application/x-protobuf or application/json (OTLP/HTTP)")
 	}
-	return mt, nil
-}
-
-// unmarshalOTLP decodes body into m. The JSON mapping ignores unknown
-// fields, as the OTLP specification asks of receivers, so that clients on
-// a newer protocol version keep working; ignored is the path of the first
-// such key, for a caller left with nothing to store to name. A key that is
-// an OTLP field's name in another case ("ResourceLogs", "ſcopeLogs") is
-// not a newer field but a misspelt one, and is refused with a keyError:
-// keys are matched exactly, as in the other JSON bodies.
-func unmarshalOTLP(encoding string, body []byte, m proto.Message) (ignored string, err error) {
-	if encoding == otlpProtobuf {
-		if err := proto.Unmarshal(body, m); err != nil {
-			return "", schema.FieldError{Field: "body", Reason: "is not a valid OTLP protobuf message: " + err.Error()}
-		}
-		return "", nil
-	}
-	body, err = hexIDsToBase64(body)
-	if err != nil {
-		return "", err
-	}
-	if protojson.Unmarshal(body, m) == nil {
-		return "", nil
-	}
-	proto.Reset(m)
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, m); err != nil {
-		return "", schema.FieldError{Field: "body", Reason: "is not valid OTLP JSON: " + err.Error()}
-	}
-	// Only a body with unknown keys gets here, and pays for a second look.
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return "", schema.FieldError{Field: "body", Reason: "is not valid JSON: " + jsonx.Reason(err)}
-	}
-	var misspelt *schema.FieldError
-	unknownKeys(v, m.ProtoReflect().Descriptor(), "", func(path, key string, md protoreflect.MessageDescriptor) {
-		if ignored == "" {
-			ignored = path
-		}
-		if misspelt != nil {
-			return
-		}
-		fields := md.Fields()
-		for i := range fields.Len() {
-			if fd := fields.Get(i); strings.EqualFold(key, fd.JSONName()) || strings.EqualFold(key, string(fd.Name())) {
-				misspelt = &schema.FieldError{Field: path, Reason: "is not a known field; OTLP spells it " + fd.JSONName()}
-				return
-			}
-		}
-	})
-	if misspelt != nil {
-		return "", keyError{*misspelt}
-	}
-	return ignored, nil
-}
-
-// keyError is a key of OTLP JSON refused as misspelt: a validation failure
-// of a body that parsed.
-type keyError struct{ schema.FieldError }
-
-// unknownKeys walks a decoded JSON value beside the message it decodes
-// into, in key order, and calls found with the path of each key that
-// names no field of md, as protojson matches names.
-func unknownKeys(v any, md protoreflect.MessageDescriptor, path string, found func(path, key string, md protoreflect.MessageDescriptor)) {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return
-	}
-	fields := md.Fields()
-	for _, key := range slices.Sorted(maps.Keys(obj)) {
-		at := key
-		if path != "" {
-			at = path + "." + key
-		}
-		fd := fields.ByJSONName(key)
-		if fd == nil {
-			fd = fields.ByTextName(key)
-		}
-		switch {
-		case fd == nil:
-			found(at, key, md)
-		case fd.Message() == nil || fd.IsMap():
-		case fd.IsList():
-			list, _ := obj[key].([]any)
-			for i, item := range list {
-				unknownKeys(item, fd.Message(), at+"["+strconv.Itoa(i)+"]", found)
-			}
-		default:
-			unknownKeys(obj[key], fd.Message(), at, found)
-		}
-	}
-}
-
-// otlpNothing answers an export with nothing to store. OTLP exporters send
-// empty exports when nothing happened, and with nothing sent nothing is
-// lost, so that is a success; unless keys were ignored, which may have
-// held the data: then it is refused, naming the first.
-func (s *Service) otlpNothing(c *fiber.Ctx, signal, encoding, ignored, what string) error {
-	if ignored != "" {
-		return s.badBody(signal, schema.FieldError{Field: ignored, Reason: "is not a known field, and the export has no " + what})
-	}
-	return otlpSuccess(c, encoding)
+	return encoding, nil
 }
 
 // otlpSuccess answers a request with an empty Export…Response, which
 // carries no partial_success: ingest takes a request whole or not at all.
 // It encodes to no bytes in protobuf and to {} in JSON. The status is 200,
-// as OTLP/HTTP requires.
+// as OTLP/HTTP requires. An empty export is a success too: exporters send
+// them when nothing happened, and with nothing sent nothing is lost.
 func otlpSuccess(c *fiber.Ctx, encoding string) error {
 	c.Set(fiber.HeaderContentType, encoding)
-	if encoding == otlpProtobuf {
+	if encoding == otlp.Protobuf {
 		return c.Status(fiber.StatusOK).Send(nil)
 	}
 	return c.Status(fiber.StatusOK).SendString("{}")
 }
 
-// OTLP/JSON writes trace and span ids as hex strings, unlike the
-// protobuf JSON mapping of bytes (base64) that protojson implements.
-var idFields = map[string]bool{"traceId": true, "spanId": true, "trace_id": true, "span_id": true}
-
-// hexIDsToBase64 rewrites the hex trace and span ids of an OTLP/JSON body
-// as base64, for protojson. Bodies without ids are returned as they are;
-// the others are decoded once more, which only they pay for.
-func hexIDsToBase64(body []byte) ([]byte, error) {
-	if !bytes.Contains(body, []byte(`Id"`)) && !bytes.Contains(body, []byte(`_id"`)) {
-		return body, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, schema.FieldError{Field: "body", Reason: "is not valid JSON: " + jsonx.Reason(err)}
-	}
-	if err := rewriteIDs(v); err != nil {
-		return nil, schema.FieldError{Field: "body", Reason: err.Error()}
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("re-encode OTLP JSON: %w", err)
-	}
-	return out, nil
-}
-
-func rewriteIDs(v any) error {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, child := range v {
-			if s, ok := child.(string); ok && idFields[k] {
-				b, err := hex.DecodeString(s)
-				if err != nil {
-					return fmt.Errorf("has %s %q, which is not hex", k, s)
-				}
-				v[k] = base64.StdEncoding.EncodeToString(b)
-				continue
-			}
-			if err := rewriteIDs(child); err != nil {
-				return err
-			}
-		}
-	case []any:
-		for _, child := range v {
-			if err := rewriteIDs(child); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// attrs collects OTLP attributes into one string map; later layers
-// (scope over resource, record over scope) win on a shared key.
-type attrs map[string]string
-
-func (a attrs) add(kvs []*commonpb.KeyValue) {
-	for _, kv := range kvs {
-		a[kv.GetKey()] = anyString(kv.GetValue())
-	}
-}
-
-func (a attrs) clone() attrs {
-	c := make(attrs, len(a))
-	for k, v := range a {
-		c[k] = v
-	}
-	return c
-}
-
-// scopeAttrs is the attributes of a resource and one instrumentation scope,
-// the scope named as in OpenTelemetry's semantic conventions.
-func scopeAttrs(resource []*commonpb.KeyValue, scope *commonpb.InstrumentationScope) attrs {
-	a := attrs{}
-	a.add(resource)
-	if scope.GetName() != "" {
-		a["otel.scope.name"] = scope.GetName()
-	}
-	if scope.GetVersion() != "" {
-		a["otel.scope.version"] = scope.GetVersion()
-	}
-	a.add(scope.GetAttributes())
-	return a
-}
-
-// anyString stringifies an attribute value or a log body: scalars as they
-// print, bytes in base64 (as OTLP/JSON writes them), arrays and maps as
-// JSON.
-func anyString(v *commonpb.AnyValue) string {
-	switch p := anyPlain(v).(type) {
-	case nil:
-		return ""
-	case string:
-		return p
-	case bool:
-		return strconv.FormatBool(p)
-	case int64:
-		return strconv.FormatInt(p, 10)
-	case float64:
-		return formatFloat(p)
-	default:
-		b, err := json.Marshal(p)
-		if err != nil {
-			panic("BUG: marshal OTLP value: " + err.Error())
-		}
-		return string(b)
-	}
-}
-
-// anyPlain turns an AnyValue into the Go value whose JSON reads naturally.
-// Non-finite doubles, which JSON cannot hold, become strings.
-func anyPlain(v *commonpb.AnyValue) any {
-	switch x := v.GetValue().(type) {
-	case *commonpb.AnyValue_StringValue:
-		return x.StringValue
-	case *commonpb.AnyValue_BoolValue:
-		return x.BoolValue
-	case *commonpb.AnyValue_IntValue:
-		return x.IntValue
-	case *commonpb.AnyValue_DoubleValue:
-		if math.IsNaN(x.DoubleValue) || math.IsInf(x.DoubleValue, 0) {
-			return formatFloat(x.DoubleValue)
-		}
-		return x.DoubleValue
-	case *commonpb.AnyValue_BytesValue:
-		return base64.StdEncoding.EncodeToString(x.BytesValue)
-	case *commonpb.AnyValue_ArrayValue:
-		out := make([]any, len(x.ArrayValue.GetValues()))
-		for i, e := range x.ArrayValue.GetValues() {
-			out[i] = anyPlain(e)
-		}
-		return out
-	case *commonpb.AnyValue_KvlistValue:
-		out := make(map[string]any, len(x.KvlistValue.GetValues()))
-		for _, kv := range x.KvlistValue.GetValues() {
-			out[kv.GetKey()] = anyPlain(kv.GetValue())
-		}
-		return out
-	}
-	return nil
-}
-
 // otlpUnreadable is the answer to a body that is not OTLP at all: in JSON
 // it is invalid_json, as for the other JSON endpoints; in protobuf there is
-// no JSON to blame, so it is a validation failure of the body.
-func (s *Service) otlpUnreadable(signal, encoding string, err error) error {
-	var ke keyError
+// no JSON to blame, so it is a validation failure of the body. A refused
+// key is a validation failure of a body that parsed.
+func otlpUnreadable(o *outcomes, encoding string, err error) error {
+	var ke otlp.KeyError
 	if errors.As(err, &ke) {
-		return s.badBody(signal, ke.FieldError)
+		return o.badBody(ke.FieldError)
 	}
 	var fe schema.FieldError
 	if !errors.As(err, &fe) {
 		return err
 	}
-	if encoding == otlpJSON {
-		return s.unreadable(signal, fe)
+	if encoding == otlp.JSON {
+		return o.unreadable(fe)
 	}
-	return s.badBody(signal, fe)
+	return o.badBody(fe)
 }

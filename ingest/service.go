@@ -1,9 +1,7 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -76,8 +73,9 @@ type Service struct {
 	now    func() time.Time
 	order  atomic.Int64
 
-	// The progress series of events, resolved once rather than per request.
-	accepted, rejected, unavailable prometheus.Counter
+	progress *signal[schema.Progress]
+	logs     *signal[schema.Log]
+	metrics  *signal[schema.Metric]
 }
 
 // New makes the HTTP ingest; Routes mounts it.
@@ -118,9 +116,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := deps.Registerer.Register(s.events); err != nil {
 		return nil, fmt.Errorf("register ingest metrics: %w", err)
 	}
-	s.accepted = s.events.WithLabelValues(schema.TopicProgress, "accepted")
-	s.rejected = s.events.WithLabelValues(schema.TopicProgress, "rejected")
-	s.unavailable = s.events.WithLabelValues(schema.TopicProgress, "unavailable")
+	s.progress = progressSignal(s.events)
+	s.logs = logSignal(s.events)
+	s.metrics = metricSignal(s.events)
 	return s, nil
 }
 
@@ -163,39 +161,41 @@ func (s *Service) postProgress(c *fiber.Ctx) error {
 	now := s.now()
 	events, problems, err := s.decodeBody(format, c.Body(), now.UnixMilli())
 	if err != nil {
-		s.rejected.Inc()
-		return badJSON(err)
+		return s.progress.unreadable(err)
 	}
 	if len(problems) > 0 {
-		s.rejected.Add(float64(len(events)))
-		return &httpx.Error{
-			Status:  fiber.StatusBadRequest,
-			Code:    httpx.CodeValidation,
-			Message: fmt.Sprintf("%d of %d items are invalid; nothing was accepted", countItems(problems), len(events)),
-			Details: problems,
-		}
+		return s.progress.invalid(len(events), problems)
 	}
-	recs, ids, err := s.stamp(c.UserContext(), events, auth.Tenant(c), now)
+	ids, err := publish(c, s, s.progress, events, now)
 	if err != nil {
 		return err
 	}
-	if err := s.limit(c, schema.TopicProgress, len(recs)); err != nil {
-		return err
+	return accepted(c, ids)
+}
+
+// progressSignal stamps and encodes progress events. An event is keyed by
+// its task, so that a task's events stay in order on one partition.
+func progressSignal(events *prometheus.CounterVec) *signal[schema.Progress] {
+	return &signal[schema.Progress]{
+		topic:    schema.TopicProgress,
+		outcomes: newOutcomes(events, schema.TopicProgress),
+		fields: func(p *schema.Progress) stampFields {
+			return stampFields{&p.Tenant, &p.EventID, &p.Timestamp, &p.IngestOrder}
+		},
+		// Key and value go to the request's buffer: one allocation per
+		// hundred events or so, rather than two per event.
+		encode: func(buf *recordBuffer, p *schema.Progress) (key, value []byte, err error) {
+			buf.begin()
+			start := len(buf.b)
+			buf.b = append(buf.b, p.TaskID...)
+			key = buf.since(start)
+			start = len(buf.b)
+			if buf.b, err = schema.AppendProgress(buf.b, p); err != nil {
+				return nil, nil, fmt.Errorf("encode progress: %w", err)
+			}
+			return key, buf.since(start), nil
+		},
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.PublishTimeout)
-	defer cancel()
-	if err := s.bus.Publish(ctx, recs...); err != nil {
-		s.unavailable.Add(float64(len(recs)))
-		s.log.Warn("publish failed", "err", err, "events", len(recs))
-		return &httpx.Error{
-			Status:     fiber.StatusServiceUnavailable,
-			Code:       httpx.CodeUnavailable,
-			Message:    "the bus cannot take data now; nothing was accepted, retry later",
-			RetryAfter: s.cfg.RetryAfter,
-		}
-	}
-	s.accepted.Add(float64(len(recs)))
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"accepted": len(recs), "event_ids": ids})
 }
 
 // limit refuses, with 429, a request over its tenant's ingest rate, and
@@ -261,102 +261,6 @@ func appendProblems(problems []schema.FieldError, i int, errs []schema.FieldErro
 		problems = append(problems, e)
 	}
 	return problems
-}
-
-// Records are encoded into shared buffers of up to stampChunk bytes, sized
-// for the records left at stampGuess bytes each (plus one, for slack): one
-// allocation serves a hundred or so records. No record is started in a buffer with less than
-// stampRoom left, so records rarely outgrow theirs; one that does moves to
-// a larger copy, while the records before it keep pointing into the old.
-const (
-	stampChunk = 64 << 10
-	stampGuess = 512
-	stampRoom  = 4 << 10
-)
-
-// stamp fills in what the client left out and encodes the records. The
-// ingest order is strictly increasing within this process, so events of one
-// request, and of later requests, keep the order ingest saw them in when
-// their timestamps and seqs tie.
-func (s *Service) stamp(ctx context.Context, events []schema.Progress, tenant string, now time.Time) ([]bus.Record, []string, error) {
-	recs := make([]bus.Record, len(events))
-	ids := make([]string, len(events))
-	order := s.reserveOrder(now, len(events))
-	random, err := newIDs(events)
-	if err != nil {
-		return nil, nil, fmt.Errorf("stamp event id: %w", err)
-	}
-	headers := recordHeaders(ctx, tenant)
-	var buf []byte
-	for i := range events {
-		p := &events[i]
-		p.Tenant = tenant
-		if p.EventID == "" {
-			id, err := uuid.NewV7FromReader(random)
-			if err != nil {
-				return nil, nil, fmt.Errorf("stamp event id: %w", err)
-			}
-			p.EventID = id.String()
-		}
-		if p.Timestamp == 0 {
-			p.Timestamp = now.UnixMilli()
-		}
-		p.IngestOrder = order + int64(i)
-		if cap(buf)-len(buf) < stampRoom {
-			buf = make([]byte, 0, min(stampChunk, (len(events)-i+1)*stampGuess))
-		}
-		start := len(buf)
-		buf = append(buf, p.TaskID...)
-		key := buf[start:len(buf):len(buf)]
-		start = len(buf)
-		if buf, err = schema.AppendProgress(buf, p); err != nil {
-			return nil, nil, fmt.Errorf("encode progress: %w", err)
-		}
-		recs[i] = bus.Record{Topic: schema.TopicProgress, Key: key, Value: buf[start:len(buf):len(buf)], Headers: headers}
-		ids[i] = p.EventID
-	}
-	return recs, ids, nil
-}
-
-// recordHeaders makes the headers of one request's records, which share
-// them read-only, so that they cost one map per request rather than one per
-// record. Every record names its tenant, so that consumers can skip a
-// tenant's records without decoding them, and carries the trace context of
-// the request's span, so that the trace crosses the bus to the writer.
-func recordHeaders(ctx context.Context, tenant string) map[string]string {
-	h := make(map[string]string, 2)
-	h[schema.HeaderTenant] = tenant
-	telemetry.InjectHeaders(ctx, h)
-	return h
-}
-
-// newIDs reads, in one call, the randomness for the event ids the events
-// lack: one read per event was a tenth of stamping.
-func newIDs(events []schema.Progress) (*bytes.Reader, error) {
-	n := 0
-	for i := range events {
-		if events[i].EventID == "" {
-			n++
-		}
-	}
-	b := make([]byte, n*len(uuid.UUID{}))
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
-	}
-	return bytes.NewReader(b), nil
-}
-
-// reserveOrder reserves n consecutive ingest orders and returns the first.
-// Each is above every earlier one, and close to the time in nanoseconds so
-// that it also orders well against other ingest processes.
-func (s *Service) reserveOrder(now time.Time, n int) int64 {
-	for {
-		prev := s.order.Load()
-		first := max(prev+1, now.UnixNano())
-		if s.order.CompareAndSwap(prev, first+int64(n)-1) {
-			return first
-		}
-	}
 }
 
 func badJSON(err error) error {

@@ -10,6 +10,8 @@ import (
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/taskpulse/taskpulse/ingest/internal/ingesttest"
 )
 
 // signalBodies builds requests of n logs and of n metric samples in the
@@ -49,12 +51,12 @@ func otlpLogsBody(n int) []byte {
 		records[i] = &logspb.LogRecord{
 			TimeUnixNano: 1_700_000_000_000_000_000, SeverityNumber: logspb.SeverityNumber_SEVERITY_NUMBER_INFO,
 			Body:       &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: fmt.Sprintf("fetched page %d of the documentation", i)}},
-			Attributes: []*commonpb.KeyValue{str("task_id", fmt.Sprintf("load-%d", i%1000)), str("region", "local")},
+			Attributes: []*commonpb.KeyValue{ingesttest.Str("task_id", fmt.Sprintf("load-%d", i%1000)), ingesttest.Str("region", "local")},
 			TraceId:    bytes.Repeat([]byte{byte(i)}, 16), SpanId: bytes.Repeat([]byte{1}, 8),
 		}
 	}
 	b, err := proto.Marshal(&logspb.LogsData{ResourceLogs: []*logspb.ResourceLogs{{
-		Resource:  &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", "loadgen")}},
+		Resource:  &resourcepb.Resource{Attributes: []*commonpb.KeyValue{ingesttest.Str("service.name", "loadgen")}},
 		ScopeLogs: []*logspb.ScopeLogs{{Scope: &commonpb.InstrumentationScope{Name: "loadgen"}, LogRecords: records}},
 	}}})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/taskpulse/taskpulse/ingest/internal/ingesttest"
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/bus/embedded"
@@ -202,7 +203,7 @@ func TestPostSignalsRejects(t *testing.T) {
 
 func TestPostOTLPAnswersInTheRequestEncoding(t *testing.T) {
 	a := newIngestApp(t)
-	data := testLogsData()
+	data := ingesttest.LogsData()
 	pb, err := proto.Marshal(data)
 	require.NoError(t, err)
 	status, header, body := a.post(t, "/v1/otlp/logs", "application/x-protobuf", pb)
@@ -210,7 +211,7 @@ func TestPostOTLPAnswersInTheRequestEncoding(t *testing.T) {
 	require.Equal(t, "application/x-protobuf", header.Get("Content-Type"))
 	require.Empty(t, body, "an ExportLogsServiceResponse without partial success")
 
-	status, header, body = a.post(t, "/v1/otlp/metrics", "application/json", otlpJSONOf(t, testMetricsData()))
+	status, header, body = a.post(t, "/v1/otlp/metrics", "application/json", ingesttest.OTLPJSON(t, ingesttest.MetricsData()))
 	require.Equal(t, fiber.StatusOK, status, string(body))
 	require.Equal(t, "application/json", header.Get("Content-Type"))
 	require.JSONEq(t, `{}`, string(body))
@@ -322,10 +323,10 @@ func TestPostMetricsRefusesNonFiniteAndNegativeCounters(t *testing.T) {
 
 	sum := func(monotonic bool, temporality metricspb.AggregationTemporality, v float64) *metricspb.Metric {
 		return &metricspb.Metric{Name: "jobs", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{
-			IsMonotonic: monotonic, AggregationTemporality: temporality, DataPoints: []*metricspb.NumberDataPoint{gaugePoint(1), gaugePoint(v)},
+			IsMonotonic: monotonic, AggregationTemporality: temporality, DataPoints: []*metricspb.NumberDataPoint{ingesttest.GaugePoint(1), ingesttest.GaugePoint(v)},
 		}}}
 	}
-	gauge := &metricspb.Metric{Name: "depth", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{gaugePoint(1), gaugePoint(math.NaN())}}}}
+	gauge := &metricspb.Metric{Name: "depth", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{ingesttest.GaugePoint(1), ingesttest.GaugePoint(math.NaN())}}}}
 	const cumulative, delta = metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE, metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
 	for _, tc := range []struct {
 		metric *metricspb.Metric
@@ -340,7 +341,7 @@ func TestPostMetricsRefusesNonFiniteAndNegativeCounters(t *testing.T) {
 		pb, err := proto.Marshal(data)
 		require.NoError(t, err)
 		a.requireRefused(t, "/v1/otlp/metrics", "application/x-protobuf", string(pb), "validation_failed", tc.want)
-		a.requireRefused(t, "/v1/otlp/metrics", js, string(otlpJSONOf(t, data)), "validation_failed", tc.want)
+		a.requireRefused(t, "/v1/otlp/metrics", js, string(ingesttest.OTLPJSON(t, data)), "validation_failed", tc.want)
 	}
 	require.Zero(t, eventsCount(t, a.reg, "metrics", "accepted"))
 }
@@ -360,10 +361,10 @@ func TestPostOTLPRefusesWhatItCannotStore(t *testing.T) {
 		pb, err := proto.Marshal(data)
 		require.NoError(t, err)
 		a.requireRefused(t, "/v1/otlp/metrics", pbType, string(pb), "validation_failed", want)
-		a.requireRefused(t, "/v1/otlp/metrics", js, string(otlpJSONOf(t, data)), "validation_failed", want)
+		a.requireRefused(t, "/v1/otlp/metrics", js, string(ingesttest.OTLPJSON(t, data)), "validation_failed", want)
 	}
 	both(one(&metricspb.Metric{Name: "depth", Data: &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{DataPoints: []*metricspb.NumberDataPoint{
-		gaugePoint(1), {TimeUnixNano: 1_700_000_000_500_000_000}}}}}),
+		ingesttest.GaugePoint(1), {TimeUnixNano: 1_700_000_000_500_000_000}}}}}),
 		schema.FieldError{Index: 1, Field: "value", Reason: "is required (resourceMetrics[0].scopeMetrics[0].metrics[0].gauge.dataPoints[1]"})
 	both(one(&metricspb.Metric{Name: "lat", Data: &metricspb.Metric_Histogram{Histogram: &metricspb.Histogram{
 		AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE,

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -195,24 +196,23 @@ func (w *Writer) Group() string { return w.cfg.Group }
 // leaves nothing to redeliver.
 func (w *Writer) Run(ctx context.Context) error {
 	opts := bus.ConsumeOptions{MaxBatch: w.cfg.BatchSize, MaxWait: w.cfg.BatchWait}
-	wait := w.cfg.RetryMin
-	for {
-		started := time.Now()
+	policy := backoff.Policy{Min: w.cfg.RetryMin, Max: w.cfg.RetryMax, ResetAfter: w.cfg.RetryMax,
+		OnRetry: func(err error, wait time.Duration) {
+			w.log.Error("consume stopped; restarting", "err", err, "backoff", wait)
+		}}
+	_ = backoff.Retry(ctx, policy, func(ctx context.Context) error {
 		err := w.bus.Consume(ctx, w.cfg.Group, w.topics, opts, w.Handle)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if time.Since(started) > w.cfg.RetryMax {
-			// It ran well before failing: a new outage starts the backoff over.
-			wait = w.cfg.RetryMin
-		}
-		w.log.Error("consume stopped; restarting", "err", err, "backoff", wait)
-		if !backoff.Sleep(ctx, backoff.Jitter(wait)) {
-			return nil
-		}
-		wait = min(2*wait, w.cfg.RetryMax)
-	}
+		return cmp.Or(err, errConsumeReturned)
+	})
+	return nil
 }
+
+// errConsumeReturned is a Consume that ended while its context had not:
+// the writer consumes again, as after a failure.
+var errConsumeReturned = errors.New("consume returned before the writer stopped")
 
 // Handle stores one batch. It returns nil only once every record is in the
 // store or in the dead-letter topic; until then it retries, so the bus
@@ -340,19 +340,14 @@ func linkPublishers(span trace.Span, batch []bus.Record, topic string) {
 // retry calls f until it succeeds or ctx ends, backing off exponentially
 // with jitter, so a store outage pauses the writer instead of losing data.
 func (w *Writer) retry(ctx context.Context, what string, f func(context.Context) error) error {
-	wait := w.cfg.RetryMin
-	for {
-		err := f(ctx)
-		if err == nil {
-			return nil
-		}
+	policy := backoff.Policy{Min: w.cfg.RetryMin, Max: w.cfg.RetryMax, OnRetry: func(err error, wait time.Duration) {
 		w.failures.Inc()
 		w.log.Warn(what+" failed; retrying", "err", err, "backoff", wait)
-		if !backoff.Sleep(ctx, backoff.Jitter(wait)) {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		wait = min(2*wait, w.cfg.RetryMax)
+	}}
+	if err := backoff.Retry(ctx, policy, f); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	return nil
 }
 
 // deadLetter wraps a record that cannot be stored with why, and where it

@@ -150,9 +150,6 @@ func (s *Service) chart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if ok, what := plan.source.available(s); !ok {
-		return notImplemented(what)
-	}
 	data, err := plan.load(c.UserContext())
 	if err != nil {
 		return s.storeError(err)

@@ -29,9 +29,9 @@ func (s *Service) listDashboards(c *fiber.Ctx) error {
 	if _, err := newParams(c); err != nil {
 		return err
 	}
-	ds, err := s.dashboards.Dashboards(c.UserContext(), auth.Tenant(c))
+	ds, err := s.store.Dashboards(c.UserContext(), auth.Tenant(c))
 	if err != nil {
-		return s.dashboardError(err)
+		return s.dashboardError(err, "")
 	}
 	views := make([]dashboardView, len(ds))
 	for i, d := range ds {
@@ -50,9 +50,9 @@ func (s *Service) getDashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.dashboards.Dashboard(c.UserContext(), auth.Tenant(c), id)
+	d, err := s.store.Dashboard(c.UserContext(), auth.Tenant(c), id)
 	if err != nil {
-		return s.dashboardError(err)
+		return s.dashboardError(err, "")
 	}
 	return s.answerDashboard(c, fiber.StatusOK, d)
 }
@@ -66,19 +66,21 @@ func (s *Service) createDashboard(c *fiber.Ctx) error {
 		return err
 	}
 	now := s.now().UnixMilli()
-	d := store.Dashboard{
+	d, err := s.store.CreateDashboard(c.UserContext(), store.Dashboard{
 		Tenant: auth.Tenant(c), ID: uuid.Must(uuid.NewV7()).String(), Title: def.Title,
-		Definition: def.encode(), Version: 1, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := s.dashboards.PutDashboard(c.UserContext(), d); err != nil {
-		return s.dashboardError(err)
+		Definition: def.encode(), CreatedAt: now, UpdatedAt: now,
+	})
+	if err != nil {
+		return s.dashboardError(err, "")
 	}
 	c.Location("/v1/dashboards/" + d.ID)
 	return s.answerDashboard(c, fiber.StatusCreated, d)
 }
 
-// updateDashboard replaces a dashboard's definition. With If-Match it does
-// so only if the stored version is the one the client last read.
+// updateDashboard replaces a dashboard's definition. With If-Match the
+// store does so only if the stored version is the one the client last
+// read, deciding and writing in one step, so that replicas of this
+// service cannot both apply an update made from the same version.
 func (s *Service) updateDashboard(c *fiber.Ctx) error {
 	if _, err := newParams(c); err != nil {
 		return err
@@ -87,24 +89,16 @@ func (s *Service) updateDashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.dashboardWrites.Lock()
-	defer s.dashboardWrites.Unlock()
 	id, err := httpx.Param(c, "id")
 	if err != nil {
 		return err
 	}
-	d, err := s.dashboards.Dashboard(c.UserContext(), auth.Tenant(c), id)
+	version, tag := ifMatch(c)
+	d, err := s.store.UpdateDashboard(c.UserContext(), store.Dashboard{
+		Tenant: auth.Tenant(c), ID: id, Title: def.Title, Definition: def.encode(), UpdatedAt: s.now().UnixMilli(),
+	}, version)
 	if err != nil {
-		return s.dashboardError(err)
-	}
-	if err := checkIfMatch(c, d.Version); err != nil {
-		return err
-	}
-	d.Tenant, d.Title, d.Definition = auth.Tenant(c), def.Title, def.encode()
-	d.Version++
-	d.UpdatedAt = max(s.now().UnixMilli(), d.UpdatedAt)
-	if err := s.dashboards.PutDashboard(c.UserContext(), d); err != nil {
-		return s.dashboardError(err)
+		return s.dashboardError(err, tag)
 	}
 	return s.answerDashboard(c, fiber.StatusOK, d)
 }
@@ -113,41 +107,35 @@ func (s *Service) deleteDashboard(c *fiber.Ctx) error {
 	if _, err := newParams(c); err != nil {
 		return err
 	}
-	s.dashboardWrites.Lock()
-	defer s.dashboardWrites.Unlock()
 	id, err := httpx.Param(c, "id")
 	if err != nil {
 		return err
 	}
-	tenant := auth.Tenant(c)
-	if c.Get(fiber.HeaderIfMatch) != "" {
-		d, err := s.dashboards.Dashboard(c.UserContext(), tenant, id)
-		if err != nil {
-			return s.dashboardError(err)
-		}
-		if err := checkIfMatch(c, d.Version); err != nil {
-			return err
-		}
-	}
-	if err := s.dashboards.DeleteDashboard(c.UserContext(), tenant, id); err != nil {
-		return s.dashboardError(err)
+	version, tag := ifMatch(c)
+	if err := s.store.DeleteDashboard(c.UserContext(), auth.Tenant(c), id, version); err != nil {
+		return s.dashboardError(err, tag)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// checkIfMatch compares If-Match, when sent, with the stored version; the
-// ETag of a dashboard is its version in quotes.
-func checkIfMatch(c *fiber.Ctx, version int64) error {
+// noVersion is a version no dashboard has, for an If-Match that names
+// none.
+const noVersion = -1
+
+// ifMatch returns the version If-Match names, and the tag as sent; the
+// ETag of a dashboard is its version in quotes. Without If-Match, or with
+// "*", any version matches.
+func ifMatch(c *fiber.Ctx) (int64, string) {
 	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
 	if h == "" || h == "*" {
-		return nil
+		return store.AnyVersion, ""
 	}
-	want := strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
-	if want != strconv.FormatInt(version, 10) {
-		return httpx.NewError(fiber.StatusPreconditionFailed, httpx.CodePrecondition,
-			"the dashboard is at version "+strconv.FormatInt(version, 10)+", not "+want+"; read it again before changing it")
+	tag := strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+	v, err := strconv.ParseInt(tag, 10, 64)
+	if err != nil || v < 1 || strconv.FormatInt(v, 10) != tag {
+		return noVersion, tag
 	}
-	return nil
+	return v, tag
 }
 
 func (s *Service) answerDashboard(c *fiber.Ctx, status int, d store.Dashboard) error {
@@ -171,9 +159,18 @@ func (s *Service) viewDashboard(d store.Dashboard) (dashboardView, error) {
 	return dashboardView{ID: d.ID, Title: d.Title, Panels: def.Panels, Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}, nil
 }
 
-func (s *Service) dashboardError(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+// dashboardError answers a failed dashboard read or write; tag is the
+// version If-Match named, if any.
+func (s *Service) dashboardError(err error, tag string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return httpx.NewError(fiber.StatusNotFound, httpx.CodeNotFound, "no such dashboard")
+	case errors.Is(err, store.ErrConflict):
+		msg := "the dashboard changed meanwhile"
+		if tag != "" {
+			msg = "the dashboard is not at version " + tag + " any more"
+		}
+		return httpx.NewError(fiber.StatusPreconditionFailed, httpx.CodePrecondition, msg+"; read it again before changing it")
 	}
 	return s.storeError(err)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -146,4 +147,44 @@ func clipBody(s string) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// TestDashboardIfMatchAcrossReplicas races updates that carry the same
+// If-Match through two query services on one store, as two replicas
+// would: the store lets exactly one apply, and the other is a 412.
+func TestDashboardIfMatchAcrossReplicas(t *testing.T) {
+	st := openStore(t)
+	replicas := []*api{startAPI(t, allDeps(st)), startAPI(t, allDeps(st))}
+	created := replicas[0].do(t, http.MethodPost, "/v1/dashboards", `{"title":"Shared"}`)
+	require.Equal(t, http.StatusCreated, created.status, string(created.raw))
+	path, etag := "/v1/dashboards/"+created.body["id"].(string), created.header.Get("ETag")
+	for round := range 5 {
+		var (
+			start  = make(chan struct{})
+			wg     sync.WaitGroup
+			status [2]int
+			etags  [2]string
+		)
+		for i, a := range replicas {
+			wg.Go(func() {
+				<-start
+				r := a.do(t, http.MethodPut, path, fmt.Sprintf(`{"title":"round %d replica %d"}`, round, i), "If-Match", etag)
+				status[i], etags[i] = r.status, r.header.Get("ETag")
+			})
+		}
+		close(start)
+		wg.Wait()
+		require.ElementsMatch(t, []int{http.StatusOK, http.StatusPreconditionFailed}, status[:], "round %d", round)
+		if status[0] == http.StatusOK {
+			etag = etags[0]
+		} else {
+			etag = etags[1]
+		}
+	}
+	require.Equal(t, `"6"`, etag)
+
+	stale := replicas[1].do(t, http.MethodDelete, path, "", "If-Match", `"5"`)
+	require.Equal(t, http.StatusPreconditionFailed, stale.status, string(stale.raw))
+	require.Equal(t, http.StatusNoContent, replicas[1].do(t, http.MethodDelete, path, "", "If-Match", etag).status)
+	require.Equal(t, http.StatusNotFound, replicas[0].get(t, path).status)
 }

@@ -7,9 +7,12 @@
 //
 // Every read is scoped to the caller's tenant and goes to the store
 // through small interfaces declared here (Reader, LogReader, SeriesReader,
-// StatsReader, DashboardKeeper); the package neither knows nor cares which
-// store backs it, and answers 501 on the routes of a reader it was not
-// given.
+// StatsReader, DashboardKeeper), which Store joins; the package neither
+// knows nor cares which store backs it. Dashboard versions are the
+// store's: an update or delete with If-Match hands the version to the
+// store, which applies it only if it is still the stored one and answers
+// store.ErrConflict otherwise, a 412 here, so If-Match holds across
+// replicas of this service.
 //
 // Parameters are checked strictly: an unknown, empty or malformed
 // parameter is a 400 that names it, never silently ignored, and an id or

@@ -105,16 +105,13 @@ func (s *Service) exportEvents(p *params, tenant string) (pager, func() []string
 var logColumns = []string{"event_id", "timestamp", "level", "task_id", "user_id", "source", "message", "trace_id", "span_id", "attributes"}
 
 func (s *Service) exportLogs(p *params, tenant string) (pager, func() []string, error) {
-	if s.logs == nil {
-		return nil, nil, notImplemented("logs")
-	}
 	f, err := p.logFilter(tenant)
 	if err != nil {
 		return nil, nil, err
 	}
 	f.Limit = storePage
 	return func(ctx context.Context) ([]exportRow, bool, error) {
-		logs, err := s.logs.Logs(ctx, f)
+		logs, err := s.store.Logs(ctx, f)
 		if err != nil {
 			return nil, false, err
 		}
@@ -147,9 +144,6 @@ type seriesRow struct {
 // exportSeries reads the series in one store query (the bucket cap bounds
 // it) and writes a column per label of any series, known once it is read.
 func (s *Service) exportSeries(p *params, tenant string) (pager, func() []string, error) {
-	if s.series == nil {
-		return nil, nil, notImplemented("metrics")
-	}
 	r, err := p.seriesRequest(tenant, s.now().UnixMilli())
 	if err != nil {
 		return nil, nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/internal/store/duckdb"
+	"github.com/taskpulse/taskpulse/query"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
@@ -75,9 +76,7 @@ func TestExportStreamsEveryRowPageByPage(t *testing.T) {
 	}
 	insertProgress(t, st, progress...)
 	counted := &countedLogs{Store: st}
-	deps := allDeps(st)
-	deps.Logs = counted
-	a := startAPI(t, deps)
+	a := startAPI(t, query.Deps{Store: counted})
 
 	f := func(query, what, format string, want int) {
 		t.Helper()

@@ -56,7 +56,7 @@ func openStore(t testing.TB) *duckdb.Store {
 
 // allDeps serves every endpoint from st, as serve does with a DuckDB store.
 func allDeps(st *duckdb.Store) query.Deps {
-	return query.Deps{Store: st, Logs: st, Series: st, Stats: st, Dashboards: st}
+	return query.Deps{Store: st}
 }
 
 var lastEventID atomic.Int64

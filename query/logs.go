@@ -65,7 +65,7 @@ func (s *Service) pageLogs(c *fiber.Ctx, taskID string) error {
 	} else if ok {
 		f.After = &after
 	}
-	logs, err := s.logs.Logs(c.UserContext(), f)
+	logs, err := s.store.Logs(c.UserContext(), f)
 	if err != nil {
 		return s.storeError(err)
 	}

@@ -1,14 +1,6 @@
 package query
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
-	"unicode/utf8"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/taskpulse/taskpulse/internal/httpx"
@@ -16,8 +8,6 @@ import (
 )
 
 const (
-	defaultLimit = 100
-	maxLimit     = 1000
 	// maxValueLen bounds any one parameter value at the longest a useful
 	// one can be: a matcher on the largest attribute ingest keeps.
 	maxValueLen = schema.MaxAttrKeyLen + len("!~") + schema.MaxAttrValueLen
@@ -25,11 +15,19 @@ const (
 	// (statuses, labels to group by, task ids to export): each item is
 	// a term of the store's query, and a page of task ids from
 	// /v1/tasks is the longest list a client has at hand.
-	maxListItems = maxLimit
+	maxListItems = httpx.MaxLimit
 )
 
-// params reads a request's query parameters, refusing any it does not know.
+// paramRules are the query API's checks beyond httpx.Query's own: bounded
+// values and lists, and ids read as ingest reads them.
+var paramRules = httpx.QueryRules{MaxValue: maxValueLen, MaxItems: maxListItems, Check: checkIngest}
+
+// params is a request's query parameters read by httpx.Query under
+// paramRules.
 type params struct {
+	*httpx.Query
+	// args are the values as sent, for matchers, which are not split on
+	// commas.
 	args map[string][]string
 }
 
@@ -37,45 +35,25 @@ func newParams(c *fiber.Ctx, known ...string) (*params, error) {
 	return paramsFrom(queryArgs(c), known...)
 }
 
-// queryArgs copies a request's query parameters out of Fiber's buffers.
-func queryArgs(c *fiber.Ctx) map[string][]string {
-	args := map[string][]string{}
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
-		args[string(k)] = append(args[string(k)], string(v))
-	})
-	return args
+// paramsFrom checks parameters that did not come with a request, such as
+// the query of a saved dashboard panel, exactly as a request's are.
+func paramsFrom(args map[string][]string, known ...string) (*params, error) {
+	q, err := httpx.QueryFrom(args, paramRules, known...)
+	if err != nil {
+		return nil, err
+	}
+	return &params{Query: q, args: args}, nil
 }
 
-// paramsFrom checks parameters that did not come with a request, such as
-// the query of a saved dashboard panel, exactly as a request's are. An
-// empty value is refused rather than read as absent: a client that sends
-// ?user_id= has a bug to hear about, not a listing of every user's tasks.
-func paramsFrom(args map[string][]string, known ...string) (*params, error) {
-	// By name, so that the answer does not depend on map order; unknown
-	// names first, as a misspelt name explains the rest.
-	names := slices.Sorted(maps.Keys(args))
-	for _, k := range names {
-		if !slices.Contains(known, k) && k != "api_key" {
-			return nil, httpx.BadParameter(k, "is not a known parameter (known: "+strings.Join(known, ", ")+")")
-		}
-	}
-	for _, k := range names {
-		if k == "api_key" {
-			continue // the auth middleware's to judge
-		}
-		for _, v := range args[k] {
-			switch {
-			case v == "":
-				return nil, httpx.BadParameter(k, "must not be empty (leave it out instead)")
-			case len(v) > maxValueLen:
-				return nil, httpx.BadParameter(k, "must be at most "+strconv.Itoa(maxValueLen)+" bytes")
-			case !utf8.ValidString(v):
-				return nil, httpx.BadParameter(k, "must be UTF-8")
-			}
-		}
-	}
-	return &params{args: args}, nil
-}
+func queryArgs(c *fiber.Ctx) map[string][]string { return httpx.QueryArgs(c) }
+
+// The package's readers use these short names.
+func (p *params) str(name string) (string, error)    { return p.Str(name) }
+func (p *params) list(name string) ([]string, error) { return p.List(name) }
+func (p *params) limit() (int, error)                { return p.Limit() }
+func (p *params) time(name string) (int64, error)    { return p.Time(name) }
+func (p *params) cursor(v any) (bool, error)         { return p.Cursor(v) }
+func encodeCursor(v any) string                      { return httpx.EncodeCursor(v) }
 
 // ingestRules check a parameter that filters on a field clients send by
 // the rule ingest applies to that field, so that a filter never asks for
@@ -108,46 +86,13 @@ func reasonFor(field string, errs []schema.FieldError) string {
 	return ""
 }
 
-// checkIngest applies name's ingest rule, if it has one, to v.
-func checkIngest(name, v string) error {
+// checkIngest says why v cannot be a value of name by name's ingest
+// rule, if it has one, or "".
+func checkIngest(name, v string) string {
 	if rule, ok := ingestRules[name]; ok {
-		if reason := rule(v); reason != "" {
-			return httpx.BadParameter(name, reason)
-		}
+		return rule(v)
 	}
-	return nil
-}
-
-// str returns a single-valued parameter.
-func (p *params) str(name string) (string, error) {
-	vs := p.args[name]
-	if len(vs) > 1 {
-		return "", httpx.BadParameter(name, "must be given once")
-	}
-	if len(vs) == 0 {
-		return "", nil
-	}
-	return vs[0], checkIngest(name, vs[0])
-}
-
-// list returns a parameter given repeatedly or comma-separated.
-func (p *params) list(name string) ([]string, error) {
-	var out []string
-	for _, v := range p.args[name] {
-		for part := range strings.SplitSeq(v, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				return nil, httpx.BadParameter(name, "must not have empty items")
-			}
-			if err := checkIngest(name, part); err != nil {
-				return nil, err
-			}
-			if out = append(out, part); len(out) > maxListItems {
-				return nil, httpx.BadParameter(name, "must have at most "+strconv.Itoa(maxListItems)+" items")
-			}
-		}
-	}
-	return out, nil
+	return ""
 }
 
 // pathID reads a task id from the path by the rule ingest applies to
@@ -164,49 +109,4 @@ func pathID(c *fiber.Ctx) (string, error) {
 		return "", httpx.BadParameter("id", reason)
 	}
 	return id, nil
-}
-
-func (p *params) limit() (int, error) {
-	s, err := p.str("limit")
-	if err != nil || s == "" {
-		return defaultLimit, err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > maxLimit {
-		return 0, httpx.BadParameter("limit", "must be an integer from 1 to "+strconv.Itoa(maxLimit))
-	}
-	return n, nil
-}
-
-// time reads a time parameter as httpx.TimeParam does, returning unix ms.
-func (p *params) time(name string) (int64, error) {
-	s, err := p.str(name)
-	if err != nil {
-		return 0, err
-	}
-	return httpx.TimeParam(name, s)
-}
-
-// cursor decodes an opaque cursor into v.
-func (p *params) cursor(v any) (bool, error) {
-	s, err := p.str("cursor")
-	if err != nil || s == "" {
-		return false, err
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, v)
-	}
-	if err != nil {
-		return false, httpx.BadParameter("cursor", "is not a cursor this API returned")
-	}
-	return true, nil
-}
-
-func encodeCursor(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("BUG: cursor does not encode: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/taskpulse/taskpulse/query"
 )
 
 func TestEveryBadParameterIsNamed(t *testing.T) {
@@ -73,28 +71,16 @@ func TestEveryBadParameterIsNamed(t *testing.T) {
 	f("/v1/dashboards?all=1", "all")
 }
 
-func TestMissingReadersAnswerNotImplemented(t *testing.T) {
-	a := startAPI(t, query.Deps{Store: openStore(t)})
-	for _, path := range []string{"/v1/logs", "/v1/tasks/t1/logs", "/v1/metrics/series?name=m", "/v1/stats/overview",
-		"/v1/charts/pie", "/v1/charts/line?name=m", "/v1/dashboards", "/v1/export?what=logs", "/v1/export?what=series&name=m"} {
-		r := a.get(t, path)
-		require.Equal(t, http.StatusNotImplemented, r.status, "%s: %s", path, r.raw)
-		require.Equal(t, "not_implemented", r.body["error"].(map[string]any)["code"], path)
-	}
-	require.Equal(t, http.StatusOK, a.get(t, "/v1/charts/scatter").status, "task durations need only the task store")
-	require.Equal(t, http.StatusOK, a.get(t, "/v1/export?what=tasks").status)
-}
-
 func TestQueryRefusesEmptyParametersOnEveryRoute(t *testing.T) {
 	a := startAPI(t, allDeps(openStore(t)))
 	for _, route := range []struct {
 		path   string
 		params []string
 	}{
-		{"/v1/tasks?", []string{"status", "user_id", "task_type", "updated_since", "updated_until", "limit", "cursor"}},
-		{"/v1/tasks/t1/events?", []string{"limit", "cursor"}},
-		{"/v1/tasks/t1/logs?", []string{"level", "user_id", "source", "text", "text_mode", "attr", "since", "until", "limit", "cursor"}},
-		{"/v1/logs?", []string{"level", "task_id", "user_id", "source", "text", "text_mode", "attr", "since", "until", "limit", "cursor"}},
+		{"/v1/tasks?", []string{"status", "user_id", "task_type", "updated_since", "updated_until", "limit"}},
+		{"/v1/tasks/t1/events?", []string{"limit"}},
+		{"/v1/tasks/t1/logs?", []string{"level", "user_id", "source", "text", "text_mode", "attr", "since", "until", "limit"}},
+		{"/v1/logs?", []string{"level", "task_id", "user_id", "source", "text", "text_mode", "attr", "since", "until", "limit"}},
 		{"/v1/metrics/series?", []string{"name"}},
 		{"/v1/metrics/series?name=m&", []string{"match", "from", "to", "step", "agg", "group_by"}},
 		{"/v1/stats/overview?", []string{"from", "to", "step"}},
@@ -111,6 +97,9 @@ func TestQueryRefusesEmptyParametersOnEveryRoute(t *testing.T) {
 			require.Equal(t, name, errorDetails(t, r)[0]["parameter"], "%s: %s", path, r.raw)
 		}
 	}
+	// An empty cursor is the first page, as an empty next_cursor is the
+	// last: paging loops start and stop on "".
+	require.Equal(t, http.StatusOK, a.get(t, "/v1/tasks?cursor=").status)
 }
 
 func TestQueryChecksIDsAndBoundsAsIngestDoes(t *testing.T) {
@@ -160,4 +149,23 @@ func TestQueryChecksIDsAndBoundsAsIngestDoes(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, r.status, "%s: %s", id, r.raw)
 	}
 	require.Equal(t, http.StatusOK, a.get(t, "/v1/tasks/"+strings.Repeat("x", 256)+"/logs").status)
+}
+
+// Query parameters are read by httpx.Query: the same wording for the
+// same mistake on every route.
+func TestParameterReasons(t *testing.T) {
+	a := startAPI(t, allDeps(openStore(t)))
+	f := func(path, param, reason string) {
+		t.Helper()
+		r := a.get(t, path)
+		require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", path, r.raw)
+		d := errorDetails(t, r)[0]
+		require.Equal(t, param, d["parameter"], "%s: %s", path, r.raw)
+		require.Equal(t, reason, d["reason"], path)
+	}
+	f("/v1/dashboards?all=1", "all", "is not a known parameter (this endpoint takes none)")
+	f("/v1/tasks?b=1&a=1", "a", "is not a known parameter (known: status, user_id, task_type, updated_since, updated_until, limit, cursor)")
+	f("/v1/tasks?user_id=", "user_id", "must not be empty (leave it out instead)")
+	f("/v1/tasks?limit=0", "limit", "must be an integer from 1 to 1000")
+	f("/v1/tasks?cursor=x", "cursor", "is not a cursor this API returned")
 }

@@ -101,7 +101,7 @@ func (p *params) groupBy() ([]string, error) {
 }
 
 func (s *Service) loadSeries(ctx context.Context, r seriesRequest) ([]filledSeries, error) {
-	got, err := s.series.MetricSeries(ctx, r.Query)
+	got, err := s.store.MetricSeries(ctx, r.Query)
 	if err != nil {
 		return nil, err
 	}

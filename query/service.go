@@ -1,10 +1,8 @@
 package query
 
 import (
-	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,38 +13,17 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// Reader is the part of the store the query API needs.
-type Reader interface {
-	Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, error)
-	Task(ctx context.Context, tenant, taskID string) (store.Task, error)
-	TaskEvents(ctx context.Context, tenant, taskID string, f store.EventFilter) ([]schema.Progress, error)
-}
-
-// Deps are what the query API talks to. Store is required; a nil reader
-// of another signal makes its routes answer 501, so a store that does not
-// keep logs or metrics yet still serves tasks.
+// Deps are what the query API talks to. Store is required.
 type Deps struct {
-	Store      Reader
-	Logs       LogReader
-	Series     SeriesReader
-	Stats      StatsReader
-	Dashboards DashboardKeeper
-	Logger     *slog.Logger
+	Store  Store
+	Logger *slog.Logger
 }
 
 // Service is the HTTP query API.
 type Service struct {
-	store      Reader
-	logs       LogReader
-	series     SeriesReader
-	stats      StatsReader
-	dashboards DashboardKeeper
-	log        *slog.Logger
-	now        func() time.Time
-
-	// dashboardWrites serialises read-modify-write of dashboards within
-	// this process, so that two updates cannot both take the same version.
-	dashboardWrites sync.Mutex
+	store Store
+	log   *slog.Logger
+	now   func() time.Time
 }
 
 // New makes the query API; Routes mounts it.
@@ -58,13 +35,9 @@ func New(deps Deps) *Service {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		store:      deps.Store,
-		logs:       deps.Logs,
-		series:     deps.Series,
-		stats:      deps.Stats,
-		dashboards: deps.Dashboards,
-		log:        deps.Logger.With("component", "query"),
-		now:        time.Now,
+		store: deps.Store,
+		log:   deps.Logger.With("component", "query"),
+		now:   time.Now,
 	}
 }
 
@@ -74,32 +47,17 @@ func (s *Service) Routes(r fiber.Router) {
 	r.Get("/v1/tasks", s.listTasks)
 	r.Get("/v1/tasks/:id", s.getTask)
 	r.Get("/v1/tasks/:id/events", s.taskEvents)
-	r.Get("/v1/tasks/:id/logs", needs(s.logs != nil, "logs"), s.taskLogs)
-	r.Get("/v1/logs", needs(s.logs != nil, "logs"), s.listLogs)
-	r.Get("/v1/metrics/series", needs(s.series != nil, "metrics"), s.metricSeries)
-	r.Get("/v1/stats/overview", needs(s.stats != nil, "task statistics"), s.statsOverview)
+	r.Get("/v1/tasks/:id/logs", s.taskLogs)
+	r.Get("/v1/logs", s.listLogs)
+	r.Get("/v1/metrics/series", s.metricSeries)
+	r.Get("/v1/stats/overview", s.statsOverview)
 	r.Get("/v1/charts/:kind", s.chart)
-	dash := needs(s.dashboards != nil, "dashboards")
-	r.Get("/v1/dashboards", dash, s.listDashboards)
-	r.Post("/v1/dashboards", dash, s.createDashboard)
-	r.Get("/v1/dashboards/:id", dash, s.getDashboard)
-	r.Put("/v1/dashboards/:id", dash, s.updateDashboard)
-	r.Delete("/v1/dashboards/:id", dash, s.deleteDashboard)
+	r.Get("/v1/dashboards", s.listDashboards)
+	r.Post("/v1/dashboards", s.createDashboard)
+	r.Get("/v1/dashboards/:id", s.getDashboard)
+	r.Put("/v1/dashboards/:id", s.updateDashboard)
+	r.Delete("/v1/dashboards/:id", s.deleteDashboard)
 	r.Get("/v1/export", s.export)
-}
-
-// needs answers 501 on a route whose reader the store does not provide.
-func needs(ok bool, what string) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		if !ok {
-			return notImplemented(what)
-		}
-		return c.Next()
-	}
-}
-
-func notImplemented(what string) error {
-	return httpx.NewError(fiber.StatusNotImplemented, httpx.CodeNotImplemented, "this store does not keep "+what)
 }
 
 // taskParams select tasks; listings add limit and cursor.

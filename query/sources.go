@@ -28,9 +28,6 @@ type loader func(ctx context.Context) (any, error)
 type source struct {
 	params []string
 	kinds  []string
-	// available reports whether the store keeps this source's data,
-	// naming it when it does not.
-	available func(s *Service) (bool, string)
 	// prepare checks the parameters and returns the read, so that saved
 	// panels can be checked without reading anything.
 	prepare func(s *Service, p *params, tenant string, now int64) (loader, error)
@@ -38,28 +35,24 @@ type source struct {
 
 var sources = map[string]source{
 	sourceMetric: {
-		params:    seriesParams,
-		kinds:     []string{chartLine, chartArea, chartBar, chartGauge, chartTable},
-		available: func(s *Service) (bool, string) { return s.series != nil, "metrics" },
-		prepare:   prepareMetric,
+		params:  seriesParams,
+		kinds:   []string{chartLine, chartArea, chartBar, chartGauge, chartTable},
+		prepare: prepareMetric,
 	},
 	sourceTaskActivity: {
-		params:    statsParams,
-		kinds:     []string{chartLine, chartArea, chartBar, chartTable},
-		available: func(s *Service) (bool, string) { return s.stats != nil, "task statistics" },
-		prepare:   prepareActivity,
+		params:  statsParams,
+		kinds:   []string{chartLine, chartArea, chartBar, chartTable},
+		prepare: prepareActivity,
 	},
 	sourceTasksByStatus: {
-		params:    []string{"from", "to"},
-		kinds:     []string{chartPie, chartBar, chartTable},
-		available: func(s *Service) (bool, string) { return s.stats != nil, "task statistics" },
-		prepare:   prepareByStatus,
+		params:  []string{"from", "to"},
+		kinds:   []string{chartPie, chartBar, chartTable},
+		prepare: prepareByStatus,
 	},
 	sourceTaskDurations: {
-		params:    durationParams,
-		kinds:     []string{chartScatter, chartHeatmap, chartTable},
-		available: func(*Service) (bool, string) { return true, "" },
-		prepare:   prepareDurations,
+		params:  durationParams,
+		kinds:   []string{chartScatter, chartHeatmap, chartTable},
+		prepare: prepareDurations,
 	},
 }
 
@@ -121,7 +114,7 @@ func prepareByStatus(s *Service, p *params, tenant string, now int64) (loader, e
 		return nil, err
 	}
 	return func(ctx context.Context) (any, error) {
-		st, err := s.stats.Stats(ctx, store.StatsQuery{Tenant: tenant, From: from, To: to, Step: to - from})
+		st, err := s.store.Stats(ctx, store.StatsQuery{Tenant: tenant, From: from, To: to, Step: to - from})
 		if err != nil {
 			return nil, err
 		}

@@ -41,7 +41,7 @@ func (p *params) statsWindow(now int64) (window, error) {
 }
 
 func (s *Service) loadOverview(ctx context.Context, tenant string, w window) (overview, error) {
-	st, err := s.stats.Stats(ctx, store.StatsQuery{Tenant: tenant, From: w.From, To: w.To, Step: w.Step})
+	st, err := s.store.Stats(ctx, store.StatsQuery{Tenant: tenant, From: w.From, To: w.To, Step: w.Step})
 	if err != nil {
 		return overview{}, err
 	}

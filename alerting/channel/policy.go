@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -268,4 +269,21 @@ func (p *Policy) DialContext(ctx context.Context, network, addr string) (net.Con
 		errs = append(errs, err)
 	}
 	return nil, errors.Join(errs...)
+}
+
+// Transport reaches receivers only through p: no proxy (which would
+// connect for us, past the check), no redirects (which would lead
+// elsewhere than the URL checked), and every connection, HTTP or SMTP,
+// dialled by p. answerTimeout bounds the wait for an answer's headers.
+func (p *Policy) Transport(answerTimeout time.Duration) Transport {
+	tr := &http.Transport{
+		DialContext:           p.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: answerTimeout,
+	}
+	client := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return Transport{Client: client, Dial: p.DialContext}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/internal/app"
 )
 
 // TestAlertChannelSettings: a tenant's channel may reach loopback only
@@ -35,7 +37,7 @@ func TestAlertChannelSettings(t *testing.T) {
 	require.Contains(t, fmt.Sprint(r.body), "deny list")
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var s settings
-	s.register(fs)
-	require.ErrorContains(t, s.parse(fs, []string{"--alert-channel-deny", "10.0.0.0/99"}), "--alert-channel-allow, --alert-channel-deny")
+	var s app.Settings
+	s.RegisterFlags(fs)
+	require.ErrorContains(t, s.Parse(fs, []string{"--alert-channel-deny", "10.0.0.0/99"}), "--alert-channel-allow, --alert-channel-deny")
 }

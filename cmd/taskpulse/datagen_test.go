@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/datagen"
+	"github.com/taskpulse/taskpulse/internal/querybench"
 	"github.com/taskpulse/taskpulse/internal/store"
 )
 
@@ -47,44 +49,42 @@ func checkDatagenQuerybench(t *testing.T, storeArgs ...string) {
 	counts, err := runDatagen(ctx, append([]string{"--events", "20000", "--seed", "7", "--batch", "5000"}, storeArgs...), &out)
 	require.NoError(t, err, out.String())
 	require.Contains(t, out.String(), "rows/s")
-	require.Positive(t, counts.tasks)
-	require.Positive(t, counts.progress)
-	require.LessOrEqual(t, counts.total(), int64(20_000))
+	require.Positive(t, counts.Tasks)
+	require.Positive(t, counts.Progress)
+	require.LessOrEqual(t, counts.Total(), int64(20_000))
 
-	var f benchFlags
+	var d datagen.Dataset
 	fs := flag.NewFlagSet("count", flag.ContinueOnError)
-	f.register(fs)
-	require.NoError(t, f.parse(fs, storeArgs))
-	st, err := f.open(ctx, nil)
+	d.RegisterFlags(fs)
+	require.NoError(t, parse(fs, storeArgs, d.Validate))
+	be, err := d.Open(ctx, nil, false)
 	require.NoError(t, err)
-	require.Equal(t, counts, storedCounts(t, st))
-	require.NoError(t, st.Close())
+	require.Equal(t, counts, storedCounts(t, be.Store))
+	require.NoError(t, be.Close())
 
 	out.Reset()
 	require.NoError(t, runQuerybench(ctx, append([]string{"--runs", "2", "--warmup", "0", "--alert-rules", "20"}, storeArgs...), &out))
 	t.Log("\n" + out.String())
-	names := (&bench{days: f.days, to: 30 * 86_400_000}).queries()
-	for _, q := range names {
-		require.Contains(t, out.String(), "\n"+q.name+" ")
+	for _, name := range querybench.QueryNames(d.Days) {
+		require.Contains(t, out.String(), "\n"+name+" ")
 	}
 	require.Contains(t, out.String(), "alert rules:")
 }
 
 // storedCounts counts the default tenant's records through the store: the
 // tasks and their events by paging the listing, every log, and every
-// metric sample by a count over all time. What the store does not keep
-// counts zero, as datagen then generates none of it.
-func storedCounts(t *testing.T, st store.Store) genCounts {
+// metric sample by a count over all time.
+func storedCounts(t *testing.T, st store.Store) datagen.Counts {
 	t.Helper()
 	ctx := t.Context()
-	var c genCounts
+	var c datagen.Counts
 	f := store.TaskFilter{Tenant: auth.DefaultTenant, Limit: 1000}
 	for {
 		page, err := st.Tasks(ctx, f)
 		require.NoError(t, err)
 		for _, task := range page {
-			c.tasks++
-			c.progress += task.Events
+			c.Tasks++
+			c.Progress += task.Events
 		}
 		if len(page) < f.Limit {
 			break
@@ -92,21 +92,17 @@ func storedCounts(t *testing.T, st store.Store) genCounts {
 		last := page[len(page)-1]
 		f.After = &store.TaskCursor{UpdatedAt: last.UpdatedAt, TaskID: last.TaskID}
 	}
-	if ls, ok := st.(store.LogStore); ok {
-		logs, err := ls.Logs(ctx, store.LogFilter{Tenant: auth.DefaultTenant, Limit: 1 << 30})
+	logs, err := st.Logs(ctx, store.LogFilter{Tenant: auth.DefaultTenant, Limit: 1 << 30})
+	require.NoError(t, err)
+	c.Logs = int64(len(logs))
+	for _, m := range datagen.Metrics() {
+		series, err := st.MetricSeries(ctx, store.SeriesQuery{
+			Tenant: auth.DefaultTenant, Name: m.Name, From: 1, To: 1 << 62, Step: 1 << 62, Agg: store.AggCount,
+		})
 		require.NoError(t, err)
-		c.logs = int64(len(logs))
-	}
-	if ms, ok := st.(store.MetricStore); ok {
-		for _, d := range metricDefs {
-			series, err := ms.MetricSeries(ctx, store.SeriesQuery{
-				Tenant: auth.DefaultTenant, Name: d.name, From: 1, To: 1 << 62, Step: 1 << 62, Agg: store.AggCount,
-			})
-			require.NoError(t, err)
-			for _, s := range series {
-				for _, p := range s.Points {
-					c.metrics += int64(p.V)
-				}
+		for _, s := range series {
+			for _, p := range s.Points {
+				c.Metrics += int64(p.V)
 			}
 		}
 	}

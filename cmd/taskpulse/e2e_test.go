@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/internal/app"
 )
 
 func TestProgressFlowsFromHTTPToQueryAndWebSocket(t *testing.T) {
@@ -188,14 +190,14 @@ func TestTenantsSeeOnlyTheirOwnTasks(t *testing.T) {
 
 func TestServeRefusesOpenListenerWithoutKeys(t *testing.T) {
 	fs := flagSetForTest()
-	var s settings
-	s.register(fs)
-	err := s.parse(fs, []string{"--listen", "0.0.0.0:8080"})
+	var s app.Settings
+	s.RegisterFlags(fs)
+	err := s.Parse(fs, []string{"--listen", "0.0.0.0:8080"})
 	require.ErrorContains(t, err, "without API keys")
 	fs = flagSetForTest()
-	s = settings{}
-	s.register(fs)
-	require.NoError(t, s.parse(fs, []string{"--listen", "0.0.0.0:8080", "--api-keys", "tenant-key-0123456789=t"}))
+	s = app.Settings{}
+	s.RegisterFlags(fs)
+	require.NoError(t, s.Parse(fs, []string{"--listen", "0.0.0.0:8080", "--api-keys", "tenant-key-0123456789=t"}))
 }
 
 func TestOperationalEndpoints(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/internal/app"
 )
 
 // Keys long enough to pass the server's minimum.
@@ -212,9 +214,9 @@ func TestHostsAreNotCheckedWithKeys(t *testing.T) {
 
 func TestShortKeysAreRefusedAtStart(t *testing.T) {
 	fs := flagSetForTest()
-	var s settings
-	s.register(fs)
-	err := s.parse(fs, []string{"--api-keys", "dev-key=default"})
+	var s app.Settings
+	s.RegisterFlags(fs)
+	err := s.Parse(fs, []string{"--api-keys", "dev-key=default"})
 	require.ErrorContains(t, err, "at least 16 characters")
 	require.NotContains(t, err.Error(), "dev-key=", "the key is not printed whole")
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/internal/app"
 )
 
 // requireBrowser returns Debian's chromium and the node_modules holding
@@ -222,14 +224,12 @@ func restartServer(t *testing.T, srv *server, args ...string) *server {
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	fs := flagSetForTest()
-	var s settings
-	s.register(fs)
-	var b backendFlags
-	b.register(fs)
-	require.NoError(t, s.parse(fs, append([]string{"--data-dir", srv.dir, "--listen", addr, "--writer-wait", "20ms"}, args...)))
+	var s app.Settings
+	s.RegisterFlags(fs)
+	require.NoError(t, s.Parse(fs, append([]string{"--data-dir", srv.dir, "--listen", addr, "--writer-wait", "20ms"}, args...)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runServer(ctx, &s, &b, ln, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- app.Run(ctx, &s, ln, slog.New(slog.DiscardHandler)) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)

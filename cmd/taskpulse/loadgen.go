@@ -20,6 +20,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/taskpulse/taskpulse/internal/app"
 	"github.com/taskpulse/taskpulse/internal/config"
 )
 
@@ -270,17 +271,15 @@ func startLocal(ctx context.Context) (string, func(), error) {
 		return "", nil, err
 	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var s settings
-	s.register(fs)
-	var b backendFlags
-	b.register(fs)
-	if err := s.parse(fs, []string{"--data-dir", dir}); err != nil {
+	var s app.Settings
+	s.RegisterFlags(fs)
+	if err := s.Parse(fs, []string{"--data-dir", dir}); err != nil {
 		return "", nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	log := slog.New(slog.DiscardHandler)
-	go func() { done <- runServer(ctx, &s, &b, ln, log) }()
+	go func() { done <- app.Run(ctx, &s, ln, log) }()
 	base := "http://" + ln.Addr().String()
 	if err := waitReady(ctx, base); err != nil {
 		cancel()

@@ -9,10 +9,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+
+	"github.com/taskpulse/taskpulse/internal/app"
+	"github.com/taskpulse/taskpulse/internal/backend"
+	"github.com/taskpulse/taskpulse/internal/config"
+	"github.com/taskpulse/taskpulse/internal/datagen"
+	"github.com/taskpulse/taskpulse/internal/querybench"
 )
 
 const usage = `usage: taskpulse [command] [flags]
@@ -52,11 +58,12 @@ func run(ctx context.Context, args []string) error {
 	case "loadgen":
 		return loadgen(ctx, args)
 	case "datagen":
-		return datagen(ctx, args)
+		_, err := runDatagen(ctx, args, os.Stdout)
+		return err
 	case "querybench":
-		return querybench(ctx, args)
+		return runQuerybench(ctx, args, os.Stdout)
 	case "version":
-		fmt.Println("taskpulse", version())
+		fmt.Println("taskpulse", app.Version())
 		return nil
 	case "help":
 		fmt.Print(usage)
@@ -66,9 +73,62 @@ func run(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func version() string {
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		return info.Main.Version
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var s app.Settings
+	s.RegisterFlags(fs)
+	if err := s.Parse(fs, args); err != nil {
+		return err
 	}
-	return "(devel)"
+	return app.Serve(ctx, &s)
+}
+
+// migrate applies the store's pending migrations and lists them. Serving
+// applies them too; this is for applying them ahead of a rollout, or after
+// a ClickHouse upgrade makes tuning migrations possible.
+func migrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "./data", "directory of the DuckDB store")
+	fs.String("config", "", "YAML file of settings, keyed by flag name")
+	var b backend.Flags
+	b.RegisterFlags(fs)
+	if err := config.Parse(fs, args, "config"); err != nil {
+		return err
+	}
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	lines, err := backend.Migrate(ctx, &b, *dataDir)
+	for _, line := range lines {
+		fmt.Println(line)
+	}
+	return err
+}
+
+func runDatagen(ctx context.Context, args []string, out io.Writer) (datagen.Counts, error) {
+	fs := flag.NewFlagSet("datagen", flag.ContinueOnError)
+	var c datagen.Config
+	c.RegisterFlags(fs)
+	if err := parse(fs, args, c.Validate); err != nil {
+		return datagen.Counts{}, err
+	}
+	return datagen.Run(ctx, c, out)
+}
+
+func runQuerybench(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("querybench", flag.ContinueOnError)
+	var c querybench.Config
+	c.RegisterFlags(fs)
+	if err := parse(fs, args, c.Validate); err != nil {
+		return err
+	}
+	return querybench.Run(ctx, c, out)
+}
+
+// parse reads args and the environment into fs, then validates.
+func parse(fs *flag.FlagSet, args []string, validate func() error) error {
+	if err := config.Parse(fs, args, ""); err != nil {
+		return err
+	}
+	return validate()
 }

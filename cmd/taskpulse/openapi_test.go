@@ -11,6 +11,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/internal/app"
 )
 
 // TestOpenAPIDocumentsEveryRoute fails, naming them, when routes the
@@ -18,10 +20,8 @@ import (
 // client generators rely on.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	apps := make(chan *fiber.App, 1)
-	routesSeen = func(app *fiber.App) { apps <- app }
-	t.Cleanup(func() { routesSeen = nil })
-	srv := startServer(t)
-	app := <-apps
+	srv := startServerWith(t, []app.Option{app.WithApp(func(a *fiber.App) { apps <- a })})
+	served := <-apps
 
 	resp, err := http.Get(srv.base + "/openapi.json")
 	require.NoError(t, err)
@@ -39,7 +39,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 
 	param := regexp.MustCompile(`:(\w+)`)
 	var missing []string
-	for _, r := range app.GetRoutes(true) {
+	for _, r := range served.GetRoutes(true) {
 		if r.Method == fiber.MethodHead { // Fiber adds HEAD to every GET
 			continue
 		}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/internal/app"
 )
 
 // server is an all-in-one TaskPulse running in the test process on a
@@ -31,18 +33,22 @@ type server struct {
 
 func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
+	return startServerWith(t, nil, args...)
+}
+
+// startServerWith is startServer with options for app.Run.
+func startServerWith(t testing.TB, opts []app.Option, args ...string) *server {
+	t.Helper()
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var s settings
-	s.register(fs)
-	var b backendFlags
-	b.register(fs)
-	require.NoError(t, s.parse(fs, append([]string{"--data-dir", dir, "--listen", ln.Addr().String(), "--writer-wait", "20ms"}, args...)))
+	var s app.Settings
+	s.RegisterFlags(fs)
+	require.NoError(t, s.Parse(fs, append([]string{"--data-dir", dir, "--listen", ln.Addr().String(), "--writer-wait", "20ms"}, args...)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runServer(ctx, &s, &b, ln, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- app.Run(ctx, &s, ln, slog.New(slog.DiscardHandler), opts...) }()
 	srv := &server{base: "http://" + ln.Addr().String(), dir: dir}
 	srv.stop = func() {
 		cancel()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/internal/app"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/proto"
@@ -140,9 +142,9 @@ func TestOTLPExportToEnvironmentEndpoint(t *testing.T) {
 }
 
 func TestOTLPEndpointMustBeAURL(t *testing.T) {
-	var s settings
+	var s app.Settings
 	fs := flagSetForTest()
-	s.register(fs)
-	err := s.parse(fs, []string{"--otlp-endpoint", "127.0.0.1:4318"})
+	s.RegisterFlags(fs)
+	err := s.Parse(fs, []string{"--otlp-endpoint", "127.0.0.1:4318"})
 	require.ErrorContains(t, err, "--otlp-endpoint")
 }

@@ -13,15 +13,17 @@ import (
 
 // statusCodes are the error codes each status may carry.
 var statusCodes = map[int][]string{
-	400: {"invalid_json", "validation_failed", "invalid_parameter"},
+	400: {"invalid_json", "invalid_body", "validation_failed", "invalid_parameter"},
 	401: {"unauthorized"},
+	403: {"forbidden"},
 	404: {"not_found"},
 	409: {"conflict"},
 	412: {"precondition_failed"},
 	413: {"payload_too_large"},
 	415: {"unsupported_media_type"},
 	426: {"upgrade_required"},
-	501: {"not_implemented"},
+	429: {"rate_limited"},
+	431: {"headers_too_large"},
 	503: {"unavailable"},
 }
 

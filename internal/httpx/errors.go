@@ -19,7 +19,6 @@ const (
 	CodeUnauthorized     = "unauthorized"
 	CodeNotFound         = "not_found"
 	CodeUnavailable      = "unavailable"
-	CodeNotImplemented   = "not_implemented"
 	CodePrecondition     = "precondition_failed"
 	CodeInternal         = "internal"
 	CodeRateLimited      = "rate_limited"

@@ -62,7 +62,7 @@ type LogFilter struct {
 
 // LogStore keeps log records.
 //
-// Idempotency and isolation are as for Store: a (tenant, event_id) is
+// Idempotency and isolation are as for TaskStore: a (tenant, event_id) is
 // stored once, and every read is scoped to its tenant.
 type LogStore interface {
 	InsertLogs(ctx context.Context, logs []schema.Log) error
@@ -126,7 +126,7 @@ type Series struct {
 
 // MetricStore keeps metric samples and a one-minute rollup of them.
 //
-// Idempotency and isolation are as for Store. Sums, counts, minimums,
+// Idempotency and isolation are as for TaskStore. Sums, counts, minimums,
 // maximums and last values are exact, from the raw samples and from the
 // rollup alike; quantiles are within QuantileTolerance.
 type MetricStore interface {
@@ -187,21 +187,41 @@ type Dashboard struct {
 	ID         string `json:"id"`
 	Title      string `json:"title"`
 	Definition []byte `json:"-"`
-	Version    int64  `json:"version"`    // increases with every update
+	Version    int64  `json:"version"`    // 1 when created, one more with every update
 	CreatedAt  int64  `json:"created_at"` // unix ms
 	UpdatedAt  int64  `json:"updated_at"`
 }
 
-// DashboardStore keeps dashboard definitions.
+// AnyVersion, as the version a dashboard write expects, matches whatever
+// version is stored.
+const AnyVersion int64 = 0
+
+// DashboardStore keeps dashboard definitions and their versions.
+//
+// The store owns the version: it is 1 on create and goes up by one with
+// every update. An update or delete names the version the caller last read
+// (the ETag a client sends back in If-Match), and the store applies it
+// only if that is still the stored version, deciding and writing as one
+// step, so that two writers holding the same version cannot both succeed
+// even from two processes; the other gets ErrConflict. How close each
+// implementation comes to one step is said in its dashboards.go.
 type DashboardStore interface {
-	// PutDashboard creates or replaces d (by tenant and id) as given: the
-	// caller sets Version (higher than the stored one), CreatedAt and
-	// UpdatedAt.
-	PutDashboard(ctx context.Context, d Dashboard) error
+	// CreateDashboard stores d as a new dashboard at version 1 and returns
+	// it as stored; d's CreatedAt and UpdatedAt are kept. It returns
+	// ErrConflict when d's id is taken.
+	CreateDashboard(ctx context.Context, d Dashboard) (Dashboard, error)
 	// Dashboard returns one dashboard, or ErrNotFound.
 	Dashboard(ctx context.Context, tenant, id string) (Dashboard, error)
 	// Dashboards lists a tenant's dashboards by title.
 	Dashboards(ctx context.Context, tenant string) ([]Dashboard, error)
-	// DeleteDashboard removes one dashboard, or returns ErrNotFound.
-	DeleteDashboard(ctx context.Context, tenant, id string) error
+	// UpdateDashboard replaces the title and definition of the dashboard
+	// d names if its stored version is ifVersion (or with AnyVersion,
+	// whatever it is), and returns it as stored: one version up, its
+	// CreatedAt unchanged, its UpdatedAt the later of the stored one and
+	// d's. It returns ErrNotFound, or ErrConflict when the stored version
+	// is another.
+	UpdateDashboard(ctx context.Context, d Dashboard, ifVersion int64) (Dashboard, error)
+	// DeleteDashboard removes one dashboard on the same condition, or
+	// returns ErrNotFound or ErrConflict.
+	DeleteDashboard(ctx context.Context, tenant, id string, ifVersion int64) error
 }

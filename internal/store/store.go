@@ -1,23 +1,52 @@
-// Package store declares where TaskPulse keeps its signals and the contract
-// every implementation keeps. Implementations live in subpackages: duckdb
-// (embedded, a local file) and clickhouse. Package storetest holds the
-// conformance suite both must pass.
-//
-// The writer is the only caller that inserts; the query, stream and
-// alerting services read. Services declare the few methods they use as
-// small interfaces of their own; Store is the whole contract.
 package store
 
 import (
 	"context"
-	"errors"
 
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// ErrNotFound is returned when a task (or other item) does not exist for
-// the tenant asking.
-var ErrNotFound = errors.New("not found")
+// Store is the whole contract of a store, and what every implementation's
+// constructor returns: tasks, logs, metrics, statistics, dashboards and
+// documents, and the store's own health and lifetime. Every implementation
+// keeps every part, so no caller asks a store which parts it has; callers
+// still declare the few methods they use as small interfaces of their own.
+type Store interface {
+	TaskStore
+	LogStore
+	MetricStore
+	StatsStore
+	DashboardStore
+	DocumentStore
+
+	// Ping reports whether the store can serve.
+	Ping(ctx context.Context) error
+	// Close releases the store; nothing may be called after it.
+	Close() error
+}
+
+// TaskStore keeps progress events and answers for the tasks they make.
+//
+//   - Idempotency: inserting an event whose (tenant, event_id) is already
+//     stored changes nothing any query returns, so a redelivered batch or a
+//     retried request never counts twice.
+//   - Order independence: the current state of a task is the same whatever
+//     order its events were inserted in.
+//   - Isolation: every read names its tenant and returns only its rows.
+//   - Visibility: once InsertProgress returns nil, every read sees the
+//     events.
+type TaskStore interface {
+	// InsertProgress stores events, all or none. Every event has its
+	// tenant, event_id, timestamp, task_id and status set.
+	InsertProgress(ctx context.Context, events []schema.Progress) error
+
+	// Tasks lists the tasks matching f, newest first by (UpdatedAt, TaskID).
+	Tasks(ctx context.Context, f TaskFilter) ([]Task, error)
+	// Task returns one task's current state, or ErrNotFound.
+	Task(ctx context.Context, tenant, taskID string) (Task, error)
+	// TaskEvents returns one task's events, oldest first.
+	TaskEvents(ctx context.Context, tenant, taskID string, f EventFilter) ([]schema.Progress, error)
+}
 
 // Task is the current state of a task, as every API renders it, derived from its progress events:
 // the fields of the latest event by (timestamp, seq, ingest_order,
@@ -94,31 +123,4 @@ type EventCursor struct {
 type EventFilter struct {
 	After *EventCursor
 	Limit int // required, > 0
-}
-
-// Store is the contract between TaskPulse's services and a store.
-//
-//   - Idempotency: inserting an event whose (tenant, event_id) is already
-//     stored changes nothing any query returns, so a redelivered batch or a
-//     retried request never counts twice.
-//   - Order independence: the current state of a task is the same whatever
-//     order its events were inserted in.
-//   - Isolation: every read names its tenant and returns only its rows.
-//   - Visibility: once InsertProgress returns nil, every read sees the
-//     events.
-type Store interface {
-	// InsertProgress stores events, all or none. Every event has its
-	// tenant, event_id, timestamp, task_id and status set.
-	InsertProgress(ctx context.Context, events []schema.Progress) error
-
-	// Tasks lists the tasks matching f, newest first by (UpdatedAt, TaskID).
-	Tasks(ctx context.Context, f TaskFilter) ([]Task, error)
-	// Task returns one task's current state, or ErrNotFound.
-	Task(ctx context.Context, tenant, taskID string) (Task, error)
-	// TaskEvents returns one task's events, oldest first.
-	TaskEvents(ctx context.Context, tenant, taskID string, f EventFilter) ([]schema.Progress, error)
-
-	// Ping reports whether the store can serve.
-	Ping(ctx context.Context) error
-	Close() error
 }

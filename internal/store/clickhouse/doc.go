@@ -1,7 +1,6 @@
 // Package clickhouse keeps TaskPulse's signals in ClickHouse, for the
-// distributed deployment. It implements store.Store, the log, metric,
-// statistics and dashboard stores and the document store over the native
-// protocol with clickhouse-go.
+// distributed deployment. It implements store.Store, the whole contract,
+// over the native protocol with clickhouse-go.
 //
 // Open connects, creates the database when it is missing and applies the
 // migrations embedded in schema.ClickHouseMigrations. The writer inserts
@@ -17,7 +16,7 @@
 // ReplacingMergeTree keyed by each event's identity and every read uses
 // FINAL (see schema/clickhouse/0001_progress_events.sql). The current state
 // of a task is computed at read time from its deduplicated events (see
-// state.go), which keeps it exact whatever order events arrived in. A task
+// tasks.go), which keeps it exact whatever order events arrived in. A task
 // listing first narrows to a page with task_summary, a per-task summary a
 // materialized view keeps with every insert
 // (schema/clickhouse/0006_task_summary.sql), and then computes the state of
@@ -45,4 +44,7 @@
 // deduplicated events the few tasks whose copies disagree, and folds the
 // spans in Go (stats.go). Dashboards and documents are
 // ReplacingMergeTree rows read with FINAL; a delete is a row marked deleted.
+// A dashboard write that names a version checks, writes and reads back,
+// which is as close to a compare-and-set as the engine comes
+// (dashboards.go says how close).
 package clickhouse

@@ -10,8 +10,6 @@ import (
 	"github.com/taskpulse/taskpulse/internal/store"
 )
 
-var _ store.DocumentStore = (*Store)(nil)
-
 // The documents table keeps, per (tenant, kind, id), the row of the highest
 // version (ReplacingMergeTree), but of rows of equal versions it keeps the
 // last stored, where the contract wants a put that is not above the stored

@@ -16,8 +16,6 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-var _ store.LogStore = (*Store)(nil)
-
 // logColumns fixes the order in which log rows are inserted and read.
 const logColumns = `tenant, event_id, timestamp, ingest_order, task_id, user_id, level, message, source, trace_id, span_id, attr_keys, attr_values`
 

@@ -13,8 +13,6 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-var _ store.MetricStore = (*Store)(nil)
-
 const insertMetrics = `INSERT INTO metrics (tenant, event_id, timestamp, ingest_order, name, kind, value, unit, label_keys, label_values, task_id, version)`
 
 // minuteOf is the SQL of the rollup minute of a timestamp; it truncates,

@@ -15,8 +15,6 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-var _ store.StatsStore = (*Store)(nil)
-
 // Stats reads each task's span from task_spans
 // (schema/clickhouse/0012_task_spans.sql), one small row per task once
 // merged, instead of merging the tenant's events with FINAL. The spans

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,12 +15,16 @@ import (
 	"github.com/taskpulse/taskpulse/internal/store"
 )
 
-// Store is a store.Store on a ClickHouse server.
+// Store is a store.Store, the whole contract, on a ClickHouse server.
 type Store struct {
 	conn driver.Conn
 
 	// lastWrite is the latest stamp writeStamp gave.
 	lastWrite atomic.Int64
+
+	// dashboardWrites serialises conditional dashboard writes within the
+	// process (see dashboards.go).
+	dashboardWrites sync.Mutex
 }
 
 var _ store.Store = (*Store)(nil)

@@ -9,28 +9,116 @@ import (
 	"github.com/taskpulse/taskpulse/internal/store"
 )
 
-var _ store.DashboardStore = (*Store)(nil)
-
+// A dashboard write checks the stored version in its own WHERE clause, so
+// the check and the write are one statement, in a transaction with any
+// read that follows, and the rows it affected say whether it applied.
+// DuckDB's optimistic concurrency does not stand in for a lock here: it
+// aborts one of two concurrent updates of a row, but lets an update and a
+// delete of the same row both commit. So dashboard writes also take
+// Store.dashboardWrites, which orders every writer there is, since one
+// process alone opens the file for writing.
 const (
 	dashboardColumns = `tenant, id, title, definition, version, created_at, updated_at`
 
-	// upsertDashboard stores d as given: the caller owns versioning.
-	upsertDashboard = `INSERT OR REPLACE INTO dashboards (` + dashboardColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	selectDashboard = `SELECT ` + dashboardColumns + ` FROM dashboards WHERE tenant = ? AND id = ?`
+	insertDashboard = `INSERT INTO dashboards (` + dashboardColumns + `) VALUES (?, ?, ?, ?, 1, ?, ?)
+ON CONFLICT DO NOTHING`
+	// updateDashboard applies where the version is the one expected, or
+	// any when the caller passes AnyVersion (0) twice.
+	updateDashboard = `UPDATE dashboards
+SET title = ?, definition = ?, version = version + 1, updated_at = greatest(updated_at, ?)
+WHERE tenant = ? AND id = ? AND (? = 0 OR version = ?)`
+	deleteDashboard = `DELETE FROM dashboards WHERE tenant = ? AND id = ? AND (? = 0 OR version = ?)`
+
+	selectDashboard        = `SELECT ` + dashboardColumns + ` FROM dashboards WHERE tenant = ? AND id = ?`
+	selectDashboardVersion = `SELECT version FROM dashboards WHERE tenant = ? AND id = ?`
 	// Titles need not be unique, so the id breaks ties for a stable order.
 	selectDashboards = `SELECT ` + dashboardColumns + ` FROM dashboards WHERE tenant = ? ORDER BY title, id`
-	deleteDashboard  = `DELETE FROM dashboards WHERE tenant = ? AND id = ?`
 )
 
-// PutDashboard creates or replaces d.
-func (s *Store) PutDashboard(ctx context.Context, d store.Dashboard) error {
+// CreateDashboard stores d at version 1.
+func (s *Store) CreateDashboard(ctx context.Context, d store.Dashboard) (store.Dashboard, error) {
 	if d.Tenant == "" || d.ID == "" {
-		return errors.New("put dashboard: tenant and id are required")
+		return d, errors.New("create dashboard: tenant and id are required")
 	}
-	if _, err := s.db.ExecContext(ctx, upsertDashboard, d.Tenant, d.ID, d.Title, string(d.Definition), d.Version, d.CreatedAt, d.UpdatedAt); err != nil {
-		return fmt.Errorf("put dashboard %s: %w", d.ID, err)
+	s.dashboardWrites.Lock()
+	defer s.dashboardWrites.Unlock()
+	res, err := s.db.ExecContext(ctx, insertDashboard, d.Tenant, d.ID, d.Title, string(d.Definition), d.CreatedAt, d.UpdatedAt)
+	if err != nil {
+		return d, fmt.Errorf("create dashboard %s: %w", d.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return d, fmt.Errorf("create dashboard %s: %w", d.ID, err)
+	} else if n == 0 {
+		return d, fmt.Errorf("create dashboard %s: id taken: %w", d.ID, store.ErrConflict)
+	}
+	d.Version = 1
+	return d, nil
+}
+
+// UpdateDashboard replaces d's title and definition if the stored version
+// is ifVersion.
+func (s *Store) UpdateDashboard(ctx context.Context, d store.Dashboard, ifVersion int64) (store.Dashboard, error) {
+	var out store.Dashboard
+	err := s.writeDashboard(ctx, d.Tenant, d.ID, ifVersion, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, updateDashboard, d.Title, string(d.Definition), d.UpdatedAt, d.Tenant, d.ID, ifVersion, ifVersion)
+	}, func(tx *sql.Tx) (err error) {
+		out, err = scanDashboard(tx.QueryRowContext(ctx, selectDashboard, d.Tenant, d.ID))
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("update dashboard %s: %w", d.ID, err)
+	}
+	return out, nil
+}
+
+// DeleteDashboard removes one dashboard if the stored version is
+// ifVersion.
+func (s *Store) DeleteDashboard(ctx context.Context, tenant, id string, ifVersion int64) error {
+	err := s.writeDashboard(ctx, tenant, id, ifVersion, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, deleteDashboard, tenant, id, ifVersion, ifVersion)
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("delete dashboard %s: %w", id, err)
 	}
 	return nil
+}
+
+// writeDashboard runs write in a transaction; when it affects no row, it
+// tells a missing dashboard from one at another version. then, if given,
+// runs in the same transaction after a write that applied.
+func (s *Store) writeDashboard(ctx context.Context, tenant, id string, ifVersion int64, write func(*sql.Tx) (sql.Result, error), then func(*sql.Tx) error) error {
+	s.dashboardWrites.Lock()
+	defer s.dashboardWrites.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := write(tx)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		var stored int64
+		err := tx.QueryRowContext(ctx, selectDashboardVersion, tenant, id).Scan(&stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("stored version is %d, not %d: %w", stored, ifVersion, store.ErrConflict)
+	}
+	if then != nil {
+		if err := then(tx); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // Dashboard returns one dashboard, or store.ErrNotFound.
@@ -64,22 +152,6 @@ func (s *Store) Dashboards(ctx context.Context, tenant string) ([]store.Dashboar
 		return nil, fmt.Errorf("list dashboards: %w", err)
 	}
 	return out, nil
-}
-
-// DeleteDashboard removes one dashboard, or returns store.ErrNotFound.
-func (s *Store) DeleteDashboard(ctx context.Context, tenant, id string) error {
-	res, err := s.db.ExecContext(ctx, deleteDashboard, tenant, id)
-	if err != nil {
-		return fmt.Errorf("delete dashboard %s: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete dashboard %s: %w", id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("delete dashboard %s: %w", id, store.ErrNotFound)
-	}
-	return nil
 }
 
 func scanDashboard(r scanner) (store.Dashboard, error) {

@@ -26,5 +26,6 @@
 // values, and quantiles within 1/63 of a bucket's range (sketch.go).
 //
 // Stats reads the tasks table, which already holds each task's current
-// state, and the logs. Dashboards are rows of their own table.
+// state, and the logs. Dashboards are rows of their own table, written
+// under a condition on their version (dashboards.go).
 package duckdb

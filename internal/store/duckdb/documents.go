@@ -9,8 +9,6 @@ import (
 	"github.com/taskpulse/taskpulse/internal/store"
 )
 
-var _ store.DocumentStore = (*Store)(nil)
-
 // upsertDocument replaces a stored document only with a higher version, so
 // a replayed or late put never undoes a newer one.
 const upsertDocument = `INSERT INTO documents (tenant, kind, id, version, body, updated_at, deleted)

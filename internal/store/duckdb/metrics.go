@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
 )
-
-var _ store.MetricStore = (*Store)(nil)
 
 // metricColumns fixes the order in which samples are appended.
 const metricColumns = `tenant, event_id, timestamp, ingest_order, name, kind, value, unit,

@@ -9,8 +9,6 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-var _ store.StatsStore = (*Store)(nil)
-
 // The statistics read the tasks table, which holds every task's current
 // state, and the logs. Every query takes $1 tenant, $2 from, $3 to and
 // $4 step; a bucket is named by its start, from + k*step.

@@ -31,8 +31,9 @@ type Options struct {
 	QueryLog func(query string, args []any)
 }
 
-// Store is the DuckDB implementation of store.Store. It is safe for use by
-// many goroutines: reads run concurrently, inserts one at a time.
+// Store is the DuckDB implementation of store.Store, the whole contract.
+// It is safe for use by many goroutines: reads run concurrently, inserts
+// one at a time.
 type Store struct {
 	db       *sql.DB
 	log      *slog.Logger
@@ -42,6 +43,9 @@ type Store struct {
 	// the staging tables.
 	writeMu sync.Mutex
 	writer  *sql.Conn
+
+	// dashboardWrites orders dashboard writes (see dashboards.go).
+	dashboardWrites sync.Mutex
 }
 
 var _ store.Store = (*Store)(nil)

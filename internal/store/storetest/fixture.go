@@ -27,6 +27,11 @@ func newFixture(t *testing.T, s store.Store) *fixture {
 	return &fixture{t: t, s: s, tenant: uniqueTenant(t, "")}
 }
 
+// other returns a fixture on the same store under another tenant.
+func (f *fixture) other(suffix string) *fixture {
+	return &fixture{t: f.t, s: f.s, tenant: uniqueTenant(f.t, suffix)}
+}
+
 // uniqueTenant names a tenant after the running test and the current
 // time, so that runs against a long-lived server never meet old rows.
 func uniqueTenant(t testing.TB, suffix string) string {

@@ -13,7 +13,7 @@ import (
 )
 
 // log returns a record of the fixture's tenant; opts fill in the rest.
-func (f *signalFixture) log(eventID string, ts int64, level schema.Level, message string, opts ...func(*schema.Log)) schema.Log {
+func (f *fixture) log(eventID string, ts int64, level schema.Level, message string, opts ...func(*schema.Log)) schema.Log {
 	l := schema.Log{Tenant: f.tenant, EventID: eventID, Timestamp: ts, Level: level, Message: message}
 	for _, o := range opts {
 		o(&l)
@@ -34,14 +34,14 @@ func logOwner(taskID, userID, source string) func(*schema.Log) {
 	return func(l *schema.Log) { l.TaskID, l.UserID, l.Source = taskID, userID, source }
 }
 
-func (f *signalFixture) insertLogs(logs ...schema.Log) {
+func (f *fixture) insertLogs(logs ...schema.Log) {
 	f.t.Helper()
 	require.NoError(f.t, f.s.InsertLogs(f.ctx(), logs))
 }
 
 // logs reads every record matching filter, a few at a time, so that
 // every scenario that searches also pages.
-func (f *signalFixture) logs(filter store.LogFilter) []schema.Log {
+func (f *fixture) logs(filter store.LogFilter) []schema.Log {
 	f.t.Helper()
 	filter.Tenant, filter.Limit = f.tenant, 4
 	var all []schema.Log
@@ -92,7 +92,7 @@ func expectLogs(logs []schema.Log) []schema.Log {
 
 // testLogRoundTrip stores records that set every field, with unicode
 // text and attributes, and reads them back unchanged.
-func testLogRoundTrip(t *testing.T, f *signalFixture) {
+func testLogRoundTrip(t *testing.T, f *fixture) {
 	full := func(l *schema.Log) {
 		l.IngestOrder = 7
 		l.TaskID, l.UserID, l.Source = "task-β", "usér-1", "scraper/fetch"
@@ -113,7 +113,7 @@ func testLogRoundTrip(t *testing.T, f *signalFixture) {
 
 // testLogRedelivery sends a batch twice, then an overlapping batch with
 // a repeat inside it and a stored id carrying other content.
-func testLogRedelivery(t *testing.T, f *signalFixture) {
+func testLogRedelivery(t *testing.T, f *fixture) {
 	batch := []schema.Log{
 		f.log("a", baseTime, schema.LevelInfo, "first"),
 		f.log("b", baseTime+1, schema.LevelError, "second"),
@@ -127,7 +127,7 @@ func testLogRedelivery(t *testing.T, f *signalFixture) {
 
 // testLogFilters checks every LogFilter field alone and some combined, on
 // records built so that each case selects a different set.
-func testLogFilters(t *testing.T, f *signalFixture) {
+func testLogFilters(t *testing.T, f *fixture) {
 	logs := []schema.Log{
 		f.log("d1", baseTime+1, schema.LevelDebug, "Disk FULL on /dev/sda", logOwner("t1", "alice", "disk"), logAttrs("region", "eu", "host", "h1")),
 		f.log("i1", baseTime+2, schema.LevelInfo, "the disk is fullest today", logOwner("t1", "bob", "disk"), logAttrs("region", "eu-west")),
@@ -185,7 +185,7 @@ func testLogFilters(t *testing.T, f *signalFixture) {
 // testLogPagination lists records of which many share a millisecond, a
 // page at a time, with and without a filter, and expects every record
 // once, newest first.
-func testLogPagination(t *testing.T, f *signalFixture) {
+func testLogPagination(t *testing.T, f *fixture) {
 	var logs []schema.Log
 	for i := range 37 {
 		level := schema.LevelInfo
@@ -211,7 +211,7 @@ func testLogPagination(t *testing.T, f *signalFixture) {
 }
 
 // testLogTenantIsolation stores the same event ids under two tenants.
-func testLogTenantIsolation(t *testing.T, f *signalFixture) {
+func testLogTenantIsolation(t *testing.T, f *fixture) {
 	other := f.other("-other")
 	mine := f.log("same", baseTime, schema.LevelError, "mine", logOwner("t", "u", "s"))
 	theirs := other.log("same", baseTime, schema.LevelError, "theirs", logOwner("t", "u", "s"))
@@ -222,7 +222,7 @@ func testLogTenantIsolation(t *testing.T, f *signalFixture) {
 }
 
 // testLogLimitRequired expects an error rather than an unbounded read.
-func testLogLimitRequired(t *testing.T, f *signalFixture) {
+func testLogLimitRequired(t *testing.T, f *fixture) {
 	_, err := f.s.Logs(f.ctx(), store.LogFilter{Tenant: f.tenant})
 	require.Error(t, err)
 }

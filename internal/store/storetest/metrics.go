@@ -27,7 +27,7 @@ var allAggregations = []store.Aggregation{
 // third left empty, with distinct timestamps none of which starts a
 // minute. Routes have different value distributions; zone is missing
 // from some samples.
-func (f *signalFixture) randomSamples(rng *rand.Rand, n int) []schema.Metric {
+func (f *fixture) randomSamples(rng *rand.Rand, n int) []schema.Metric {
 	used := map[int64]bool{}
 	samples := make([]schema.Metric, 0, n)
 	for i := range n {
@@ -60,7 +60,7 @@ func (f *signalFixture) randomSamples(rng *rand.Rand, n int) []schema.Metric {
 
 // insertShuffled inserts samples in random order and random batch sizes,
 // so that most minutes of the rollup are written by several batches.
-func (f *signalFixture) insertShuffled(rng *rand.Rand, samples []schema.Metric) {
+func (f *fixture) insertShuffled(rng *rand.Rand, samples []schema.Metric) {
 	f.t.Helper()
 	shuffled := slices.Clone(samples)
 	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
@@ -71,12 +71,12 @@ func (f *signalFixture) insertShuffled(rng *rand.Rand, samples []schema.Metric) 
 	}
 }
 
-func (f *signalFixture) insertMetrics(samples ...schema.Metric) {
+func (f *fixture) insertMetrics(samples ...schema.Metric) {
 	f.t.Helper()
 	require.NoError(f.t, f.s.InsertMetrics(f.ctx(), samples))
 }
 
-func (f *signalFixture) series(q store.SeriesQuery) []store.Series {
+func (f *fixture) series(q store.SeriesQuery) []store.Series {
 	f.t.Helper()
 	q.Tenant = f.tenant
 	if q.Name == "" {
@@ -103,7 +103,7 @@ var seriesShapes = []struct {
 
 // testMetricAggregations checks every aggregation on every window shape,
 // with no grouping and grouped by one and by two labels.
-func testMetricAggregations(t *testing.T, f *signalFixture) {
+func testMetricAggregations(t *testing.T, f *fixture) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	samples := f.randomSamples(rng, 900)
 	f.insertShuffled(rng, samples)
@@ -119,7 +119,7 @@ func testMetricAggregations(t *testing.T, f *signalFixture) {
 
 // testMetricMatchersAndGroups checks each matcher operator, including on
 // a label some samples lack, on the rollup and on the raw samples.
-func testMetricMatchersAndGroups(t *testing.T, f *signalFixture) {
+func testMetricMatchersAndGroups(t *testing.T, f *fixture) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	samples := f.randomSamples(rng, 400)
 	f.insertShuffled(rng, samples)
@@ -155,7 +155,7 @@ func testMetricMatchersAndGroups(t *testing.T, f *signalFixture) {
 
 // allSeries answers every aggregation on a rollup and a raw window, for
 // comparing a store's answers before and after a change.
-func (f *signalFixture) allSeries() map[string][]store.Series {
+func (f *fixture) allSeries() map[string][]store.Series {
 	out := map[string][]store.Series{}
 	for _, shape := range []int{0, 3} {
 		s := seriesShapes[shape]
@@ -169,7 +169,7 @@ func (f *signalFixture) allSeries() map[string][]store.Series {
 // testMetricRedelivery re-sends stored samples: whole, split differently,
 // repeated within a batch and with other values under the same ids. No
 // answer, from the raw samples or the rollup, may change.
-func testMetricRedelivery(t *testing.T, f *signalFixture) {
+func testMetricRedelivery(t *testing.T, f *fixture) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	samples := f.randomSamples(rng, 300)
 	f.insertMetrics(samples...)
@@ -192,7 +192,7 @@ func testMetricRedelivery(t *testing.T, f *signalFixture) {
 // answer. No sample starts a minute, so both windows bucket the same
 // samples together; their exact aggregations must agree and both
 // quantile estimates be within tolerance.
-func testMetricRollupMatchesRaw(t *testing.T, f *signalFixture) {
+func testMetricRollupMatchesRaw(t *testing.T, f *fixture) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	samples := f.randomSamples(rng, 1200)
 	f.insertShuffled(rng, samples)
@@ -220,7 +220,7 @@ func testMetricRollupMatchesRaw(t *testing.T, f *signalFixture) {
 // testMetricPartialLastMinute ends windows of whole-minute buckets inside
 // a minute, as a window ending now does: the samples after the end must
 // not count.
-func testMetricPartialLastMinute(t *testing.T, f *signalFixture) {
+func testMetricPartialLastMinute(t *testing.T, f *fixture) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	samples := f.randomSamples(rng, 600)
 	f.insertShuffled(rng, samples)
@@ -236,7 +236,7 @@ func testMetricPartialLastMinute(t *testing.T, f *signalFixture) {
 
 // testMetricTenantIsolation stores the same samples, ids included, under
 // two tenants with other values and expects each to see its own.
-func testMetricTenantIsolation(t *testing.T, f *signalFixture) {
+func testMetricTenantIsolation(t *testing.T, f *fixture) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	other := f.other("-other")
 	mine := f.randomSamples(rng, 200)
@@ -247,7 +247,7 @@ func testMetricTenantIsolation(t *testing.T, f *signalFixture) {
 	}
 	f.insertMetrics(append(slices.Clone(mine), theirs...)...)
 	for _, fx := range []struct {
-		f       *signalFixture
+		f       *fixture
 		samples []schema.Metric
 	}{{f, mine}, {other, theirs}} {
 		for _, shape := range []int{0, 3} {

@@ -11,7 +11,7 @@ import (
 
 // testStats crafts tasks and logs around a three-minute window and checks
 // every number of Stats by hand.
-func testStats(t *testing.T, f *signalFixture) {
+func testStats(t *testing.T, f *fixture) {
 	const from, step = metricBase, store.RollupStep
 	const to = from + 3*step
 	ev := func(task, id string, ts int64, status schema.Status, taskType string) schema.Progress {
@@ -90,7 +90,7 @@ func testStats(t *testing.T, f *signalFixture) {
 
 // testStatsTenantIsolation expects an empty overview for a tenant whose
 // only neighbour has data in the window.
-func testStatsTenantIsolation(t *testing.T, f *signalFixture) {
+func testStatsTenantIsolation(t *testing.T, f *fixture) {
 	require.NoError(t, f.s.InsertProgress(f.ctx(), []schema.Progress{
 		eventOf(f.tenant, "t", "e1", metricBase+1, schema.StatusFailed, withOwner("u", "x")),
 	}))

@@ -1,12 +1,15 @@
 // Package storetest is the conformance suite every store.Store
-// implementation must pass: the DuckDB store always, the ClickHouse store
-// when a server is configured.
+// implementation must pass, over the whole contract: the DuckDB store
+// always, the ClickHouse store when a server is configured.
 //
 // Each scenario writes under a tenant of its own, named after the test and
 // the moment it ran, so that implementations backed by a shared server can
 // hand every scenario the same store and never clean up between runs.
-// Expected task states are computed by a plain fold in this package
-// (expect.go), never by the implementation under test.
+// Every expected answer is computed here from the inputs, never by the
+// implementation under test: task states by a plain fold (expect.go),
+// metric aggregates by another (seriesexpect.go), and quantiles as exact
+// order statistics that a store may miss by store.QuantileTolerance of the
+// bucket's range.
 package storetest
 
 import (
@@ -40,6 +43,32 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"EventPagination", testEventPagination},
 		{"LimitRequired", testLimitRequired},
 		{"ConcurrentWriters", testConcurrentWriters},
+
+		{"LogRoundTrip", testLogRoundTrip},
+		{"LogRedelivery", testLogRedelivery},
+		{"LogFilters", testLogFilters},
+		{"LogPagination", testLogPagination},
+		{"LogTenantIsolation", testLogTenantIsolation},
+		{"LogLimitRequired", testLogLimitRequired},
+		{"MetricAggregations", testMetricAggregations},
+		{"MetricMatchersAndGroups", testMetricMatchersAndGroups},
+		{"MetricRedelivery", testMetricRedelivery},
+		{"MetricRollupMatchesRaw", testMetricRollupMatchesRaw},
+		{"MetricPartialLastMinute", testMetricPartialLastMinute},
+		{"MetricTenantIsolation", testMetricTenantIsolation},
+		{"Stats", testStats},
+		{"StatsTenantIsolation", testStatsTenantIsolation},
+
+		{"Dashboards", testDashboards},
+		{"DashboardTenantIsolation", testDashboardTenantIsolation},
+		{"DashboardIfMatch", testDashboardIfMatch},
+		{"DashboardConcurrentIfMatch", testDashboardConcurrentIfMatch},
+		{"DashboardConcurrentUpdates", testDashboardConcurrentUpdates},
+
+		{"DocumentPutGetList", testDocumentPutGetList},
+		{"DocumentOnlyHigherVersionsReplace", testDocumentOnlyHigherVersionsReplace},
+		{"DocumentDeleteIsAVersionedTombstone", testDocumentDeleteIsAVersionedTombstone},
+		{"DocumentTenantIsolation", testDocumentTenantIsolation},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

@@ -1,37 +1,26 @@
-package main
+package app
 
 import (
 	"errors"
 	"flag"
 	"fmt"
 	"net"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/taskpulse/taskpulse/alerting/channel"
 	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/backend"
 	"github.com/taskpulse/taskpulse/internal/config"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/ratelimit"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
 )
 
-// Service names for --services.
-const (
-	svcIngest   = "ingest"
-	svcWriter   = "writer"
-	svcQuery    = "query"
-	svcStream   = "stream"
-	svcAlerting = "alerting"
-)
-
-var allServices = []string{svcIngest, svcWriter, svcQuery, svcStream, svcAlerting}
-
-// settings is everything serve and migrate read from flags, environment
-// and the config file.
-type settings struct {
+// Settings are everything serve reads from flags, environment and the
+// config file.
+type Settings struct {
 	configFile  string
 	listen      string
 	dataDir     string
@@ -57,12 +46,14 @@ type settings struct {
 	alertChannelAllow []string
 	alertChannelDeny  []string
 
-	limits ratelimit.Config
+	limits  ratelimit.Config
+	backend backend.Flags
 
 	keys auth.Keys
 }
 
-func (s *settings) register(fs *flag.FlagSet) {
+// RegisterFlags adds serve's flags, the backends' included, to fs.
+func (s *Settings) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&s.configFile, "config", "", "YAML file of settings, keyed by flag name")
 	fs.StringVar(&s.listen, "listen", "127.0.0.1:8080", "HTTP address to listen on")
 	fs.StringVar(&s.dataDir, "data-dir", "./data", "directory of the embedded bus and DuckDB store")
@@ -112,9 +103,12 @@ func (s *settings) register(fs *flag.FlagSet) {
 	})
 	fs.DurationVar(&s.shutdownGrace, "shutdown-grace", 30*time.Second, "how long a stop waits for in-flight work")
 	fs.StringVar(&s.otlpEndpoint, "otlp-endpoint", "", "base URL of an OTLP/HTTP collector to export spans to, such as http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT, else no export)")
+	s.backend.RegisterFlags(fs)
 }
 
-func (s *settings) parse(fs *flag.FlagSet, args []string) error {
+// Parse reads args, the environment and the config file into s, and
+// checks the result.
+func (s *Settings) Parse(fs *flag.FlagSet, args []string) error {
 	if err := config.Parse(fs, args, "config"); err != nil {
 		return err
 	}
@@ -129,10 +123,13 @@ func (s *settings) parse(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	s.keys = keys
-	return s.validate()
+	if err := s.validate(); err != nil {
+		return err
+	}
+	return s.backend.Validate()
 }
 
-func (s *settings) validate() error {
+func (s *Settings) validate() error {
 	host, _, err := net.SplitHostPort(s.listen)
 	if err != nil {
 		return fmt.Errorf("--listen %q: %w", s.listen, err)
@@ -156,14 +153,11 @@ func (s *settings) validate() error {
 	return nil
 }
 
-func (s *settings) tracing() telemetry.TracingConfig {
-	return telemetry.TracingConfig{Endpoint: s.otlpEndpoint, Services: s.services, Version: version()}
+func (s *Settings) tracing() telemetry.TracingConfig {
+	return telemetry.TracingConfig{Endpoint: s.otlpEndpoint, Services: s.services, Version: Version()}
 }
 
-func (s *settings) runs(service string) bool { return slices.Contains(s.services, service) }
-
-func (s *settings) busDir() string    { return filepath.Join(s.dataDir, "bus") }
-func (s *settings) storePath() string { return filepath.Join(s.dataDir, "taskpulse.duckdb") }
+func (s *Settings) runs(service string) bool { return slices.Contains(s.services, service) }
 
 // splitList reads a comma list, dropping blanks.
 func splitList(v string) []string {

@@ -1,10 +1,9 @@
-package ingest
+package promtext
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"math"
+	"mime"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,39 +13,51 @@ import (
 	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/taskpulse/taskpulse/ingest/internal/samples"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// decodePromText parses and validates a body of Prometheus text. It
-// returns an error when the body cannot be parsed, and otherwise every
-// problem, each naming its line.
-func decodePromText(body []byte, now int64) ([]schema.Metric, []schema.FieldError, error) {
-	set, problems, err := parsePromText(body, now)
-	if err != nil {
-		return nil, nil, err
+// IsContentType reports whether a Content-Type names the Prometheus text
+// format. Scrapers send text/plain with version=0.0.4, or no version.
+func IsContentType(contentType string) bool {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "text/plain" {
+		return false
 	}
-	return set.samples, problems, nil
+	v, ok := params["version"]
+	return !ok || v == "0.0.4"
 }
 
-// parsePromText maps a body in the Prometheus text exposition format
-// (version 0.0.4) to samples, the way a Prometheus scrape would store them:
+// Parse maps a body in the Prometheus text exposition format (version
+// 0.0.4) to samples, the way a Prometheus scrape would store them:
 // counters stay counters; gauges and untyped samples are gauges; a summary
 // becomes a gauge per quantile (labelled quantile) plus counters _sum and
 // _count; a histogram becomes counters _bucket (labelled le, cumulative),
-// _sum and _count. A sample without a timestamp is given now.
+// _sum and _count. A sample without a timestamp is given now, in
+// milliseconds.
 //
 // Families come out sorted by name, and samples within one in the order of
 // the body, so that the event ids of the answer line up with something the
 // client can reproduce. The samples are validated as JSON samples are, and
 // a line that would make no sample is refused; each problem names its
-// line.
-func parsePromText(body []byte, now int64) (*sampleSet, []schema.FieldError, error) {
+// line. A body that cannot be parsed at all is an error, a
+// schema.FieldError of the body naming the line.
+func Parse(body []byte, now int64) ([]schema.Metric, []schema.FieldError, error) {
+	set, problems, err := parse(body, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return set.Samples, problems, nil
+}
+
+// parse is Parse, returning the samples with where each came from.
+func parse(body []byte, now int64) (*samples.Set, []schema.FieldError, error) {
 	// Legacy names only: they are the names schema.Metric accepts, and the
 	// parser then reports a bad one with its line.
 	parser := expfmt.NewTextParser(model.LegacyValidation)
 	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
 	if err != nil {
-		return nil, nil, promTextError(err)
+		return nil, nil, parseError(err)
 	}
 	if len(families) == 0 {
 		return nil, nil, schema.FieldError{Field: "body", Reason: "has no samples"}
@@ -56,7 +67,7 @@ func parsePromText(body []byte, now int64) (*sampleSet, []schema.FieldError, err
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	set := &sampleSet{}
+	set := &samples.Set{}
 	summaries := false
 	for _, name := range names {
 		mf := families[name]
@@ -66,36 +77,36 @@ func parsePromText(body []byte, now int64) (*sampleSet, []schema.FieldError, err
 			if m.TimestampMs != nil {
 				ts = m.GetTimestampMs()
 			}
-			sb := sampleBuilder{name: name, labels: promLabels(m.GetLabel()), ts: ts, out: set}
+			sb := samples.Builder{Name: name, Labels: promLabels(m.GetLabel()), TS: ts, Out: set}
 			switch mf.GetType() {
 			case dto.MetricType_COUNTER:
-				sb.add("", schema.KindCounter, m.GetCounter().GetValue(), "", "")
+				sb.Add("", schema.KindCounter, m.GetCounter().GetValue(), "", "")
 			case dto.MetricType_GAUGE:
-				sb.add("", schema.KindGauge, m.GetGauge().GetValue(), "", "")
+				sb.Add("", schema.KindGauge, m.GetGauge().GetValue(), "", "")
 			case dto.MetricType_UNTYPED:
-				sb.add("", schema.KindGauge, m.GetUntyped().GetValue(), "", "")
+				sb.Add("", schema.KindGauge, m.GetUntyped().GetValue(), "", "")
 			case dto.MetricType_SUMMARY:
 				s := m.GetSummary()
-				quantiles := make([]quantile, len(s.GetQuantile()))
+				quantiles := make([]samples.Quantile, len(s.GetQuantile()))
 				for i, q := range s.GetQuantile() {
-					quantiles[i] = quantile{q.GetQuantile(), q.GetValue()}
+					quantiles[i] = samples.Quantile{Q: q.GetQuantile(), V: q.GetValue()}
 				}
 				var count *float64
 				if s.SampleCount != nil {
 					count = proto.Float64(float64(s.GetSampleCount()))
 				}
-				sb.summary(quantiles, s.SampleSum, count)
+				sb.Summary(quantiles, s.SampleSum, count)
 			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
 				h := m.GetHistogram()
-				buckets := make([]bucket, len(h.GetBucket()))
+				buckets := make([]samples.Bucket, len(h.GetBucket()))
 				for i, b := range h.GetBucket() {
-					buckets[i] = bucket{b.GetUpperBound(), float64(b.GetCumulativeCount()) + b.GetCumulativeCountFloat()}
+					buckets[i] = samples.Bucket{LE: b.GetUpperBound(), Count: float64(b.GetCumulativeCount()) + b.GetCumulativeCountFloat()}
 				}
 				var count *float64
 				if h.SampleCount != nil || h.SampleCountFloat != nil {
 					count = proto.Float64(float64(h.GetSampleCount()) + h.GetSampleCountFloat())
 				}
-				sb.histogram(schema.KindCounter, buckets, h.SampleSum, count)
+				sb.Histogram(schema.KindCounter, buckets, h.SampleSum, count)
 			}
 		}
 	}
@@ -103,11 +114,11 @@ func parsePromText(body []byte, now int64) (*sampleSet, []schema.FieldError, err
 	// traced only when it must be: when there is a problem to name, when
 	// some line made no sample, or when a summary's _count must be read
 	// as written.
-	if problems := set.validate(now); len(problems) == 0 && !summaries && sampleLines(body) == len(set.samples)-set.derived {
+	if problems := set.Validate(now); len(problems) == 0 && !summaries && sampleLines(body) == len(set.Samples)-set.Derived {
 		return set, nil, nil
 	}
-	problems := locatePromText(body, set, families)
-	return set, append(problems, set.validate(now)...), nil
+	problems := locate(body, set, families)
+	return set, append(problems, set.Validate(now)...), nil
 }
 
 // sampleLines counts the lines of Prometheus text that are not comments
@@ -128,8 +139,8 @@ func sampleLines(body []byte) int {
 	return n
 }
 
-// promTextError words a parse error with its line, as a body error.
-func promTextError(err error) error {
+// parseError words a parse error with its line, as a body error.
+func parseError(err error) error {
 	var pe expfmt.ParseError
 	if errors.As(err, &pe) {
 		return schema.FieldError{Index: pe.Line, Field: "body", Reason: "is not valid Prometheus text: line " + strconv.Itoa(pe.Line) + ": " + pe.Msg}
@@ -164,13 +175,13 @@ type series struct {
 	next  int
 }
 
-// locatePromText traces every sample back to the line it was read from,
+// locate traces every sample back to the line it was read from,
 // for its errors, and gives it the value written there: expfmt turns a
 // summary's _count into an unsigned integer, and so reads -2 or NaN as
 // some other number. It refuses the lines that made no sample, which
 // expfmt drops without a word: a summary's sample without a quantile, a
 // histogram's without an le, a series' _sum or _count given twice.
-func locatePromText(body []byte, set *sampleSet, families map[string]*dto.MetricFamily) []schema.FieldError {
+func locate(body []byte, set *samples.Set, families map[string]*dto.MetricFamily) []schema.FieldError {
 	bySeries := map[string]*series{}
 	var lines []*promLine
 	for n, text := range strings.Split(string(body), "\n") {
@@ -198,21 +209,21 @@ func locatePromText(body []byte, set *sampleSet, families map[string]*dto.Metric
 		}
 		return l
 	}
-	for i := range set.samples {
-		m := &set.samples[i]
+	for i := range set.Samples {
+		m := &set.Samples[i]
 		l := next(seriesKeyOf(m.Name, m.Labels, ""), true)
 		if base, ok := strings.CutSuffix(m.Name, "_bucket"); ok && l == nil {
 			// expfmt takes a bucket written without _bucket, and the
 			// +Inf bucket a histogram left implicit comes from its _count.
 			if l = next(seriesKeyOf(base, m.Labels, ""), true); l == nil && m.Labels[model.BucketLabel] == "+Inf" {
 				if l = next(seriesKeyOf(base+"_count", m.Labels, model.BucketLabel), false); l != nil {
-					set.from[i].line = l.n
+					set.From[i].Line = l.n
 				}
 				continue
 			}
 		}
 		if l != nil {
-			set.from[i].line, m.Value = l.n, l.value
+			set.From[i].Line, m.Value = l.n, l.value
 		}
 	}
 	var problems []schema.FieldError
@@ -379,7 +390,7 @@ func seriesKey(name string, pairs ...string) string {
 		k, v := pairs[i], pairs[i+1]
 		if k == model.BucketLabel || k == model.QuantileLabel {
 			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				v = formatFloat(f)
+				v = samples.FormatFloat(f)
 			}
 		}
 		kv = append(kv, k+"\xff"+v)
@@ -397,139 +408,4 @@ func seriesKeyOf(name string, labels map[string]string, skip string) string {
 		}
 	}
 	return seriesKey(name, pairs...)
-}
-
-// quantile is one quantile of a summary.
-type quantile struct{ q, v float64 }
-
-// bucket is one histogram bucket: the count of observations up to le.
-type bucket struct{ le, count float64 }
-
-// sampleSet is the samples of one request, and where each came from.
-type sampleSet struct {
-	samples []schema.Metric
-	from    []origin
-	derived int // samples made from no line of their own: implicit +Inf buckets
-}
-
-// origin is where in its request a sample came from, for its errors: a
-// line of Prometheus text, or an OTLP data point.
-type origin struct {
-	line int // Prometheus text, from 1
-	// An OTLP data point: the indexes of its resource, scope, metric and
-	// point, and its metric's data field.
-	resource, scope, metric, point int
-	data                           string
-}
-
-func (o origin) String() string {
-	if o.data == "" {
-		return "line " + strconv.Itoa(o.line)
-	}
-	return fmt.Sprintf("resourceMetrics[%d].scopeMetrics[%d].metrics[%d].%s.dataPoints[%d]", o.resource, o.scope, o.metric, o.data, o.point)
-}
-
-// validate checks every sample with schema.Metric.Validate, as JSON samples
-// are checked. A problem names the sample's line or data point, and the
-// series, which the sample's position alone would not tell; for
-// Prometheus text its index is the line.
-func (set *sampleSet) validate(now int64) []schema.FieldError {
-	var problems []schema.FieldError
-	for i := range set.samples {
-		for _, e := range set.samples[i].Validate(now) {
-			e.Index = i
-			if set.from[i].data == "" {
-				e.Index = set.from[i].line
-			}
-			e.Reason += " (" + set.from[i].String() + ", sample of " + set.samples[i].Name + ")"
-			problems = append(problems, e)
-		}
-	}
-	return problems
-}
-
-// sampleBuilder appends the samples of one series (a name and its labels at
-// one time) to out, expanding summaries and histograms as Prometheus does.
-// The Prometheus text and OTLP adapters share it so that a histogram reads
-// the same whichever way it came.
-type sampleBuilder struct {
-	name   string
-	labels map[string]string
-	ts     int64
-	unit   string
-	taskID string
-	from   origin
-	out    *sampleSet
-}
-
-// add appends one sample named name+suffix, with the extra label k=v when k
-// is set. Every value is kept, NaN included, for validation to judge: a
-// value left out here would be a sample dropped without a word.
-func (sb *sampleBuilder) add(suffix string, kind schema.MetricKind, v float64, k, lv string) {
-	labels := sb.labels
-	if k != "" {
-		labels = make(map[string]string, len(sb.labels)+1)
-		for lk, lv := range sb.labels {
-			labels[lk] = lv
-		}
-		labels[k] = lv
-	}
-	taskID := sb.taskID
-	if taskID == "" {
-		taskID = labels["task_id"]
-	}
-	sb.out.samples = append(sb.out.samples, schema.Metric{
-		Name: sb.name + suffix, Kind: kind, Value: v, Unit: sb.unit,
-		Labels: labels, Timestamp: sb.ts, TaskID: taskID,
-	})
-	sb.out.from = append(sb.out.from, sb.from)
-}
-
-// summary appends a gauge per quantile, and the counters _sum and _count
-// when the client sent them.
-func (sb *sampleBuilder) summary(quantiles []quantile, sum, count *float64) {
-	for _, q := range quantiles {
-		sb.add("", schema.KindGauge, q.v, model.QuantileLabel, formatFloat(q.q))
-	}
-	if sum != nil {
-		sb.add("_sum", schema.KindCounter, *sum, "", "")
-	}
-	if count != nil {
-		sb.add("_count", schema.KindCounter, *count, "", "")
-	}
-}
-
-// histogram appends the cumulative buckets with their le label, the +Inf
-// bucket when the client left it implicit, and _sum and _count when the
-// client sent them, all of one kind: counters, as Prometheus has them,
-// unless the values are not running totals.
-func (sb *sampleBuilder) histogram(kind schema.MetricKind, buckets []bucket, sum, count *float64) {
-	inf := false
-	for _, b := range buckets {
-		sb.add("_bucket", kind, b.count, model.BucketLabel, formatFloat(b.le))
-		inf = inf || math.IsInf(b.le, +1)
-	}
-	if !inf && count != nil {
-		sb.add("_bucket", kind, *count, model.BucketLabel, formatFloat(math.Inf(+1)))
-		sb.out.derived++
-	}
-	if sum != nil {
-		sb.add("_sum", kind, *sum, "", "")
-	}
-	if count != nil {
-		sb.add("_count", kind, *count, "", "")
-	}
-}
-
-// formatFloat writes a bound or a quantile as client_golang's text output
-// does, so that le="0.25" and quantile="0.99" read the same as on the
-// client's own /metrics page.
-func formatFloat(f float64) string {
-	switch {
-	case math.IsInf(f, +1):
-		return "+Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
 }

@@ -1,10 +1,7 @@
-package ingest
+package promtext
 
 import (
 	"bytes"
-	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"testing"
 
@@ -15,35 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/taskpulse/taskpulse/ingest/internal/ingesttest"
 	"github.com/taskpulse/taskpulse/schema"
 )
-
-const testNow = int64(1_700_000_000_000)
-
-// row writes a sample on one line, labels sorted, for exact comparison.
-func row(m schema.Metric) string {
-	keys := slices.Sorted(maps.Keys(m.Labels))
-	pairs := make([]string, len(keys))
-	for i, k := range keys {
-		pairs[i] = k + "=" + m.Labels[k]
-	}
-	s := fmt.Sprintf("%s %s{%s} %g @%d", m.Kind, m.Name, strings.Join(pairs, ","), m.Value, m.Timestamp)
-	if m.Unit != "" {
-		s += " unit=" + m.Unit
-	}
-	if m.TaskID != "" {
-		s += " task=" + m.TaskID
-	}
-	return s
-}
-
-func rows(samples []schema.Metric) []string {
-	out := make([]string, len(samples))
-	for i, m := range samples {
-		out[i] = row(m)
-	}
-	return out
-}
 
 // promTextFrom gathers reg and writes it as client_golang serves it.
 func promTextFrom(t *testing.T, reg *prometheus.Registry, stamp map[string]int64) []byte {
@@ -81,7 +52,7 @@ func TestParsePromTextFromClientGolang(t *testing.T) {
 	size.Observe(100)
 
 	body := promTextFrom(t, reg, map[string]int64{"queue_depth": 1_699_999_999_000})
-	set, problems, err := parsePromText(body, testNow)
+	set, problems, err := parse(body, ingesttest.Now)
 	require.NoError(t, err, string(body))
 	require.Empty(t, problems)
 	require.Equal(t, []string{
@@ -96,25 +67,25 @@ func TestParsePromTextFromClientGolang(t *testing.T) {
 		"counter step_seconds_bucket{le=+Inf} 3 @1700000000000",
 		"counter step_seconds_sum{} 3.55 @1700000000000",
 		"counter step_seconds_count{} 3 @1700000000000",
-	}, rows(set.samples))
-	require.Empty(t, set.validate(testNow))
+	}, ingesttest.Rows(set.Samples))
+	require.Empty(t, set.Validate(ingesttest.Now))
 	// Every sample names its own line, the implicit +Inf bucket its _count's.
 	lines := strings.Split(string(body), "\n")
-	for i, m := range set.samples {
-		line := lines[set.from[i].line-1]
+	for i, m := range set.Samples {
+		line := lines[set.From[i].Line-1]
 		require.True(t, strings.HasPrefix(line, m.Name) || strings.HasPrefix(line, m.Name[:len(m.Name)-len("bucket")]+"count"), "%s from %q", m.Name, line)
 	}
 }
 
 func TestParsePromTextUntypedAndErrors(t *testing.T) {
-	set, problems, err := parsePromText([]byte("# a comment\nrequests{path=\"/a\"} 7 1699999999123\n"), testNow)
+	set, problems, err := parse([]byte("# a comment\nrequests{path=\"/a\"} 7 1699999999123\n"), ingesttest.Now)
 	require.NoError(t, err)
 	require.Empty(t, problems)
-	require.Equal(t, []string{"gauge requests{path=/a} 7 @1699999999123"}, rows(set.samples))
+	require.Equal(t, []string{"gauge requests{path=/a} 7 @1699999999123"}, ingesttest.Rows(set.Samples))
 
 	f := func(body, wantReason string) {
 		t.Helper()
-		_, _, err := parsePromText([]byte(body), testNow)
+		_, _, err := parse([]byte(body), ingesttest.Now)
 		var fe schema.FieldError
 		require.ErrorAs(t, err, &fe, body)
 		require.Equal(t, "body", fe.Field)
@@ -147,11 +118,11 @@ func TestParsePromTextNamesLines(t *testing.T) {
 		"# TYPE h histogram\n" +
 		"h_bucket{le=\"0.50\"} 1\n" +
 		"h{le=\"1e0\"} 2\n")
-	set, problems, err := parsePromText(body, testNow)
+	set, problems, err := parse(body, ingesttest.Now)
 	require.NoError(t, err)
 	require.Empty(t, problems)
 	// A clean body is traced to its lines only when asked.
-	require.Empty(t, locatePromText(body, set, promFamilies(t, body)))
+	require.Empty(t, locate(body, set, promFamilies(t, body)))
 	// Only what was sent: no _sum, no _count, no +Inf bucket made from
 	// a count the body does not have.
 	require.Equal(t, []string{
@@ -160,16 +131,16 @@ func TestParsePromTextNamesLines(t *testing.T) {
 		"counter a{y=z} 3 @1700000000000",
 		"counter h_bucket{le=0.5} 1 @1700000000000",
 		"counter h_bucket{le=1} 2 @1700000000000",
-	}, rows(set.samples))
+	}, ingesttest.Rows(set.Samples))
 	var lines []int
-	for _, o := range set.from {
-		lines = append(lines, o.line)
+	for _, o := range set.From {
+		lines = append(lines, o.Line)
 	}
 	require.Equal(t, []int{3, 4, 5, 7, 8}, lines)
 
 	f := func(body string, want schema.FieldError) {
 		t.Helper()
-		_, problems, err := parsePromText([]byte(body), testNow)
+		_, problems, err := parse([]byte(body), ingesttest.Now)
 		require.NoError(t, err, body)
 		require.Len(t, problems, 1, "%s: %v", body, problems)
 		require.Equal(t, want.Index, problems[0].Index, body)
@@ -192,14 +163,14 @@ func FuzzParsePromText(f *testing.F) {
 	f.Add("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\nh_bucket 4\n")
 	f.Add("# HELP x_sum a\nx_sum 1\n# TYPE x summary\nx_count 2\n")
 	f.Fuzz(func(t *testing.T, body string) {
-		set, problems, err := parsePromText([]byte(body), testNow)
+		set, problems, err := parse([]byte(body), ingesttest.Now)
 		if err != nil || len(problems) > 0 {
 			return
 		}
-		require.Empty(t, locatePromText([]byte(body), set, promFamilies(t, []byte(body))), body)
+		require.Empty(t, locate([]byte(body), set, promFamilies(t, []byte(body))), body)
 		lines := strings.Split(body, "\n")
-		for i, m := range set.samples {
-			n := set.from[i].line
+		for i, m := range set.Samples {
+			n := set.From[i].Line
 			require.True(t, n >= 1 && n <= len(lines), "sample %s of no line in %q", m.Name, body)
 		}
 	})

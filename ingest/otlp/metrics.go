@@ -1,56 +1,42 @@
-package ingest
+package otlp
 
 import (
 	"strings"
 
-	"github.com/gofiber/fiber/v2"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 
-	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/ingest/internal/samples"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// postOTLPMetrics takes an OTLP/HTTP metrics export.
-func (s *Service) postOTLPMetrics(c *fiber.Ctx) error {
-	encoding, err := otlpEncoding(c.Get(fiber.HeaderContentType))
-	if err != nil {
-		return err
-	}
+// Metrics decodes an export of metrics in encoding, maps its data points
+// to samples and checks them as JSON samples are checked, with what OTLP
+// itself requires of its points. now, in milliseconds, is the time of a
+// point without one and the time validation judges by.
+//
+// The error is a schema.FieldError of the body when the body is not OTLP
+// in its encoding, and a KeyError when a key is refused. Each problem
+// names its point's place in the export. An export without data points is
+// no samples and no error.
+func Metrics(encoding string, body []byte, now int64) ([]schema.Metric, []schema.FieldError, error) {
 	var req metricspb.MetricsData
-	ignored, err := unmarshalOTLP(encoding, c.Body(), &req)
+	ignored, err := unmarshal(encoding, body, &req)
 	if err != nil {
-		return s.otlpUnreadable(schema.TopicMetrics, encoding, err)
+		return nil, nil, err
 	}
-	now := s.now()
-	samples, problems := decodeOTLPMetrics(&req, now.UnixMilli())
+	set, problems := dataPoints(&req, now)
+	problems = append(problems, set.Validate(now)...)
 	if len(problems) > 0 {
-		return s.invalid(schema.TopicMetrics, len(samples), problems)
+		return set.Samples, problems, nil
 	}
-	if len(samples) == 0 {
-		return s.otlpNothing(c, schema.TopicMetrics, encoding, ignored, "data points")
+	if len(set.Samples) == 0 {
+		return nil, nil, nothing(ignored, "data points")
 	}
-	recs, _, err := s.stampMetrics(c.UserContext(), samples, auth.Tenant(c), now)
-	if err != nil {
-		return err
-	}
-	if err := s.limit(c, schema.TopicMetrics, len(recs)); err != nil {
-		return err
-	}
-	if err := s.publish(c.UserContext(), schema.TopicMetrics, recs); err != nil {
-		return err
-	}
-	return otlpSuccess(c, encoding)
+	return set.Samples, nil, nil
 }
 
-// decodeOTLPMetrics maps an export to samples and checks them as JSON
-// samples are checked, with what OTLP itself requires of its points.
-func decodeOTLPMetrics(req *metricspb.MetricsData, now int64) ([]schema.Metric, []schema.FieldError) {
-	set, problems := otlpMetrics(req, now)
-	return set.samples, append(problems, set.validate(now)...)
-}
-
-// otlpMetrics maps every data point of an export to samples, the way
+// dataPoints maps every data point of an export to samples, the way
 // Prometheus' OTLP receiver does, so that a series reads the same whether
 // it was scraped or pushed:
 //
@@ -71,51 +57,51 @@ func decodeOTLPMetrics(req *metricspb.MetricsData, now int64) ([]schema.Metric, 
 // without a value, a monotonic sum below zero, histogram buckets that do
 // not match their bounds or their count) is a problem of its first
 // sample, so that the request is refused rather than stored as 0.
-func otlpMetrics(req *metricspb.MetricsData, now int64) (*sampleSet, []schema.FieldError) {
-	set := &sampleSet{}
+func dataPoints(req *metricspb.MetricsData, now int64) (*samples.Set, []schema.FieldError) {
+	set := &samples.Set{}
 	var problems []schema.FieldError
 	for ri, rm := range req.GetResourceMetrics() {
 		resource := rm.GetResource().GetAttributes()
 		for si, sm := range rm.GetScopeMetrics() {
 			base := scopeAttrs(resource, sm.GetScope())
 			for mi, m := range sm.GetMetrics() {
-				problems = appendOTLPMetric(set, problems, m, base, origin{resource: ri, scope: si, metric: mi}, now)
+				problems = appendMetric(set, problems, m, base, samples.Origin{Resource: ri, Scope: si, Metric: mi}, now)
 			}
 		}
 	}
 	return set, problems
 }
 
-func appendOTLPMetric(set *sampleSet, problems []schema.FieldError, m *metricspb.Metric, base attrs, at origin, now int64) []schema.FieldError {
+func appendMetric(set *samples.Set, problems []schema.FieldError, m *metricspb.Metric, base attrs, at samples.Origin, now int64) []schema.FieldError {
 	name := promName(m.GetName())
 	var first int
-	point := func(attributes attrsSource, i int, timeNano uint64) *sampleBuilder {
+	point := func(attributes attrsSource, i int, timeNano uint64) *samples.Builder {
 		a := base.clone()
 		a.add(attributes.GetAttributes())
 		from := at
-		from.point = i
-		first = len(set.samples)
-		return &sampleBuilder{name: name, labels: labelsOrNil(a), ts: pointTime(timeNano, now), unit: m.GetUnit(), from: from, out: set}
+		from.Point = i
+		first = len(set.Samples)
+		return &samples.Builder{Name: name, Labels: labelsOrNil(a), TS: pointTime(timeNano, now), Unit: m.GetUnit(), From: from, Out: set}
 	}
-	refuse := func(sb *sampleBuilder, field, reason string) {
-		problems = append(problems, schema.FieldError{Index: first, Field: field, Reason: reason + " (" + sb.from.String() + ")"})
+	refuse := func(sb *samples.Builder, field, reason string) {
+		problems = append(problems, schema.FieldError{Index: first, Field: field, Reason: reason + " (" + sb.From.String() + ")"})
 	}
 	switch d := m.GetData().(type) {
 	case *metricspb.Metric_Gauge:
-		at.data = "gauge"
+		at.Data = "gauge"
 		for i, p := range d.Gauge.GetDataPoints() {
 			if noValue(p.GetFlags()) {
 				continue
 			}
 			sb := point(p, i, p.GetTimeUnixNano())
 			v, ok := numberValue(p)
-			sb.add("", schema.KindGauge, v, "", "")
+			sb.Add("", schema.KindGauge, v, "", "")
 			if !ok {
 				refuse(sb, "value", "is required")
 			}
 		}
 	case *metricspb.Metric_Sum:
-		at.data = "sum"
+		at.Data = "sum"
 		monotonic := d.Sum.GetIsMonotonic()
 		kind := schema.KindGauge
 		if monotonic && cumulative(d.Sum.GetAggregationTemporality()) {
@@ -127,7 +113,7 @@ func appendOTLPMetric(set *sampleSet, problems []schema.FieldError, m *metricspb
 			}
 			sb := point(p, i, p.GetTimeUnixNano())
 			v, ok := numberValue(p)
-			sb.add("", kind, v, "", "")
+			sb.Add("", kind, v, "", "")
 			switch {
 			case !ok:
 				refuse(sb, "value", "is required")
@@ -138,7 +124,7 @@ func appendOTLPMetric(set *sampleSet, problems []schema.FieldError, m *metricspb
 			}
 		}
 	case *metricspb.Metric_Histogram:
-		at.data = "histogram"
+		at.Data = "histogram"
 		kind := runningKind(d.Histogram.GetAggregationTemporality())
 		for i, p := range d.Histogram.GetDataPoints() {
 			if noValue(p.GetFlags()) {
@@ -146,13 +132,13 @@ func appendOTLPMetric(set *sampleSet, problems []schema.FieldError, m *metricspb
 			}
 			sb := point(p, i, p.GetTimeUnixNano())
 			count := float64(p.GetCount())
-			sb.histogram(kind, otlpBuckets(p), p.Sum, &count)
+			sb.Histogram(kind, histogramBuckets(p), p.Sum, &count)
 			if field, reason := badBuckets(p); field != "" {
 				refuse(sb, field, reason)
 			}
 		}
 	case *metricspb.Metric_ExponentialHistogram:
-		at.data = "exponentialHistogram"
+		at.Data = "exponentialHistogram"
 		kind := runningKind(d.ExponentialHistogram.GetAggregationTemporality())
 		for i, p := range d.ExponentialHistogram.GetDataPoints() {
 			if noValue(p.GetFlags()) {
@@ -160,23 +146,23 @@ func appendOTLPMetric(set *sampleSet, problems []schema.FieldError, m *metricspb
 			}
 			sb := point(p, i, p.GetTimeUnixNano())
 			if p.Sum != nil {
-				sb.add("_sum", kind, p.GetSum(), "", "")
+				sb.Add("_sum", kind, p.GetSum(), "", "")
 			}
-			sb.add("_count", kind, float64(p.GetCount()), "", "")
+			sb.Add("_count", kind, float64(p.GetCount()), "", "")
 		}
 	case *metricspb.Metric_Summary:
-		at.data = "summary"
+		at.Data = "summary"
 		for i, p := range d.Summary.GetDataPoints() {
 			if noValue(p.GetFlags()) {
 				continue
 			}
-			quantiles := make([]quantile, len(p.GetQuantileValues()))
+			quantiles := make([]samples.Quantile, len(p.GetQuantileValues()))
 			for i, q := range p.GetQuantileValues() {
-				quantiles[i] = quantile{q.GetQuantile(), q.GetValue()}
+				quantiles[i] = samples.Quantile{Q: q.GetQuantile(), V: q.GetValue()}
 			}
 			sb := point(p, i, p.GetTimeUnixNano())
 			sum, count := p.GetSum(), float64(p.GetCount())
-			sb.summary(quantiles, &sum, &count)
+			sb.Summary(quantiles, &sum, &count)
 		}
 	}
 	return problems
@@ -187,18 +173,18 @@ type attrsSource interface {
 	GetAttributes() []*commonpb.KeyValue
 }
 
-// otlpBuckets turns a histogram point's per-bucket counts into cumulative
+// histogramBuckets turns a histogram point's per-bucket counts into cumulative
 // ones with their upper bounds; the last bucket, above every bound, is +Inf
 // and left to histogram, which adds it from the count.
-func otlpBuckets(p *metricspb.HistogramDataPoint) []bucket {
+func histogramBuckets(p *metricspb.HistogramDataPoint) []samples.Bucket {
 	bounds, counts := p.GetExplicitBounds(), p.GetBucketCounts()
-	buckets := make([]bucket, 0, len(bounds))
+	buckets := make([]samples.Bucket, 0, len(bounds))
 	var cum float64
 	for i, le := range bounds {
 		if i < len(counts) {
 			cum += float64(counts[i])
 		}
-		buckets = append(buckets, bucket{le: le, count: cum})
+		buckets = append(buckets, samples.Bucket{LE: le, Count: cum})
 	}
 	return buckets
 }
@@ -252,7 +238,7 @@ func noValue(flags uint32) bool {
 }
 
 func pointTime(timeNano uint64, now int64) int64 {
-	if ms := otlpMillis(timeNano); ms != 0 {
+	if ms := millis(timeNano); ms != 0 {
 		return ms
 	}
 	return now

@@ -1,8 +1,7 @@
-package main
+package querybench
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,73 +9,105 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
-	"os"
-	"reflect"
 	"slices"
 	"sync"
 	"time"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
-	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
-
 	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/backend"
+	"github.com/taskpulse/taskpulse/internal/datagen"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// querybench times the queries the query API and alerting send to a
-// store most, on a data set such as datagen makes, and beside each the
-// same SQL run directly on the store: what the store adds over its
-// database is the ratio of the two. It then evaluates many metric and log
-// alert rules once each, as the alerting service does at the end of a
-// rule interval, and prints evaluations per second.
+// Config says what to query and how often.
+type Config struct {
+	Dataset     datagen.Dataset
+	Tenant      string
+	Runs        int
+	Warmup      int
+	TimeLimit   time.Duration
+	Rules       int
+	Concurrency int
+
+	// endSet is whether --end was given; else the data ends at the newest
+	// task update in the store.
+	endSet bool
+}
+
+// RegisterFlags adds querybench's flags, the data set's included.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.Dataset.RegisterFlags(fs)
+	end := fs.Lookup("end")
+	end.Usage = "end of the data, unix ms or RFC 3339 (default the newest task update in the store)"
+	end.Value = setValue{end.Value, &c.endSet}
+	fs.StringVar(&c.Tenant, "tenant", auth.DefaultTenant, "tenant to query")
+	fs.IntVar(&c.Runs, "runs", 50, "timed runs of each query")
+	fs.IntVar(&c.Warmup, "warmup", 2, "untimed runs of each query before")
+	fs.DurationVar(&c.TimeLimit, "time-limit", time.Minute, "how long the runs of one query, or the rule evaluations, may go on once they have 5 timings")
+	fs.IntVar(&c.Rules, "alert-rules", 1000, "metric_threshold and error_log_rate rules to evaluate (0 skips)")
+	fs.IntVar(&c.Concurrency, "alert-concurrency", 8, "rule evaluations at once")
+}
+
+// setValue notes that its flag was set.
+type setValue struct {
+	flag.Value
+	set *bool
+}
+
+// String answers for a zero setValue too, as the flag package asks one
+// when printing defaults.
+func (v setValue) String() string {
+	if v.Value == nil {
+		return ""
+	}
+	return v.Value.String()
+}
+
+func (v setValue) Set(s string) error {
+	*v.set = true
+	return v.Value.Set(s)
+}
+
+// Validate checks the data set and the counts.
+func (c *Config) Validate() error {
+	if err := c.Dataset.Validate(); err != nil {
+		return err
+	}
+	if c.Runs <= 0 || c.Warmup < 0 || c.Rules < 0 || c.Concurrency <= 0 {
+		return errors.New("--runs and --alert-concurrency must be positive, --warmup and --alert-rules not negative")
+	}
+	return nil
+}
+
+// Run times the queries the query API and alerting send to a store most,
+// on a data set such as datagen makes, and beside each the same SQL run
+// directly on the store: what the store adds over its database is the
+// ratio of the two. It then evaluates many metric and log alert rules
+// once each, as the alerting service does at the end of a rule interval,
+// and prints evaluations per second.
 //
 // The direct SQL is exactly what the store sent, captured through the
 // store's query log with its arguments, and run again on the same
-// database: on ClickHouse over a connection of its own, on DuckDB
-// through database/sql on the store's own database instance. Store and
-// direct runs alternate, so that both see the same load on a shared
-// machine.
-func querybench(ctx context.Context, args []string) error {
-	return runQuerybench(ctx, args, os.Stdout)
-}
-
-func runQuerybench(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("querybench", flag.ContinueOnError)
-	var f benchFlags
-	f.register(fs)
-	fs.Lookup("end").Usage = "end of the data, unix ms or RFC 3339 (default the newest task update in the store)"
-	tenant := fs.String("tenant", auth.DefaultTenant, "tenant to query")
-	runs := fs.Int("runs", 50, "timed runs of each query")
-	warmup := fs.Int("warmup", 2, "untimed runs of each query before")
-	limit := fs.Duration("time-limit", time.Minute, "how long the runs of one query, or the rule evaluations, may go on once they have 5 timings")
-	nRules := fs.Int("alert-rules", 1000, "metric_threshold and error_log_rate rules to evaluate (0 skips)")
-	concurrency := fs.Int("alert-concurrency", 8, "rule evaluations at once")
-	if err := f.parse(fs, args); err != nil {
-		return err
-	}
-	if *runs <= 0 || *warmup < 0 || *nRules < 0 || *concurrency <= 0 {
-		return errors.New("--runs and --alert-concurrency must be positive, --warmup and --alert-rules not negative")
-	}
-	endSet := false
-	fs.Visit(func(fl *flag.Flag) { endSet = endSet || fl.Name == "end" })
-
+// database (see backend.Direct). Store and direct runs alternate, so that
+// both see the same load on a shared machine.
+func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	capture := &sqlCapture{}
-	st, err := f.open(ctx, capture.add)
+	be, err := cfg.Dataset.Open(ctx, capture.add, true)
 	if err != nil {
 		return err
 	}
-	b, err := newBench(ctx, st, &f, *tenant, endSet)
+	b, err := newBench(ctx, be, &cfg)
 	if err != nil {
-		st.Close()
+		be.Close()
 		return err
 	}
-	b.runs, b.warmup, b.limit = *runs, *warmup, *limit
-	fmt.Fprintf(out, "querybench: %s, tenant %q, %s to %s, %d runs each after %d warm-up\n", f.storeName(), b.tenant,
+	b.runs, b.warmup, b.limit = cfg.Runs, cfg.Warmup, cfg.TimeLimit
+	fmt.Fprintf(out, "querybench: %s, tenant %q, %s to %s, %d runs each after %d warm-up\n", be.StoreName, b.tenant,
 		time.UnixMilli(b.from).UTC().Format(time.RFC3339), time.UnixMilli(b.to).UTC().Format(time.RFC3339), b.runs, b.warmup)
 	queries := b.queries()
-	rules, err := b.timeAll(ctx, &f, queries, capture, *nRules, *concurrency)
-	if cerr := st.Close(); err == nil {
+	rules, err := b.timeAll(ctx, be.Direct, queries, capture, cfg.Rules, cfg.Concurrency)
+	if cerr := be.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -89,12 +120,19 @@ func runQuerybench(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// bench is one run's store, the signals it keeps, and what is queried.
+// QueryNames are the names of the queries Run times, in order, for data
+// spanning days.
+func QueryNames(days int) []string {
+	var names []string
+	for _, q := range (&bench{days: days, to: 30 * 86_400_000}).queries() {
+		names = append(names, q.name)
+	}
+	return names
+}
+
+// bench is one run's store and what is queried.
 type bench struct {
 	st       store.Store
-	logs     store.LogStore    // nil when the store keeps no logs
-	series   store.MetricStore // nil when it keeps no metrics
-	stats    store.StatsStore  // nil when it computes no statistics
 	tenant   string
 	from, to int64
 	days     int
@@ -108,40 +146,37 @@ type bench struct {
 // whatever the time limit.
 const minTimings = 5
 
-func newBench(ctx context.Context, st store.Store, f *benchFlags, tenant string, endSet bool) (*bench, error) {
-	b := &bench{st: st, tenant: tenant, days: f.days}
-	b.logs, _ = st.(store.LogStore)
-	b.series, _ = st.(store.MetricStore)
-	b.stats, _ = st.(store.StatsStore)
-	newest, err := st.Tasks(ctx, store.TaskFilter{Tenant: tenant, Limit: 100})
+func newBench(ctx context.Context, be *backend.Backends, cfg *Config) (*bench, error) {
+	st, d := be.Store, &cfg.Dataset
+	b := &bench{st: st, tenant: cfg.Tenant, days: d.Days}
+	newest, err := st.Tasks(ctx, store.TaskFilter{Tenant: cfg.Tenant, Limit: 100})
 	if err != nil {
 		return nil, err
 	}
 	if len(newest) == 0 {
-		return nil, fmt.Errorf("tenant %q has no tasks in %s: run datagen first", tenant, f.storeName())
+		return nil, fmt.Errorf("tenant %q has no tasks in %s: run datagen first", cfg.Tenant, be.StoreName)
 	}
-	if !endSet {
-		f.end = time.UnixMilli(newest[0].UpdatedAt + 1)
+	if !cfg.endSet {
+		d.End = time.UnixMilli(newest[0].UpdatedAt + 1)
 	}
-	b.from, b.to = f.from(), f.end.UnixMilli()
+	b.from, b.to = d.From(), d.End.UnixMilli()
 	top := slices.MaxFunc(newest, func(a, c store.Task) int { return int(a.Events - c.Events) })
 	b.taskID = top.TaskID
 	return b, nil
 }
 
-// timeAll times every query the store can answer, then evaluates the
-// alert rules.
-func (b *bench) timeAll(ctx context.Context, f *benchFlags, queries []benchQuery, capture *sqlCapture, nRules, concurrency int) (*ruleResults, error) {
-	direct, closer, err := openDirect(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	defer closer.Close()
-	for i := range queries {
-		if queries[i].run == nil {
-			continue
+// timeAll times every query, then evaluates the alert rules.
+func (b *bench) timeAll(ctx context.Context, direct backend.Direct, queries []benchQuery, capture *sqlCapture, nRules, concurrency int) (*ruleResults, error) {
+	run := func(q *benchQuery) error {
+		for _, stmt := range q.captured {
+			if err := direct.Drain(ctx, stmt.query, stmt.args); err != nil {
+				return err
+			}
 		}
-		if err := b.time(ctx, &queries[i], direct, capture); err != nil {
+		return nil
+	}
+	for i := range queries {
+		if err := b.time(ctx, &queries[i], run, capture); err != nil {
 			return nil, err
 		}
 	}
@@ -158,8 +193,7 @@ type sqlStmt struct {
 // their timings.
 type benchQuery struct {
 	name string
-	// run calls the store and says how many items it returned; nil when
-	// the store does not keep what the query reads.
+	// run calls the store and says how many items it returned.
 	run      func(ctx context.Context) (int, error)
 	captured []sqlStmt // the store's statements for it
 	items    int
@@ -246,41 +280,38 @@ func (b *bench) taskList(name string, f store.TaskFilter) benchQuery {
 }
 
 func (b *bench) logSearch(name string, f store.LogFilter) benchQuery {
-	q := benchQuery{name: name}
-	if b.logs != nil {
-		q.run = func(ctx context.Context) (int, error) {
-			logs, err := b.logs.Logs(ctx, f)
+	return benchQuery{
+		name: name,
+		run: func(ctx context.Context) (int, error) {
+			logs, err := b.st.Logs(ctx, f)
 			return len(logs), err
-		}
+		},
 	}
-	return q
 }
 
 func (b *bench) metricSeries(name string, sq store.SeriesQuery) benchQuery {
-	q := benchQuery{name: name}
-	if b.series != nil {
-		q.run = func(ctx context.Context) (int, error) {
-			series, err := b.series.MetricSeries(ctx, sq)
+	return benchQuery{
+		name: name,
+		run: func(ctx context.Context) (int, error) {
+			series, err := b.st.MetricSeries(ctx, sq)
 			points := 0
 			for _, s := range series {
 				points += len(s.Points)
 			}
 			return points, err
-		}
+		},
 	}
-	return q
 }
 
 func (b *bench) statsOverview(name string, from, step int64) benchQuery {
 	sq := store.StatsQuery{Tenant: b.tenant, From: from, To: b.to, Step: step}
-	q := benchQuery{name: name}
-	if b.stats != nil {
-		q.run = func(ctx context.Context) (int, error) {
-			st, err := b.stats.Stats(ctx, sq)
+	return benchQuery{
+		name: name,
+		run: func(ctx context.Context) (int, error) {
+			st, err := b.st.Stats(ctx, sq)
 			return len(st.ByStatus) + len(st.Intervals) + len(st.Types) + len(st.ErrorLogs), err
-		}
+		},
 	}
-	return q
 }
 
 // time captures the statements of one store call, then runs
@@ -320,91 +351,6 @@ func (b *bench) time(ctx context.Context, q *benchQuery, direct func(*benchQuery
 	return nil
 }
 
-// openDirect opens the database under the store and returns what runs a
-// query's SQL on it. The duckdb driver hands a second opening of a file,
-// with the same configuration, the database instance already open, so
-// the direct SQL reads the same buffers as the store.
-func openDirect(ctx context.Context, f *benchFlags) (func(*benchQuery) error, io.Closer, error) {
-	if f.backend.store == storeClickHouse {
-		c := f.backend.clickhouse
-		conn, err := ch.Open(&ch.Options{
-			Addr:        c.Addr,
-			Auth:        ch.Auth{Database: c.Database, Username: c.Username, Password: c.Password},
-			DialTimeout: c.DialTimeout,
-			ReadTimeout: c.ReadTimeout,
-			Compression: &ch.Compression{Method: ch.CompressionLZ4},
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("connect to clickhouse: %w", err)
-		}
-		return func(q *benchQuery) error {
-			return each(q.captured, func(stmt sqlStmt) error { return clickhouseDrain(ctx, conn, stmt.query) })
-		}, conn, nil
-	}
-	db, err := sql.Open("duckdb", f.duckPath())
-	if err != nil {
-		return nil, nil, fmt.Errorf("open duckdb: %w", err)
-	}
-	return func(q *benchQuery) error {
-		return each(q.captured, func(stmt sqlStmt) error { return duckDrain(ctx, db, stmt) })
-	}, db, nil
-}
-
-// each calls f with every statement in turn until one fails.
-func each[T any](stmts []T, f func(T) error) error {
-	for _, stmt := range stmts {
-		if err := f(stmt); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// duckDrain runs one statement and reads every value of every row.
-func duckDrain(ctx context.Context, db *sql.DB, s sqlStmt) error {
-	rows, err := db.QueryContext(ctx, s.query, s.args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	vals := make([]any, len(cols))
-	dest := make([]any, len(cols))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// clickhouseDrain runs one statement as the store sent it and reads every
-// value of every row into its column's type.
-func clickhouseDrain(ctx context.Context, conn ch.Conn, query string) error {
-	rows, err := conn.Query(ctx, query)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	types := rows.ColumnTypes()
-	dest := make([]any, len(types))
-	for i, t := range types {
-		dest[i] = reflect.New(t.ScanType()).Interface()
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
 // sqlCapture keeps the statements the store sends while on.
 type sqlCapture struct {
 	mu    sync.Mutex
@@ -438,10 +384,6 @@ func (c *sqlCapture) stop() []sqlStmt {
 func printQueries(out io.Writer, queries []benchQuery) {
 	fmt.Fprintf(out, "\n%-30s %6s %5s %11s %9s %11s %9s %6s %6s\n", "query", "items", "runs", "store p50", "p99", "direct p50", "p99", "ratio", "p99")
 	for _, q := range queries {
-		if q.run == nil {
-			fmt.Fprintf(out, "%-30s %6s %5s   (this store does not keep what it reads)\n", q.name, "-", "-")
-			continue
-		}
 		sp50, sp99 := percentile(q.store, 0.50), percentile(q.store, 0.99)
 		dp50, dp99 := percentile(q.direct, 0.50), percentile(q.direct, 0.99)
 		fmt.Fprintf(out, "%-30s %6d %5d %9.2fms %7.2fms %9.2fms %7.2fms %6.2f %6.2f\n", q.name, q.items, len(q.store),
@@ -464,14 +406,9 @@ type ruleResults struct {
 	concurrency      int
 	took             time.Duration
 	byKind           map[string][]time.Duration
-	skipped          string // why no rule was evaluated
 }
 
 func (r *ruleResults) print(out io.Writer) {
-	if r.skipped != "" {
-		fmt.Fprintf(out, "\nalert rules: not evaluated: %s\n", r.skipped)
-		return
-	}
 	fmt.Fprintf(out, "\nalert rules: %d of %d evaluated once each, %d at a time, in %s: %.1f evaluations/s\n",
 		r.evaluated, r.rules, r.concurrency, r.took.Round(time.Millisecond), float64(r.evaluated)/r.took.Seconds())
 	for _, kind := range slices.Sorted(maps.Keys(r.byKind)) {
@@ -499,9 +436,6 @@ func (b *bench) evalRules(ctx context.Context, n, concurrency int) (*ruleResults
 	if n == 0 {
 		return nil, nil
 	}
-	if b.series == nil || b.logs == nil {
-		return &ruleResults{skipped: "this store keeps no metrics or no logs"}, nil
-	}
 	rules := b.alertRules(n)
 	slot := b.to - b.to%60_000 // the default rule interval is a minute
 	start := time.Now()
@@ -513,6 +447,7 @@ func (b *bench) evalRules(ctx context.Context, n, concurrency int) (*ruleResults
 }
 
 func (b *bench) alertRules(n int) []alertRule {
+	metrics, taskTypes, sources, sites := datagen.Metrics(), datagen.TaskTypes(), datagen.LogSources(), datagen.Sites()
 	rng := rand.New(rand.NewPCG(1, 2))
 	windows := []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour}
 	aggs := []store.Aggregation{store.AggAvg, store.AggMax, store.AggP95, store.AggLast}
@@ -520,18 +455,18 @@ func (b *bench) alertRules(n int) []alertRule {
 	for i := range rules {
 		window := windows[rng.IntN(len(windows))].Milliseconds()
 		if i%5 < 3 {
-			d := metricDefs[rng.IntN(len(metricDefs))]
-			q := store.SeriesQuery{Tenant: b.tenant, Name: d.name, Agg: aggs[rng.IntN(len(aggs))], Step: window}
-			if d.byHost && rng.IntN(2) == 0 {
+			d := metrics[rng.IntN(len(metrics))]
+			q := store.SeriesQuery{Tenant: b.tenant, Name: d.Name, Agg: aggs[rng.IntN(len(aggs))], Step: window}
+			if d.ByHost && rng.IntN(2) == 0 {
 				q.GroupBy = []string{"host"}
 			}
-			if d.byType && rng.IntN(2) == 0 {
-				q.Matchers = []store.Matcher{{Name: "task_type", Op: store.MatchEqual, Value: taskKinds[rng.IntN(len(taskKinds))].name}}
+			if d.ByType && rng.IntN(2) == 0 {
+				q.Matchers = []store.Matcher{{Name: "task_type", Op: store.MatchEqual, Value: taskTypes[rng.IntN(len(taskTypes))]}}
 			}
 			rules[i] = alertRule{"metric_threshold", func(ctx context.Context, slot int64) error {
 				q := q
 				q.From, q.To = slot-window, slot
-				_, err := b.series.MetricSeries(ctx, q)
+				_, err := b.st.MetricSeries(ctx, q)
 				return err
 			}}
 			continue
@@ -540,15 +475,15 @@ func (b *bench) alertRules(n int) []alertRule {
 		f := store.LogFilter{Tenant: b.tenant, MinLevel: []schema.Level{schema.LevelError, schema.LevelError, schema.LevelWarning, schema.LevelCritical}[rng.IntN(4)],
 			Limit: int(math.Ceil(threshold)) + 2}
 		if rng.IntN(3) == 0 {
-			f.Source = logLines[rng.IntN(len(logLines))].source
+			f.Source = sources[rng.IntN(len(sources))]
 		}
 		if rng.IntN(3) == 0 {
-			f.Attributes = []store.Matcher{{Name: "site", Op: store.MatchEqual, Value: docSites[rng.IntN(len(docSites))]}}
+			f.Attributes = []store.Matcher{{Name: "site", Op: store.MatchEqual, Value: sites[rng.IntN(len(sites))]}}
 		}
 		rules[i] = alertRule{"error_log_rate", func(ctx context.Context, slot int64) error {
 			f := f
 			f.Since, f.Until = slot-window, slot
-			_, err := b.logs.Logs(ctx, f)
+			_, err := b.st.Logs(ctx, f)
 			return err
 		}}
 	}
@@ -592,4 +527,11 @@ func (b *bench) evalAll(ctx context.Context, rules []alertRule, concurrency int,
 	close(next)
 	wg.Wait()
 	return byKind, started, errors.Join(errs...)
+}
+
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))].Round(10 * time.Microsecond)
 }

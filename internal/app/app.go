@@ -1,54 +1,63 @@
-package main
+// Package app is TaskPulse's composition root: it opens the bus and store
+// the chosen services need, builds each service from the table in
+// services.go, mounts them on one HTTP server behind the shared
+// middleware, and stops them in the order that loses nothing.
+package app
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/taskpulse/taskpulse/ingest"
 	"github.com/taskpulse/taskpulse/internal/apidoc"
 	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/backend"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/ratelimit"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
-	"github.com/taskpulse/taskpulse/query"
-	"github.com/taskpulse/taskpulse/stream"
-	"github.com/taskpulse/taskpulse/web"
 )
 
-func serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var s settings
-	s.register(fs)
-	var b backendFlags
-	b.register(fs)
-	if err := s.parse(fs, args); err != nil {
-		return err
-	}
-	if err := b.validate(); err != nil {
-		return err
-	}
-	log := newLogger(s.logLevel, s.logFormat)
+// Option changes how Run serves.
+type Option func(*options)
+
+type options struct {
+	onApp func(*fiber.App)
+}
+
+// WithApp hands f the server's app once its middleware is in place;
+// every route is mounted by the time the server answers, so a test can
+// compare the routes served with the OpenAPI document.
+func WithApp(f func(*fiber.App)) Option {
+	return func(o *options) { o.onApp = f }
+}
+
+// Serve listens where s says and runs until ctx ends.
+func Serve(ctx context.Context, s *Settings) error {
+	log := NewLogger(s.logLevel, s.logFormat)
 	ln, err := net.Listen("tcp", s.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return runServer(ctx, &s, &b, ln, log)
+	return Run(ctx, s, ln, log)
 }
 
-// runServer runs the chosen services on ln until ctx ends, then stops them
-// in the order that loses nothing: HTTP first (finishing requests in
-// flight, so every 202 is on the bus), then the writer (finishing its
-// batch), then the bus and store.
-func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listener, log *slog.Logger) error {
+// Run runs the chosen services on ln until ctx ends, then stops them in
+// the order that loses nothing: HTTP first (finishing requests in flight,
+// so every 202 is on the bus), then the writer (finishing its batch), then
+// the bus and store.
+func Run(ctx context.Context, s *Settings, ln net.Listener, log *slog.Logger, opts ...Option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	reg := telemetry.NewRegistry()
 	tracing, err := telemetry.NewTracing(ctx, s.tracing(), log)
 	if err != nil {
@@ -56,12 +65,34 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 		return err
 	}
 	defer tracing.Shutdown(s.shutdownGrace)
-	be, err := openBackends(ctx, s, b, reg, log)
+
+	var chosen []service
+	var needBus, needStore bool
+	for _, svc := range services {
+		if s.runs(svc.name) {
+			chosen = append(chosen, svc)
+			needBus, needStore = needBus || svc.bus, needStore || svc.store
+		}
+	}
+	if s.backend.Local(needBus, needStore) && len(s.services) < len(allServices) {
+		log.Warn("running some services on an embedded bus or store: no other process can share them")
+	}
+	be, err := backend.Open(ctx, &s.backend, backend.Options{
+		DataDir: s.dataDir, Bus: needBus, Store: needStore, Topics: allTopics(), Logger: log, Registerer: reg,
+	})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer be.close(log)
+	defer func() {
+		if err := be.Close(); err != nil {
+			log.Error("close backends", "err", err)
+		}
+	}()
+	checks := map[string]telemetry.Check{}
+	if be.Store != nil {
+		checks["store"] = be.Store.Ping
+	}
 
 	app := fiber.New(fiber.Config{
 		ErrorHandler: httpx.ErrorHandler,
@@ -81,65 +112,60 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 		DisablePreParseMultipartForm: true,
 	})
 	app.Use(telemetry.RequestMetrics(reg, app), httpx.Origins{Allowed: s.allowedOrigins, LoopbackHost: len(s.keys) == 0}.Middleware())
-	telemetry.Routes(app, reg, be.checks)
+	telemetry.Routes(app, reg, checks)
 	apidoc.Routes(app)
-	if s.runs(svcStream) {
-		web.Routes(app) // public, before the key check: the page holds no data
+	for _, svc := range chosen {
+		if svc.public != nil {
+			svc.public(app)
+		}
 	}
-	exposeRoutes(app)
+	if o.onApp != nil {
+		o.onApp(app)
+	}
 
 	limits, err := ratelimit.New(s.limits, ratelimit.Deps{Registerer: reg})
 	if err != nil {
 		return err
 	}
+	d := &deps{s: s, bus: be.Bus, store: be.Store, limits: limits, reg: reg, log: log, tracing: tracing}
 	api := app.Group("", s.keys.Middleware(auth.WithGuard(limits.AuthGuard())), httpx.ReadBody(s.bodyLimit), httpx.ValidQuery)
-	var background []func(context.Context) error
-	if s.runs(svcIngest) {
-		svc, err := ingest.New(ingest.Config{}, ingest.Deps{Bus: be.bus, Limiter: limits, Registerer: reg, Logger: log, TracerProvider: tracing})
-		if err != nil {
-			return err
+	var background, drained []unit
+	mount := func(queries bool, r fiber.Router) error {
+		for _, svc := range chosen {
+			if svc.queries != queries {
+				continue
+			}
+			u, err := svc.start(d)
+			if err != nil {
+				return err
+			}
+			if u.routes != nil {
+				u.routes(r)
+			}
+			if u.ready != nil {
+				checks[svc.name] = u.ready
+			}
+			switch {
+			case svc.drain:
+				drained = append(drained, u)
+			case u.run != nil:
+				background = append(background, u)
+			}
 		}
-		svc.Routes(api)
+		return nil
 	}
-	// Every route mounted from here on is a query of some kind. Ingest,
-	// mounted above, has its own limits by events and bytes.
-	api = api.Group("", limits.Queries())
-	if s.runs(svcQuery) {
-		deps := query.Deps{Store: be.store, Logger: log}
-		deps.Logs, _ = be.store.(query.LogReader)
-		deps.Series, _ = be.store.(query.SeriesReader)
-		deps.Stats, _ = be.store.(query.StatsReader)
-		deps.Dashboards, _ = be.store.(query.DashboardKeeper)
-		query.New(deps).Routes(api)
+	if err := mount(false, api); err != nil {
+		return err
 	}
-	if s.runs(svcStream) {
-		svc, err := stream.New(stream.Config{QueueSize: s.streamQueue}, stream.Deps{Bus: be.bus, Store: be.store, Registerer: reg, Logger: log})
-		if err != nil {
-			return err
-		}
-		svc.Routes(api)
-		be.checks["stream"] = svc.Ready
-		background = append(background, svc.Run)
-	}
-	if s.runs(svcAlerting) {
-		run, err := startAlerting(s, be, reg, log, api)
-		if err != nil {
-			return err
-		}
-		background = append(background, run)
-	}
-	var writer *ingest.Writer
-	if s.runs(svcWriter) {
-		writer, err = ingest.NewWriter(ingest.WriterConfig{BatchSize: s.writerBatch, BatchWait: s.writerWait}, ingest.WriterDeps{Bus: be.bus, Store: be.store, Registerer: reg, Logger: log, TracerProvider: tracing})
-		if err != nil {
-			return err
-		}
+	// Every route mounted from here on is a query of some kind.
+	if err := mount(true, api.Group("", limits.Queries())); err != nil {
+		return err
 	}
 	app.Use(func(c *fiber.Ctx) error {
 		return httpx.NewError(fiber.StatusNotFound, httpx.CodeNotFound, "no route "+c.Method()+" "+c.Path())
 	})
 
-	log.Info("taskpulse serving", "listen", "http://"+ln.Addr().String(), "services", s.services, "bus", be.busName, "store", be.storeName)
+	log.Info("taskpulse serving", "listen", "http://"+ln.Addr().String(), "services", s.services, "bus", be.BusName, "store", be.StoreName)
 	if len(s.keys) == 0 {
 		log.Warn("no API keys configured: every request is tenant \"" + "default" + "\"; listening on loopback only")
 	}
@@ -149,14 +175,14 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServices()
 	g, gctx := errgroup.WithContext(svcCtx)
-	for _, run := range background {
-		g.Go(func() error { return run(gctx) })
+	for _, u := range background {
+		g.Go(func() error { return u.run(gctx) })
 	}
-	writerDone := make(chan error, 1)
-	if writer != nil {
-		go func() { writerDone <- writer.Run(svcCtx) }()
-	} else {
-		close(writerDone)
+	// Drained services run outside the group: their failure shows at the
+	// stop rather than stopping the others.
+	drainedDone := make(chan error, len(drained))
+	for _, u := range drained {
+		go func() { drainedDone <- u.run(svcCtx) }()
 	}
 	g.Go(func() error { return app.Listener(httpx.LingeringListener(ln, lingerTime, lingerBytes)) })
 
@@ -166,18 +192,21 @@ func runServer(ctx context.Context, s *settings, b *backendFlags, ln net.Listene
 	case <-gctx.Done():
 	}
 	shutdownErr := app.ShutdownWithTimeout(s.shutdownGrace)
-	if writer != nil {
-		waitDrained(be.bus, writer.Group(), s.shutdownGrace, log)
+	for _, u := range drained {
+		waitDrained(be.Bus, u.group, s.shutdownGrace, log)
 	}
 	stopServices()
 	log.Info("stopping: draining the writer")
-	writerErr := <-writerDone
+	var drainErrs []error
+	for range drained {
+		drainErrs = append(drainErrs, <-drainedDone)
+	}
 	runErr := g.Wait()
 	if errors.Is(runErr, context.Canceled) {
 		runErr = nil
 	}
 	log.Info("stopped")
-	return errors.Join(runErr, writerErr, shutdownErr)
+	return errors.Join(runErr, errors.Join(drainErrs...), shutdownErr)
 }
 
 // lagger is a bus that can tell how far a consumer group trails, as the
@@ -213,7 +242,9 @@ const (
 	lingerBytes = 64 << 20
 )
 
-func newLogger(level, format string) *slog.Logger {
+// NewLogger logs to stderr at level ("debug", "info", ...; info when not
+// one), as JSON when format is "json", else as text.
+func NewLogger(level, format string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		lv = slog.LevelInfo
@@ -223,4 +254,12 @@ func newLogger(level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// Version is the module version the binary was built from.
+func Version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
 }

@@ -1,4 +1,4 @@
-package main
+package datagen
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -17,126 +16,63 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taskpulse/taskpulse/internal/auth"
-	"github.com/taskpulse/taskpulse/internal/config"
 	"github.com/taskpulse/taskpulse/internal/store"
-	"github.com/taskpulse/taskpulse/internal/store/clickhouse"
-	"github.com/taskpulse/taskpulse/internal/store/duckdb"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// benchFlags are what datagen and querybench share: the store, and the
-// time span the data covers, which ends at --end.
-type benchFlags struct {
-	dataDir string
-	backend backendFlags
-	days    int
-	end     time.Time
+// Config says how much to generate, and where.
+type Config struct {
+	Dataset Dataset
+	Events  int
+	Tenants int
+	Batch   int
+	Seed    uint64
 }
 
-func (f *benchFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory of the DuckDB store")
-	fs.IntVar(&f.days, "days", 30, "days the data spans, ending at --end")
-	f.end = time.Now()
-	fs.Func("end", "end of the data, unix ms or RFC 3339 (default now)", func(s string) error {
-		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-			f.end = time.UnixMilli(ms)
-			return nil
-		}
-		t, err := time.Parse(time.RFC3339, s)
-		f.end = t
-		return err
-	})
-	f.backend.register(fs)
+// RegisterFlags adds datagen's flags, the data set's included.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.Dataset.RegisterFlags(fs)
+	fs.IntVar(&c.Events, "events", 10_000_000, "most progress events, log records and metric samples to generate in all (jobs still running at --end are cut short, so a few fewer are stored)")
+	fs.IntVar(&c.Tenants, "tenants", 1, `tenants; the first is "default", which a TaskPulse without API keys serves`)
+	fs.Uint64Var(&c.Seed, "seed", 1, "random seed")
+	fs.IntVar(&c.Batch, "batch", 50_000, "records per insert")
 }
 
-func (f *benchFlags) parse(fs *flag.FlagSet, args []string) error {
-	if err := config.Parse(fs, args, ""); err != nil {
+// Validate checks the data set and the counts.
+func (c *Config) Validate() error {
+	if err := c.Dataset.Validate(); err != nil {
 		return err
 	}
-	if f.days <= 0 {
-		return errors.New("--days must be positive")
+	if c.Events <= 0 || c.Tenants <= 0 || c.Batch <= 0 {
+		return errors.New("--events, --tenants and --batch must be positive")
 	}
-	return f.backend.validate()
+	return nil
 }
 
-// from is the start of the span, unix ms.
-func (f *benchFlags) from() int64 {
-	return f.end.Add(-time.Duration(f.days) * 24 * time.Hour).UnixMilli()
+// Counts are the records a run stored.
+type Counts struct {
+	Tasks, Progress, Logs, Metrics int64
 }
 
-// open opens the store the flags name; opts apply to ClickHouse only.
-// open opens the store; queryLog, when not nil, is told every read
-// query (see duckdb.Options.QueryLog and clickhouse.WithQueryLog).
-func (f *benchFlags) open(ctx context.Context, queryLog func(query string, args []any)) (store.Store, error) {
-	if f.backend.store == storeClickHouse {
-		var opts []clickhouse.Option
-		if queryLog != nil {
-			opts = append(opts, clickhouse.WithQueryLog(func(q string) { queryLog(q, nil) }))
-		}
-		return clickhouse.Open(ctx, f.backend.clickhouse, opts...)
-	}
-	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	return duckdb.Open(f.duckPath(), duckdb.Options{QueryLog: queryLog})
-}
+// Total is every record but the tasks, which are made of progress events.
+func (c Counts) Total() int64 { return c.Progress + c.Logs + c.Metrics }
 
-func (f *benchFlags) duckPath() string { return (&settings{dataDir: f.dataDir}).storePath() }
-
-func (f *benchFlags) storeName() string {
-	if f.backend.store == storeClickHouse {
-		return "clickhouse " + f.backend.clickhouse.Addr[0] + "/" + f.backend.clickhouse.Database
-	}
-	return "duckdb " + f.duckPath()
-}
-
-// datagen writes a realistic data set of Skill Seekers jobs straight into
-// a store through its insert methods, as the writer would after ingest:
+// Run writes a realistic data set of Skill Seekers jobs straight into the
+// store through its insert methods, as the writer would after ingest:
 // each job's progress events from start to its end, the job's logs, and
-// the workers' metrics, spread over the last --days days. The same --seed
-// and --end give the same data, event ids included, so running it twice
+// the workers' metrics, spread over the data set's days. The same seed
+// and end give the same data, event ids included, so running it twice
 // stores everything once.
-func datagen(ctx context.Context, args []string) error {
-	_, err := runDatagen(ctx, args, os.Stdout)
-	return err
-}
-
-// genConfig says how much to generate.
-type genConfig struct {
-	events, tenants, batch int
-	seed                   uint64
-}
-
-// genCounts are the records a run stored.
-type genCounts struct {
-	tasks, progress, logs, metrics int64
-}
-
-func (c genCounts) total() int64 { return c.progress + c.logs + c.metrics }
-
-func runDatagen(ctx context.Context, args []string, out io.Writer) (genCounts, error) {
-	fs := flag.NewFlagSet("datagen", flag.ContinueOnError)
-	var f benchFlags
-	f.register(fs)
-	var g genConfig
-	fs.IntVar(&g.events, "events", 10_000_000, "most progress events, log records and metric samples to generate in all (jobs still running at --end are cut short, so a few fewer are stored)")
-	fs.IntVar(&g.tenants, "tenants", 1, `tenants; the first is "default", which a TaskPulse without API keys serves`)
-	fs.Uint64Var(&g.seed, "seed", 1, "random seed")
-	fs.IntVar(&g.batch, "batch", 50_000, "records per insert")
-	if err := f.parse(fs, args); err != nil {
-		return genCounts{}, err
-	}
-	if g.events <= 0 || g.tenants <= 0 || g.batch <= 0 {
-		return genCounts{}, errors.New("--events, --tenants and --batch must be positive")
-	}
-	st, err := f.open(ctx, nil)
+func Run(ctx context.Context, cfg Config, out io.Writer) (Counts, error) {
+	d := &cfg.Dataset
+	be, err := d.Open(ctx, nil, false)
 	if err != nil {
-		return genCounts{}, err
+		return Counts{}, err
 	}
-	defer st.Close()
+	defer be.Close()
 	fmt.Fprintf(out, "datagen: %d events over %d days to %s into %s, %d tenants, seed %d\n",
-		g.events, f.days, f.end.Format(time.RFC3339), f.storeName(), g.tenants, g.seed)
-	return generate(ctx, st, g, f.from(), f.end.UnixMilli(), out)
+		cfg.Events, d.Days, d.End.Format(time.RFC3339), be.StoreName, cfg.Tenants, cfg.Seed)
+	return generate(ctx, be.Store, cfg, d.From(), d.End.UnixMilli(), out)
 }
 
 // taskKind is a kind of Skill Seekers job: how often it runs, how long,
@@ -256,7 +192,7 @@ type taskShape struct {
 // metric samples due before each job's start.
 type generator struct {
 	rng      *rand.Rand
-	cfg      genConfig
+	cfg      Config
 	from     int64
 	end      int64
 	order    int64 // ingest order, over every record
@@ -276,8 +212,8 @@ type metricSeries struct {
 	total  float64 // of a counter
 }
 
-func generate(ctx context.Context, st store.Store, cfg genConfig, from, end int64, out io.Writer) (genCounts, error) {
-	rng := rand.New(rand.NewPCG(cfg.seed, 0x7a5c_9e11))
+func generate(ctx context.Context, st store.Store, cfg Config, from, end int64, out io.Writer) (Counts, error) {
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a5c_9e11))
 	g := &generator{
 		rng: rng, cfg: cfg, from: from, end: end, nextTick: from,
 		users: rand.NewZipf(rng, 1.2, 4, genUsers-1),
@@ -286,13 +222,10 @@ func generate(ctx context.Context, st store.Store, cfg genConfig, from, end int6
 	for _, k := range taskKinds {
 		g.kindsSum += k.weight
 	}
-	shapes := g.shapes(int(float64(cfg.events) * genTaskShare))
-	g.planMetrics(cfg.events - int(float64(cfg.events)*genTaskShare))
+	shapes := g.shapes(int(float64(cfg.Events) * genTaskShare))
+	g.planMetrics(cfg.Events - int(float64(cfg.Events)*genTaskShare))
 
-	s := newSink(ctx, st, cfg.batch, out)
-	if s.logs.insert == nil || s.metrics.insert == nil {
-		fmt.Fprintln(out, "datagen: this store keeps no logs or no metrics; only what it keeps is generated")
-	}
+	s := newSink(ctx, st, cfg.Batch, out)
 	start := time.Now()
 	slot := float64(end-from) / float64(len(shapes))
 	for i := range shapes {
@@ -310,8 +243,8 @@ func generate(ctx context.Context, st store.Store, cfg genConfig, from, end int6
 	}
 	elapsed := time.Since(start)
 	fmt.Fprintf(out, "datagen: stored %d records in %s: %.0f rows/s (%d jobs: %d progress events, %d logs, %d metric samples of %d series every %s)\n",
-		stored.total(), elapsed.Round(time.Millisecond), float64(stored.total())/elapsed.Seconds(),
-		stored.tasks, stored.progress, stored.logs, stored.metrics, len(g.series), time.Duration(g.interval)*time.Millisecond)
+		stored.Total(), elapsed.Round(time.Millisecond), float64(stored.Total())/elapsed.Seconds(),
+		stored.Tasks, stored.Progress, stored.Logs, stored.Metrics, len(g.series), time.Duration(g.interval)*time.Millisecond)
 	fmt.Fprintf(out, "datagen: inserting took %s for progress, %s for logs, %s for metrics\n", s.progress.timing(), s.logs.timing(), s.metrics.timing())
 	return stored, nil
 }
@@ -365,7 +298,7 @@ func (g *generator) logNormal(median, sigma float64, lo, hi int) int {
 // planMetrics makes every tenant's series and spaces their samples so that
 // they fill budget over the span.
 func (g *generator) planMetrics(budget int) {
-	for t := range g.cfg.tenants {
+	for t := range g.cfg.Tenants {
 		for i := range metricDefs {
 			d := &metricDefs[i]
 			hosts, types := 1, 1
@@ -446,7 +379,7 @@ type job struct {
 func (g *generator) task(s *sink, i int, start int64, sh *taskShape) {
 	j := job{
 		taskShape: sh,
-		tenant:    tenantName(i % g.cfg.tenants),
+		tenant:    tenantName(i % g.cfg.Tenants),
 		id:        fmt.Sprintf("job-%016x", g.rng.Uint64()),
 		user:      "user-" + strconv.FormatUint(g.users.Uint64()+1, 10),
 		site:      docSites[g.sites.Uint64()],
@@ -611,8 +544,7 @@ type sink struct {
 	metrics  batcher[schema.Metric]
 }
 
-// batcher is one signal's pending batch; insert is nil when the store
-// does not keep the signal.
+// batcher is one signal's pending batch.
 type batcher[T any] struct {
 	buf    []T
 	insert func(context.Context, []T) error
@@ -624,12 +556,8 @@ func newSink(ctx context.Context, st store.Store, size int, out io.Writer) *sink
 	s := &sink{size: size, jobs: make(chan func(context.Context) error, 4), done: make(chan struct{}), out: out, started: time.Now()}
 	s.ctx, s.cancel = context.WithCancelCause(ctx)
 	s.progress.insert = st.InsertProgress
-	if ls, ok := st.(store.LogStore); ok {
-		s.logs.insert = ls.InsertLogs
-	}
-	if ms, ok := st.(store.MetricStore); ok {
-		s.metrics.insert = ms.InsertMetrics
-	}
+	s.logs.insert = st.InsertLogs
+	s.metrics.insert = st.InsertMetrics
 	go s.run()
 	return s
 }
@@ -651,17 +579,17 @@ func (s *sink) run() {
 			last = time.Now()
 			c := s.counts()
 			fmt.Fprintf(s.out, "datagen: %d stored (%d progress, %d logs, %d metrics), %.0f rows/s\n",
-				c.total(), c.progress, c.logs, c.metrics, float64(c.total())/time.Since(s.started).Seconds())
+				c.Total(), c.Progress, c.Logs, c.Metrics, float64(c.Total())/time.Since(s.started).Seconds())
 		}
 	}
 }
 
-func (s *sink) counts() genCounts {
-	return genCounts{tasks: s.tasks.Load(), progress: s.progress.stored.Load(), logs: s.logs.stored.Load(), metrics: s.metrics.stored.Load()}
+func (s *sink) counts() Counts {
+	return Counts{Tasks: s.tasks.Load(), Progress: s.progress.stored.Load(), Logs: s.logs.stored.Load(), Metrics: s.metrics.stored.Load()}
 }
 
 // close stores what is pending and waits for every insert.
-func (s *sink) close() (genCounts, error) {
+func (s *sink) close() (Counts, error) {
 	s.progress.flush(s)
 	s.logs.flush(s)
 	s.metrics.flush(s)
@@ -683,9 +611,6 @@ func (b *batcher[T]) timing() string {
 }
 
 func (b *batcher[T]) add(s *sink, v T) {
-	if b.insert == nil {
-		return
-	}
 	b.buf = append(b.buf, v)
 	if len(b.buf) >= s.size {
 		b.flush(s)

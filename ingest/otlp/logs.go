@@ -1,53 +1,45 @@
-package ingest
+package otlp
 
 import (
 	"encoding/hex"
 	"fmt"
 	"strings"
 
-	"github.com/gofiber/fiber/v2"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 
-	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// postOTLPLogs takes an OTLP/HTTP logs export.
-func (s *Service) postOTLPLogs(c *fiber.Ctx) error {
-	encoding, err := otlpEncoding(c.Get(fiber.HeaderContentType))
-	if err != nil {
-		return err
-	}
+// Logs decodes an export of logs in encoding, maps its records to
+// schema.Log in order and checks them as JSON records are checked. now, in
+// milliseconds, is the time validation judges by.
+//
+// The error is a schema.FieldError of the body when the body is not OTLP
+// in its encoding, and a KeyError when a key is refused. Each problem
+// names its record's place in the export. An export without records is
+// no logs and no error.
+func Logs(encoding string, body []byte, now int64) ([]schema.Log, []schema.FieldError, error) {
 	var req logspb.LogsData
-	ignored, err := unmarshalOTLP(encoding, c.Body(), &req)
+	ignored, err := unmarshal(encoding, body, &req)
 	if err != nil {
-		return s.otlpUnreadable(schema.TopicLogs, encoding, err)
+		return nil, nil, err
 	}
-	now := s.now()
-	logs, where := otlpLogs(&req)
+	logs, where := logRecords(&req)
 	if len(logs) == 0 {
-		return s.otlpNothing(c, schema.TopicLogs, encoding, ignored, "log records")
+		return nil, nil, nothing(ignored, "log records")
 	}
-	if problems := validateLogs(logs, now.UnixMilli()); len(problems) > 0 {
-		for i := range problems {
-			problems[i].Reason += " (" + where[problems[i].Index] + ")"
+	var problems []schema.FieldError
+	for i := range logs {
+		for _, e := range logs[i].Validate(now) {
+			e.Index = i
+			e.Reason += " (" + where[i] + ")"
+			problems = append(problems, e)
 		}
-		return s.invalid(schema.TopicLogs, len(logs), problems)
 	}
-	recs, _, err := s.stampLogs(c.UserContext(), logs, auth.Tenant(c), now)
-	if err != nil {
-		return err
-	}
-	if err := s.limit(c, schema.TopicLogs, len(recs)); err != nil {
-		return err
-	}
-	if err := s.publish(c.UserContext(), schema.TopicLogs, recs); err != nil {
-		return err
-	}
-	return otlpSuccess(c, encoding)
+	return logs, problems, nil
 }
 
-// otlpLogs maps every log record of an export, in order, and says where in
+// logRecords maps every log record of an export, in order, and says where in
 // the export each came from, for error messages.
 //
 // A record's attributes are its resource's, its scope's and its own,
@@ -55,7 +47,7 @@ func (s *Service) postOTLPLogs(c *fiber.Ctx) error {
 // those names, which tie a log to a task, and the resource's service.name
 // is its source. The body is the message (an event's name when it has no
 // body), the severity its level, and the ids lower-case hex.
-func otlpLogs(req *logspb.LogsData) ([]schema.Log, []string) {
+func logRecords(req *logspb.LogsData) ([]schema.Log, []string) {
 	var (
 		logs  []schema.Log
 		where []string
@@ -68,10 +60,10 @@ func otlpLogs(req *logspb.LogsData) ([]schema.Log, []string) {
 				a := base.clone()
 				a.add(r.GetAttributes())
 				l := schema.Log{
-					Timestamp:  otlpMillis(r.GetTimeUnixNano(), r.GetObservedTimeUnixNano()),
+					Timestamp:  millis(r.GetTimeUnixNano(), r.GetObservedTimeUnixNano()),
 					TaskID:     a["task_id"],
 					UserID:     a["user_id"],
-					Level:      otlpLevel(r.GetSeverityNumber(), r.GetSeverityText()),
+					Level:      levelOf(r.GetSeverityNumber(), r.GetSeverityText()),
 					Message:    anyString(r.GetBody()),
 					Source:     a["service.name"],
 					TraceID:    hexID(r.GetTraceId()),
@@ -92,9 +84,9 @@ func otlpLogs(req *logspb.LogsData) ([]schema.Log, []string) {
 	return logs, where
 }
 
-// otlpMillis converts the first non-zero of OTLP nanosecond times to
+// millis converts the first non-zero of OTLP nanosecond times to
 // milliseconds; 0 leaves the time to the stamp.
-func otlpMillis(nanos ...uint64) int64 {
+func millis(nanos ...uint64) int64 {
 	for _, n := range nanos {
 		if n != 0 {
 			return int64(n / 1e6)
@@ -114,11 +106,11 @@ func hexID(b []byte) string {
 	return ""
 }
 
-// otlpLevel maps an OTLP severity to a level. The severity number decides,
+// levelOf maps an OTLP severity to a level. The severity number decides,
 // by its range (TRACE and DEBUG are DEBUG, FATAL is CRITICAL); a record
 // without one is judged by its severity text, as logging libraries name
 // their levels; a record with neither is INFO, the level of a plain line.
-func otlpLevel(n logspb.SeverityNumber, text string) schema.Level {
+func levelOf(n logspb.SeverityNumber, text string) schema.Level {
 	switch {
 	case n >= logspb.SeverityNumber_SEVERITY_NUMBER_TRACE && n < logspb.SeverityNumber_SEVERITY_NUMBER_INFO:
 		return schema.LevelDebug

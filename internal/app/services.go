@@ -1,0 +1,176 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/taskpulse/taskpulse/alerting"
+	"github.com/taskpulse/taskpulse/ingest"
+	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/ratelimit"
+	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/internal/telemetry"
+	"github.com/taskpulse/taskpulse/query"
+	"github.com/taskpulse/taskpulse/schema"
+	"github.com/taskpulse/taskpulse/stream"
+	"github.com/taskpulse/taskpulse/web"
+)
+
+// service is one entry of the table --services chooses from: what the
+// service needs and how the server mounts it.
+type service struct {
+	name string
+	// bus and store say which backends it uses; a process opens only
+	// those its services use.
+	bus, store bool
+	// topics are those it reads or writes.
+	topics []string
+	// public mounts routes before the key check.
+	public func(fiber.Router)
+	// queries puts its routes behind the query rate limits. Ingest has its
+	// own limits, by events and bytes.
+	queries bool
+	// drain runs it apart from the others and stops it after HTTP, once
+	// it has caught up with the bus, so that every accepted event is
+	// stored.
+	drain bool
+	start func(*deps) (unit, error)
+}
+
+// deps are what a service is built from.
+type deps struct {
+	s       *Settings
+	bus     bus.Bus
+	store   store.Store
+	limits  *ratelimit.Limits
+	reg     prometheus.Registerer
+	log     *slog.Logger
+	tracing trace.TracerProvider
+}
+
+// unit is a built service: its routes, what runs it, its readiness check
+// and, for a drained one, the consumer group whose lag it waits out.
+type unit struct {
+	routes func(fiber.Router)
+	run    func(context.Context) error
+	ready  telemetry.Check
+	group  string
+}
+
+// services are mounted in this order within the public routes, then the
+// routes without query limits, then those with them.
+var services = []service{
+	{
+		name: "ingest", bus: true,
+		topics: []string{schema.TopicProgress, schema.TopicLogs, schema.TopicMetrics},
+		start: func(d *deps) (unit, error) {
+			svc, err := ingest.New(ingest.Config{}, ingest.Deps{Bus: d.bus, Limiter: d.limits, Registerer: d.reg, Logger: d.log, TracerProvider: d.tracing})
+			if err != nil {
+				return unit{}, err
+			}
+			return unit{routes: svc.Routes}, nil
+		},
+	},
+	{
+		name: "writer", bus: true, store: true, drain: true,
+		topics: []string{schema.TopicProgress, schema.TopicLogs, schema.TopicMetrics, schema.TopicDeadLetter},
+		start: func(d *deps) (unit, error) {
+			w, err := ingest.NewWriter(ingest.WriterConfig{BatchSize: d.s.writerBatch, BatchWait: d.s.writerWait},
+				ingest.WriterDeps{Bus: d.bus, Store: d.store, Registerer: d.reg, Logger: d.log, TracerProvider: d.tracing})
+			if err != nil {
+				return unit{}, err
+			}
+			return unit{run: w.Run, group: w.Group()}, nil
+		},
+	},
+	{
+		name: "query", store: true, queries: true,
+		start: func(d *deps) (unit, error) {
+			return unit{routes: query.New(query.Deps{Store: d.store, Logger: d.log}).Routes}, nil
+		},
+	},
+	{
+		name: "stream", bus: true, store: true, queries: true,
+		topics: []string{schema.TopicProgress, schema.TopicLogs, schema.TopicNotifications},
+		public: web.Routes, // the page holds no data
+		start: func(d *deps) (unit, error) {
+			svc, err := stream.New(stream.Config{QueueSize: d.s.streamQueue}, stream.Deps{Bus: d.bus, Store: d.store, Registerer: d.reg, Logger: d.log})
+			if err != nil {
+				return unit{}, err
+			}
+			return unit{routes: svc.Routes, run: svc.Run, ready: svc.Ready}, nil
+		},
+	},
+	{
+		name: "alerting", bus: true, store: true, queries: true,
+		topics: []string{schema.TopicProgress, schema.TopicNotifications},
+		start:  startAlerting,
+	},
+}
+
+// allServices are the names --services takes, "all" aside.
+var allServices = func() []string {
+	names := make([]string, len(services))
+	for i, svc := range services {
+		names[i] = svc.name
+	}
+	return names
+}()
+
+// ServiceNames returns the names --services takes, "all" aside, so that
+// deployment files can be checked against them.
+func ServiceNames() []string { return slices.Clone(allServices) }
+
+// allTopics are every service's topics. Every process creates them all on
+// Kafka, whichever services it runs, so that the first to start leaves the
+// cluster complete.
+func allTopics() []string {
+	var topics []string
+	for _, svc := range services {
+		for _, t := range svc.topics {
+			if !slices.Contains(topics, t) {
+				topics = append(topics, t)
+			}
+		}
+	}
+	return topics
+}
+
+// startAlerting builds alerting, whose run also reloads the rules file on
+// SIGHUP.
+func startAlerting(d *deps) (unit, error) {
+	s := d.s
+	deps := alerting.Deps{Bus: d.bus, Documents: d.store, Tasks: d.store, Series: d.store, Logs: d.store, Registerer: d.reg, Logger: d.log}
+	cfg := alerting.Config{RulesFile: s.alertRules, ChannelAllow: s.alertChannelAllow, ChannelDeny: s.alertChannelDeny}
+	svc, err := alerting.New(cfg, deps)
+	if err != nil {
+		return unit{}, err
+	}
+	run := func(ctx context.Context) error {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					// A refused file is logged by Reload; the rules
+					// loaded before keep running.
+					_ = svc.Reload()
+				}
+			}
+		}()
+		return svc.Run(ctx)
+	}
+	return unit{routes: svc.Routes, run: run, ready: svc.Ready}, nil
+}
