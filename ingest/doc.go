@@ -1,5 +1,5 @@
-// Package ingest takes signals in over HTTP and moves them onto the bus,
-// and drains the bus into the store.
+// Package ingest takes signals in over HTTP and moves them onto the bus;
+// package writer, below it, drains the bus into the store.
 //
 // The HTTP side (Service) decodes a request body (one JSON object, a JSON
 // array, or NDJSON; Prometheus text through package promtext; OTLP/HTTP
@@ -11,14 +11,7 @@
 // the request is published. Every route ends in publish, whatever the
 // signal: stamp, the tenant's rate limit, one bus call.
 //
-// The Writer consumes the bus in a consumer group, decodes records in
-// batches, sends undecodable ones to the dead-letter topic with the reason,
-// inserts the rest into the store (retrying with backoff while the store is
-// down) and lets the bus commit only after the insert succeeded. The store
-// ignores event_ids it already holds, so a redelivered batch changes
-// nothing.
-//
-// Traces run through both halves. Every POST runs in a span, a child of
+// Traces cross the bus to the writer. Every POST runs in a span, a child of
 // the client's traceparent header when it sends one, and every record of
 // the request carries that span's context in its traceparent header
 // (telemetry.InjectHeaders). Each insert of the writer is a span of its own

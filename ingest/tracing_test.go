@@ -2,9 +2,11 @@ package ingest
 
 import (
 	"context"
-	"fmt"
+	"github.com/taskpulse/taskpulse/internal/bus/embedded"
+	"github.com/taskpulse/taskpulse/internal/store/duckdb"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,8 +17,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/taskpulse/taskpulse/ingest/writer"
 	"github.com/taskpulse/taskpulse/internal/auth"
-	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
 	"github.com/taskpulse/taskpulse/schema"
@@ -28,7 +30,7 @@ type tracedPipeline struct {
 	spans  *tracetest.InMemoryExporter
 	app    *fiber.App
 	ingest *ingestApp // reads records back from the bus
-	writer *Writer
+	writer *writer.Writer
 }
 
 func newTracedPipeline(t *testing.T) *tracedPipeline {
@@ -36,12 +38,18 @@ func newTracedPipeline(t *testing.T) *tracedPipeline {
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
-	b, st, _ := openPipeline(t)
+	dir := t.TempDir()
+	b, err := embedded.Open(filepath.Join(dir, "bus"), embedded.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+	st, err := duckdb.Open(filepath.Join(dir, "store.duckdb"), duckdb.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
 	svc, err := New(Config{}, Deps{Bus: b, TracerProvider: tp})
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{ErrorHandler: httpx.ErrorHandler, DisableStartupMessage: true})
 	svc.Routes(app.Group("", auth.Keys{}.Middleware()))
-	w, err := NewWriter(WriterConfig{}, WriterDeps{Bus: b, Store: st, TracerProvider: tp})
+	w, err := writer.New(writer.Config{}, writer.Deps{Bus: b, Store: st, TracerProvider: tp})
 	require.NoError(t, err)
 	return &tracedPipeline{spans: spans, app: app, ingest: &ingestApp{app: app, bus: b}, writer: w}
 }
@@ -153,21 +161,3 @@ func TestTraceContextPassesThroughWithoutRecording(t *testing.T) {
 	f("")
 }
 
-func TestTraceLinksOfABatchAreCapped(t *testing.T) {
-	p := newTracedPipeline(t)
-	var batch []bus.Record
-	for i := range 3 * maxLinks {
-		rec := progressRecord(t, fmt.Sprintf("job-%d", i), 1, schema.StatusRunning, 10)
-		// Pairs of records share a request's span.
-		rec.Headers = map[string]string{telemetry.HeaderTraceparent: fmt.Sprintf("00-%032x-%016x-01", i/2+1, i/2+1)}
-		batch = append(batch, rec)
-	}
-	require.NoError(t, p.writer.Handle(context.Background(), batch))
-	store := spanNamed(t, p.spans.GetSpans(), "writer.store")
-	require.Len(t, store.Links, maxLinks)
-	require.Zero(t, store.DroppedLinks)
-	require.Equal(t, int64(len(batch)), spanAttrs(store.Attributes)["rows"].AsInt64())
-	for i, l := range store.Links {
-		require.Equal(t, fmt.Sprintf("%032x", i+1), l.SpanContext.TraceID().String())
-	}
-}

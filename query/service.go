@@ -174,6 +174,9 @@ func (s *Service) taskEvents(c *fiber.Ctx) error {
 			return s.storeError(err)
 		}
 	}
+	if events == nil {
+		events = []schema.Progress{} // an array, as the document says, even when empty
+	}
 	for i := range events {
 		events[i].Tenant = ""
 	}

@@ -117,7 +117,8 @@ func TestKafkaDownGives503AndRecovers(t *testing.T) {
 			return false
 		}
 		seqs = seqs[:0]
-		for _, e := range r.body["events"].([]any) {
+		events, _ := r.body["events"].([]any)
+		for _, e := range events {
 			if seq := int(e.(map[string]any)["seq"].(float64)); seq != 2 {
 				seqs = append(seqs, strconv.Itoa(seq))
 			}

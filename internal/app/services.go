@@ -14,6 +14,7 @@ import (
 
 	"github.com/taskpulse/taskpulse/alerting"
 	"github.com/taskpulse/taskpulse/ingest"
+	"github.com/taskpulse/taskpulse/ingest/writer"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/ratelimit"
 	"github.com/taskpulse/taskpulse/internal/store"
@@ -83,8 +84,8 @@ var services = []service{
 		name: "writer", bus: true, store: true, drain: true,
 		topics: []string{schema.TopicProgress, schema.TopicLogs, schema.TopicMetrics, schema.TopicDeadLetter},
 		start: func(d *deps) (unit, error) {
-			w, err := ingest.NewWriter(ingest.WriterConfig{BatchSize: d.s.writerBatch, BatchWait: d.s.writerWait},
-				ingest.WriterDeps{Bus: d.bus, Store: d.store, Registerer: d.reg, Logger: d.log, TracerProvider: d.tracing})
+			w, err := writer.New(writer.Config{BatchSize: d.s.writerBatch, BatchWait: d.s.writerWait},
+				writer.Deps{Bus: d.bus, Store: d.store, Registerer: d.reg, Logger: d.log, TracerProvider: d.tracing})
 			if err != nil {
 				return unit{}, err
 			}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/taskpulse/taskpulse/ingest"
+	"github.com/taskpulse/taskpulse/ingest/writer"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/bus/embedded"
 	"github.com/taskpulse/taskpulse/internal/bus/kafka"
@@ -170,8 +170,8 @@ func (b *Backends) openBus(ctx context.Context, f *Flags, o Options) error {
 		o.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "taskpulse_bus_lag_bytes",
 			Help:        "Bytes of the embedded bus the writer has not stored yet.",
-			ConstLabels: prometheus.Labels{"group": ingest.DefaultWriterGroup},
-		}, func() float64 { return float64(eb.Lag(ingest.DefaultWriterGroup)) }))
+			ConstLabels: prometheus.Labels{"group": writer.DefaultGroup},
+		}, func() float64 { return float64(eb.Lag(writer.DefaultGroup)) }))
 	}
 	b.Bus, b.BusName = eb, "embedded "+dir
 	return nil

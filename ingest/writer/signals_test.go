@@ -1,4 +1,4 @@
-package ingest
+package writer
 
 import (
 	"context"
@@ -30,7 +30,6 @@ func metricRecord(t *testing.T, id string, ts int64, v float64) bus.Record {
 
 func TestWriterStoresLogsAndMetricsOnce(t *testing.T) {
 	b, st, w := openPipeline(t)
-	require.Equal(t, []string{schema.TopicProgress, schema.TopicLogs, schema.TopicMetrics}, w.topics)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const t0 = int64(1_700_000_040_000)
@@ -90,27 +89,4 @@ func TestWriterDeadLettersUndecodableLogsAndMetrics(t *testing.T) {
 	require.Equal(t, "4", dead[0].Headers["original_offset"])
 	require.Equal(t, schema.TopicMetrics, dead[1].Headers["original_topic"])
 	require.Contains(t, dead[1].Headers["reason"], "decode metric record")
-}
-
-// progressOnly is a store that keeps progress and nothing else, as a
-// store of an older version does.
-type progressOnly struct{ ProgressInserter }
-
-func TestWriterWithAProgressOnlyStoreLeavesOtherTopicsUnread(t *testing.T) {
-	b, st, _ := openPipeline(t)
-	w, err := NewWriter(WriterConfig{Group: "older"}, WriterDeps{Bus: b, Store: progressOnly{st}})
-	require.NoError(t, err)
-	require.Equal(t, []string{schema.TopicProgress}, w.topics)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	require.NoError(t, b.Publish(ctx, logRecord(t, "l1", "job", 1_700_000_000_000), progressRecord(t, "job", 1, schema.StatusRunning, 10)))
-	go w.Run(ctx)
-	require.Eventually(t, func() bool {
-		_, err := st.Task(ctx, "acme", "job")
-		return err == nil
-	}, 5*time.Second, 10*time.Millisecond)
-	logs, err := st.Logs(ctx, store.LogFilter{Tenant: "acme", Limit: 10})
-	require.NoError(t, err)
-	require.Empty(t, logs, "the log waits in the bus for a writer whose store keeps logs")
 }

@@ -1,4 +1,4 @@
-package ingest
+package writer
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func openPipeline(t *testing.T) (*embedded.Bus, *duckdb.Store, *Writer) {
 	st, err := duckdb.Open(filepath.Join(dir, "store.duckdb"), duckdb.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	w, err := NewWriter(WriterConfig{}, WriterDeps{Bus: b, Store: st})
+	w, err := New(Config{}, Deps{Bus: b, Store: st})
 	require.NoError(t, err)
 	return b, st, w
 }

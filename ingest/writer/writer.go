@@ -1,4 +1,4 @@
-package ingest
+package writer
 
 import (
 	"cmp"
@@ -24,31 +24,23 @@ import (
 // Consumer is the part of the bus the writer needs: it consumes in a group
 // and publishes poison records to the dead-letter topic.
 type Consumer interface {
-	Publisher
+	Publish(ctx context.Context, recs ...bus.Record) error
 	Consume(ctx context.Context, group string, topics []string, opts bus.ConsumeOptions, h bus.Handler) error
 }
 
-// ProgressInserter stores progress events idempotently by event_id.
-type ProgressInserter interface {
+// Inserter is the part of the store the writer needs. Each call stores
+// its records idempotently by event_id, so a redelivered batch counts once.
+type Inserter interface {
 	InsertProgress(ctx context.Context, events []schema.Progress) error
-}
-
-// LogInserter stores log records idempotently by event_id.
-type LogInserter interface {
 	InsertLogs(ctx context.Context, logs []schema.Log) error
-}
-
-// MetricInserter stores metric samples idempotently by event_id.
-type MetricInserter interface {
 	InsertMetrics(ctx context.Context, samples []schema.Metric) error
 }
 
-// DefaultWriterGroup is the consumer group writers share unless told
-// otherwise.
-const DefaultWriterGroup = "taskpulse-writer"
+// DefaultGroup is the consumer group writers share unless told otherwise.
+const DefaultGroup = "taskpulse-writer"
 
-// WriterConfig tunes the writer.
-type WriterConfig struct {
+// Config tunes the writer.
+type Config struct {
 	Group     string        // consumer group shared by every writer
 	BatchSize int           // most records in one insert
 	BatchWait time.Duration // longest a partial batch waits for more
@@ -59,7 +51,7 @@ type WriterConfig struct {
 }
 
 // Validate reports the first setting that cannot work.
-func (c *WriterConfig) Validate() error {
+func (c *Config) Validate() error {
 	switch {
 	case c.Group == "":
 		return errors.New("writer: group must be set")
@@ -73,9 +65,9 @@ func (c *WriterConfig) Validate() error {
 	return nil
 }
 
-func (c *WriterConfig) fillDefaults() {
+func (c *Config) fillDefaults() {
 	if c.Group == "" {
-		c.Group = DefaultWriterGroup
+		c.Group = DefaultGroup
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 5000
@@ -94,42 +86,43 @@ func (c *WriterConfig) fillDefaults() {
 	}
 }
 
-// WriterDeps are what the writer talks to.
-type WriterDeps struct {
-	Bus Consumer
-	// Store takes progress; when it is also a LogInserter or a
-	// MetricInserter the writer drains those topics into it too.
-	Store      ProgressInserter
+// Deps are what the writer talks to.
+type Deps struct {
+	Bus        Consumer
+	Store      Inserter
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	// TracerProvider makes a span of every insert; none: a no-op one.
 	TracerProvider trace.TracerProvider
 }
 
+// topics are those the writer drains.
+var topics = []string{schema.TopicProgress, schema.TopicLogs, schema.TopicMetrics}
+
+// tracerName is the instrumentation scope of the writer's spans.
+const tracerName = "github.com/taskpulse/taskpulse/ingest/writer"
+
 // Writer drains the bus into the store.
 type Writer struct {
-	cfg     WriterConfig
-	bus     Consumer
-	store   ProgressInserter
-	logs    LogInserter    // nil when the store keeps no logs
-	metrics MetricInserter // nil when the store keeps no metrics
-	topics  []string       // the topics the store can take
-	log     *slog.Logger
-	tracer  trace.Tracer
+	cfg    Config
+	bus    Consumer
+	store  Inserter
+	log    *slog.Logger
+	tracer trace.Tracer
 
 	rows       *prometheus.CounterVec
 	batchSizes prometheus.Histogram
 	failures   prometheus.Counter
 }
 
-// NewWriter makes a writer; Run starts it.
-func NewWriter(cfg WriterConfig, deps WriterDeps) (*Writer, error) {
+// New makes a writer; Run starts it.
+func New(cfg Config, deps Deps) (*Writer, error) {
 	cfg.fillDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if deps.Bus == nil || deps.Store == nil {
-		panic("BUG: ingest.NewWriter without a bus or a store")
+		panic("BUG: writer.New without a bus or a store")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
@@ -165,22 +158,6 @@ func NewWriter(cfg WriterConfig, deps WriterDeps) (*Writer, error) {
 			return nil, fmt.Errorf("register writer metrics: %w", err)
 		}
 	}
-	// A topic the store cannot take is left unread rather than drained
-	// into nothing: its records wait in the bus for a writer whose store
-	// keeps them.
-	w.topics = []string{schema.TopicProgress}
-	w.logs, _ = deps.Store.(LogInserter)
-	if w.logs != nil {
-		w.topics = append(w.topics, schema.TopicLogs)
-	} else {
-		w.log.Warn("the store keeps no logs; the logs topic is left unread")
-	}
-	w.metrics, _ = deps.Store.(MetricInserter)
-	if w.metrics != nil {
-		w.topics = append(w.topics, schema.TopicMetrics)
-	} else {
-		w.log.Warn("the store keeps no metrics; the metrics topic is left unread")
-	}
 	return w, nil
 }
 
@@ -201,7 +178,7 @@ func (w *Writer) Run(ctx context.Context) error {
 			w.log.Error("consume stopped; restarting", "err", err, "backoff", wait)
 		}}
 	_ = backoff.Retry(ctx, policy, func(ctx context.Context) error {
-		err := w.bus.Consume(ctx, w.cfg.Group, w.topics, opts, w.Handle)
+		err := w.bus.Consume(ctx, w.cfg.Group, topics, opts, w.Handle)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -268,20 +245,10 @@ func (w *Writer) Handle(ctx context.Context, batch []bus.Record) error {
 	if err := insert(w, drain, batch, schema.TopicProgress, events, w.store.InsertProgress); err != nil {
 		return err
 	}
-	if err := insert(w, drain, batch, schema.TopicLogs, logs, w.insertLogs); err != nil {
+	if err := insert(w, drain, batch, schema.TopicLogs, logs, w.store.InsertLogs); err != nil {
 		return err
 	}
-	return insert(w, drain, batch, schema.TopicMetrics, samples, w.insertMetrics)
-}
-
-// insertLogs and insertMetrics are only reached with records of a topic
-// the writer consumes, which it does only when the store takes them.
-func (w *Writer) insertLogs(ctx context.Context, logs []schema.Log) error {
-	return w.logs.InsertLogs(ctx, logs)
-}
-
-func (w *Writer) insertMetrics(ctx context.Context, samples []schema.Metric) error {
-	return w.metrics.InsertMetrics(ctx, samples)
+	return insert(w, drain, batch, schema.TopicMetrics, samples, w.store.InsertMetrics)
 }
 
 // insert stores the records of one topic, decoded from batch, retrying
@@ -309,13 +276,13 @@ func insert[T any](w *Writer, ctx context.Context, batch []bus.Record, topic str
 	return nil
 }
 
-// maxLinks caps the links of one insert's span: a batch of thousands of
+// MaxLinks caps the links of one insert's span: a batch of thousands of
 // records would otherwise make a span too large to export, while the first
 // hundred publishers are enough to follow a trace from.
-const maxLinks = 128
+const MaxLinks = 128
 
 // linkPublishers links span to the spans that published the records of
-// topic in batch, up to maxLinks of them. The records of one request share
+// topic in batch, up to MaxLinks of them. The records of one request share
 // its span and usually sit together, so a record with the same trace
 // context as the one before it adds no link.
 func linkPublishers(span trace.Span, batch []bus.Record, topic string) {
@@ -330,7 +297,7 @@ func linkPublishers(span trace.Span, batch []bus.Record, topic string) {
 		last = tp
 		if sc := telemetry.HeadersSpanContext(rec.Headers); sc.IsValid() {
 			span.AddLink(trace.Link{SpanContext: sc})
-			if links++; links == maxLinks {
+			if links++; links == MaxLinks {
 				return
 			}
 		}
