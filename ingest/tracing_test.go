@@ -160,4 +160,3 @@ func TestTraceContextPassesThroughWithoutRecording(t *testing.T) {
 	f("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 	f("")
 }
-
