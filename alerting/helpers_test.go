@@ -148,21 +148,11 @@ func (e *env) startWith(t testing.TB, cfg Config) *service {
 // call sends a request to the service's API and decodes a JSON answer.
 func (s *service) call(t testing.TB, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
-	require.NoError(t, err)
+	contentType := ""
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		contentType = "application/json"
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var out map[string]any
-	if len(raw) > 0 {
-		require.NoError(t, json.Unmarshal(raw, &out), string(raw))
-	}
-	return resp.StatusCode, out
+	return s.as(t, "", method, path, contentType, body)
 }
 
 // as sends a request with an API key and a content type, and decodes a
@@ -212,28 +202,7 @@ func details(t testing.TB, body map[string]any) map[string]string {
 // key to reach state on every channel, and returns it.
 func (s *service) waitAs(t testing.TB, key, rule, group string, want schema.DeliveryState) schema.Notification {
 	t.Helper()
-	var found schema.Notification
-	require.Eventually(t, func() bool {
-		_, body := s.as(t, key, "GET", "/v1/notifications", "", "")
-		raw, err := json.Marshal(body["notifications"])
-		require.NoError(t, err)
-		var ns []schema.Notification
-		require.NoError(t, json.Unmarshal(raw, &ns))
-		for _, n := range ns {
-			if n.Rule != rule || n.GroupKey != group {
-				continue
-			}
-			found = n
-			for _, d := range n.Deliveries {
-				if d.State != want {
-					return false
-				}
-			}
-			return true
-		}
-		return false
-	}, patience, 10*time.Millisecond, "notification %s/%s never reached %s: %+v", rule, group, want, found)
-	return found
+	return s.waitNotification(t, key, rule, group, "", want)
 }
 
 // logBuffer is a log destination tests read back.
@@ -267,13 +236,19 @@ next:
 
 func (s *service) notifications(t testing.TB, query string) []schema.Notification {
 	t.Helper()
-	resp, err := http.Get(s.base + "/v1/notifications?" + query)
+	return s.notificationsAs(t, "", query)
+}
+
+// notificationsAs lists the notifications of the tenant of key.
+func (s *service) notificationsAs(t testing.TB, key, query string) []schema.Notification {
+	t.Helper()
+	status, body := s.as(t, key, http.MethodGet, "/v1/notifications?"+query, "", "")
+	require.Equal(t, http.StatusOK, status, body)
+	raw, err := json.Marshal(body["notifications"])
 	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var out struct{ Notifications []schema.Notification }
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	return out.Notifications
+	var out []schema.Notification
+	require.NoError(t, json.Unmarshal(raw, &out))
+	return out
 }
 
 // taskEvent publishes one progress event on the bus and stores it, as
@@ -369,10 +344,18 @@ func decodeNotification(t testing.TB, body []byte) schema.Notification {
 // state on every channel, and returns it.
 func (s *service) waitDelivery(t testing.TB, rule, group, state string, want schema.DeliveryState) schema.Notification {
 	t.Helper()
+	return s.waitNotification(t, "", rule, group, state, want)
+}
+
+// waitNotification waits for the notification of a rule and group, of the
+// tenant of key and in state (any when ""), to reach want on every
+// channel, and returns it.
+func (s *service) waitNotification(t testing.TB, key, rule, group, state string, want schema.DeliveryState) schema.Notification {
+	t.Helper()
 	var found schema.Notification
 	require.Eventually(t, func() bool {
-		for _, n := range s.notifications(t, "") {
-			if n.Rule != rule || n.GroupKey != group || n.State != state {
+		for _, n := range s.notificationsAs(t, key, "") {
+			if n.Rule != rule || n.GroupKey != group || state != "" && n.State != state {
 				continue
 			}
 			found = n
