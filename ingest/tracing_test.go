@@ -2,11 +2,9 @@ package ingest
 
 import (
 	"context"
-	"github.com/taskpulse/taskpulse/internal/bus/embedded"
-	"github.com/taskpulse/taskpulse/internal/store/duckdb"
+	"github.com/taskpulse/taskpulse/ingest/internal/ingesttest"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,13 +36,7 @@ func newTracedPipeline(t *testing.T) *tracedPipeline {
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
-	dir := t.TempDir()
-	b, err := embedded.Open(filepath.Join(dir, "bus"), embedded.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { b.Close() })
-	st, err := duckdb.Open(filepath.Join(dir, "store.duckdb"), duckdb.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	b, st := ingesttest.OpenPipeline(t)
 	svc, err := New(Config{}, Deps{Bus: b, TracerProvider: tp})
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{ErrorHandler: httpx.ErrorHandler, DisableStartupMessage: true})

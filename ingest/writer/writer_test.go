@@ -3,12 +3,12 @@ package writer
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/taskpulse/taskpulse/ingest/internal/ingesttest"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/bus/embedded"
 	"github.com/taskpulse/taskpulse/internal/store"
@@ -18,13 +18,7 @@ import (
 
 func openPipeline(t *testing.T) (*embedded.Bus, *duckdb.Store, *Writer) {
 	t.Helper()
-	dir := t.TempDir()
-	b, err := embedded.Open(filepath.Join(dir, "bus"), embedded.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { b.Close() })
-	st, err := duckdb.Open(filepath.Join(dir, "store.duckdb"), duckdb.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	b, st := ingesttest.OpenPipeline(t)
 	w, err := New(Config{}, Deps{Bus: b, Store: st})
 	require.NoError(t, err)
 	return b, st, w
