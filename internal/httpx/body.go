@@ -27,30 +27,41 @@ import (
 func ReadBody(limit int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		req := c.Request()
-		if n := req.Header.ContentLength(); n > limit {
+		length := req.Header.ContentLength()
+		if length > limit {
 			return tooLarge(limit, "the request body")
 		}
 		decode, err := decoder(req.Header.PeekAll(fiber.HeaderContentEncoding))
 		if err != nil {
 			return err
 		}
-		var raw io.Reader
+		// A body short enough for the server to have read it whole is
+		// used where it lies; a longer one is read from its stream, which
+		// req.Body would read without a limit.
+		var body []byte
+		replaced := false
 		if req.IsBodyStream() {
-			raw = req.BodyStream()
-		} else {
-			raw = bytes.NewReader(req.Body())
-		}
-		body, err := readLimited(raw, limit)
-		if err != nil {
-			return err
+			b, over, err := readLimited(req.BodyStream(), limit, length)
+			switch {
+			case over:
+				return tooLarge(limit, "the request body")
+			case err != nil:
+				return NewError(fiber.StatusBadRequest, CodeInvalidBody, "the request body could not be read whole")
+			}
+			body, replaced = b, true
+		} else if body = req.Body(); len(body) > limit {
+			return tooLarge(limit, "the request body")
 		}
 		if decode != nil {
 			if body, err = decodeBody(decode, body, limit); err != nil {
 				return err
 			}
 			req.Header.Del(fiber.HeaderContentEncoding)
+			replaced = true
 		}
-		req.SetBodyRaw(body)
+		if replaced {
+			req.SetBodyRaw(body)
+		}
 		return c.Next()
 	}
 }
@@ -60,17 +71,17 @@ func tooLarge(limit int, what string) error {
 		what+" is over the limit of "+strconv.Itoa(limit)+" bytes")
 }
 
-// readLimited reads r whole, refusing it once it passes limit bytes.
-func readLimited(r io.Reader, limit int) ([]byte, error) {
+// readLimited reads r whole into a buffer sized by hint (a declared
+// length, or 0 when unknown), stopping with over set once it passes limit
+// bytes.
+func readLimited(r io.Reader, limit, hint int) (body []byte, over bool, err error) {
 	var buf bytes.Buffer
+	buf.Grow(min(max(hint, 0), limit) + 1)
 	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, NewError(fiber.StatusBadRequest, CodeInvalidBody, "the request body could not be read whole")
-	}
 	if n > int64(limit) {
-		return nil, tooLarge(limit, "the request body")
+		return nil, true, nil
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), false, err
 }
 
 // decodeBody decodes body as a stream, refusing it once the decoded bytes
@@ -82,15 +93,14 @@ func decodeBody(decode decodeFunc, body []byte, limit int) ([]byte, error) {
 		return nil, bad
 	}
 	defer r.Close()
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
+	decoded, over, err := readLimited(r, limit, 0)
 	switch {
-	case n > int64(limit):
+	case over:
 		return nil, tooLarge(limit, "the decoded request body")
 	case err != nil:
 		return nil, bad
 	}
-	return buf.Bytes(), nil
+	return decoded, nil
 }
 
 // decodeFunc reads a body in one Content-Encoding.
