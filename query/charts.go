@@ -88,17 +88,17 @@ func (s *Service) planChart(kind string, args map[string][]string, tenant string
 func (p *params) gaugeOptions() (gaugeOptions, error) {
 	var o gaugeOptions
 	var err error
-	if o.Unit, err = p.str("unit"); err != nil {
+	if o.Unit, err = p.Str("unit"); err != nil {
 		return o, err
 	}
-	if s, err := p.str("min"); err != nil {
+	if s, err := p.Str("min"); err != nil {
 		return o, err
 	} else if s != "" {
 		if o.Min, err = strconv.ParseFloat(s, 64); err != nil || !finite(o.Min) {
 			return o, httpx.BadParameter("min", "must be a number")
 		}
 	}
-	if s, err := p.str("max"); err != nil {
+	if s, err := p.Str("max"); err != nil {
 		return o, err
 	} else if s != "" {
 		v, err := strconv.ParseFloat(s, 64)
@@ -146,7 +146,7 @@ func (plan chartPlan) draw(data any) any {
 }
 
 func (s *Service) chart(c *fiber.Ctx) error {
-	plan, err := s.planChart(c.Params("kind"), queryArgs(c), auth.Tenant(c), s.now().UnixMilli())
+	plan, err := s.planChart(c.Params("kind"), httpx.QueryArgs(c), auth.Tenant(c), s.now().UnixMilli())
 	if err != nil {
 		return err
 	}

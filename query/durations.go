@@ -49,13 +49,13 @@ func (p *params) durationQuery(tenant string, now int64) (store.TaskFilter, wind
 		return store.TaskFilter{}, w, err
 	}
 	f := store.TaskFilter{Tenant: tenant, UpdatedSince: w.From, UpdatedUntil: w.To}
-	if f.TaskType, err = p.str("task_type"); err != nil {
+	if f.TaskType, err = p.Str("task_type"); err != nil {
 		return f, w, err
 	}
-	if f.UserID, err = p.str("user_id"); err != nil {
+	if f.UserID, err = p.Str("user_id"); err != nil {
 		return f, w, err
 	}
-	statuses, err := p.list("status")
+	statuses, err := p.List("status")
 	if err != nil {
 		return f, w, err
 	}

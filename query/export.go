@@ -146,7 +146,7 @@ func neutralise(s string) string {
 // early, and a JSON export is then left unclosed so that no client takes
 // it for a whole one.
 func (s *Service) export(c *fiber.Ctx) error {
-	args := queryArgs(c)
+	args := httpx.QueryArgs(c)
 	what, err := oneOf(args, "what", slices.Sorted(maps.Keys(exportSources)), "")
 	if err != nil {
 		return err

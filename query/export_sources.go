@@ -52,7 +52,7 @@ func (s *Service) exportEvents(p *params, tenant string) (pager, func() []string
 	if err != nil {
 		return nil, nil, err
 	}
-	if tf.TaskIDs, err = p.list("task_id"); err != nil {
+	if tf.TaskIDs, err = p.List("task_id"); err != nil {
 		return nil, nil, err
 	}
 	tf.Limit = storePage

@@ -56,11 +56,11 @@ func (s *Service) pageLogs(c *fiber.Ctx, taskID string) error {
 	if taskID != "" {
 		f.TaskID = taskID
 	}
-	if f.Limit, err = p.limit(); err != nil {
+	if f.Limit, err = p.Limit(); err != nil {
 		return err
 	}
 	var after store.LogCursor
-	if ok, err := p.cursor(&after); err != nil {
+	if ok, err := p.Cursor(&after); err != nil {
 		return err
 	} else if ok {
 		f.After = &after
@@ -74,7 +74,7 @@ func (s *Service) pageLogs(c *fiber.Ctx, taskID string) error {
 	}
 	next := ""
 	if len(logs) == f.Limit {
-		next = encodeCursor(logCursor(logs[len(logs)-1]))
+		next = httpx.EncodeCursor(logCursor(logs[len(logs)-1]))
 	}
 	return c.JSON(fiber.Map{"logs": logs, "next_cursor": next})
 }
@@ -86,7 +86,7 @@ func logCursor(l schema.Log) store.LogCursor {
 // logFilter reads logParams; Limit and After are left to the caller.
 func (p *params) logFilter(tenant string) (store.LogFilter, error) {
 	f := store.LogFilter{Tenant: tenant}
-	level, err := p.str("level")
+	level, err := p.Str("level")
 	if err != nil {
 		return f, err
 	}
@@ -100,14 +100,14 @@ func (p *params) logFilter(tenant string) (store.LogFilter, error) {
 		name string
 		dst  *string
 	}{{"task_id", &f.TaskID}, {"user_id", &f.UserID}, {"source", &f.Source}, {"text", &f.Text}} {
-		if *v.dst, err = p.str(v.name); err != nil {
+		if *v.dst, err = p.Str(v.name); err != nil {
 			return f, err
 		}
 	}
 	if err := checkText(f.Text); err != nil {
 		return f, err
 	}
-	mode, err := p.str("text_mode")
+	mode, err := p.Str("text_mode")
 	if err != nil {
 		return f, err
 	}
@@ -119,10 +119,10 @@ func (p *params) logFilter(tenant string) (store.LogFilter, error) {
 	if f.Attributes, err = p.matchers("attr"); err != nil {
 		return f, err
 	}
-	if f.Since, err = p.time("since"); err != nil {
+	if f.Since, err = p.Time("since"); err != nil {
 		return f, err
 	}
-	if f.Until, err = p.time("until"); err != nil {
+	if f.Until, err = p.Time("until"); err != nil {
 		return f, err
 	}
 	if f.Since > 0 && f.Until > 0 && f.Until <= f.Since {

@@ -20,11 +20,11 @@ const maxMatchers = 16
 // matchers reads a repeatable label or attribute matcher. Values are not
 // split on commas, which a regular expression may contain.
 func (p *params) matchers(name string) ([]store.Matcher, error) {
-	if len(p.args[name]) > maxMatchers {
+	if len(p.Values(name)) > maxMatchers {
 		return nil, httpx.BadParameter(name, "must be given at most "+strconv.Itoa(maxMatchers)+" times")
 	}
 	var out []store.Matcher
-	for _, v := range p.args[name] {
+	for _, v := range p.Values(name) {
 		m, reason := parseMatcher(v)
 		if reason != "" {
 			return nil, httpx.BadParameter(name, reason)

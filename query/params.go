@@ -24,15 +24,10 @@ var paramRules = httpx.QueryRules{MaxValue: maxValueLen, MaxItems: maxListItems,
 
 // params is a request's query parameters read by httpx.Query under
 // paramRules.
-type params struct {
-	*httpx.Query
-	// args are the values as sent, for matchers, which are not split on
-	// commas.
-	args map[string][]string
-}
+type params struct{ *httpx.Query }
 
 func newParams(c *fiber.Ctx, known ...string) (*params, error) {
-	return paramsFrom(queryArgs(c), known...)
+	return paramsFrom(httpx.QueryArgs(c), known...)
 }
 
 // paramsFrom checks parameters that did not come with a request, such as
@@ -42,18 +37,8 @@ func paramsFrom(args map[string][]string, known ...string) (*params, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &params{Query: q, args: args}, nil
+	return &params{q}, nil
 }
-
-func queryArgs(c *fiber.Ctx) map[string][]string { return httpx.QueryArgs(c) }
-
-// The package's readers use these short names.
-func (p *params) str(name string) (string, error)    { return p.Str(name) }
-func (p *params) list(name string) ([]string, error) { return p.List(name) }
-func (p *params) limit() (int, error)                { return p.Limit() }
-func (p *params) time(name string) (int64, error)    { return p.Time(name) }
-func (p *params) cursor(v any) (bool, error)         { return p.Cursor(v) }
-func encodeCursor(v any) string                      { return httpx.EncodeCursor(v) }
 
 // ingestRules check a parameter that filters on a field clients send by
 // the rule ingest applies to that field, so that a filter never asks for

@@ -42,7 +42,7 @@ type filledSeries struct {
 
 func (p *params) seriesRequest(tenant string, now int64) (seriesRequest, error) {
 	var r seriesRequest
-	name, err := p.str("name")
+	name, err := p.Str("name")
 	if err != nil {
 		return r, err
 	}
@@ -56,7 +56,7 @@ func (p *params) seriesRequest(tenant string, now int64) (seriesRequest, error) 
 	if r.Window, err = p.window(now, time.Hour, targetBuckets); err != nil {
 		return r, err
 	}
-	if r.Agg, err = p.str("agg"); err != nil {
+	if r.Agg, err = p.Str("agg"); err != nil {
 		return r, err
 	}
 	if r.Agg == "" {
@@ -85,7 +85,7 @@ func (p *params) seriesRequest(tenant string, now int64) (seriesRequest, error) 
 // schema.MaxAttributes labels, so more names than that cannot split it
 // further.
 func (p *params) groupBy() ([]string, error) {
-	labels, err := p.list("group_by")
+	labels, err := p.List("group_by")
 	if err != nil {
 		return nil, err
 	}

@@ -72,11 +72,11 @@ func (s *Service) listTasks(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if f.Limit, err = p.limit(); err != nil {
+	if f.Limit, err = p.Limit(); err != nil {
 		return err
 	}
 	var after store.TaskCursor
-	if ok, err := p.cursor(&after); err != nil {
+	if ok, err := p.Cursor(&after); err != nil {
 		return err
 	} else if ok {
 		f.After = &after
@@ -93,7 +93,7 @@ func (s *Service) listTasks(c *fiber.Ctx) error {
 	next := ""
 	if len(tasks) == f.Limit {
 		last := tasks[len(tasks)-1]
-		next = encodeCursor(store.TaskCursor{UpdatedAt: last.UpdatedAt, TaskID: last.TaskID})
+		next = httpx.EncodeCursor(store.TaskCursor{UpdatedAt: last.UpdatedAt, TaskID: last.TaskID})
 	}
 	return c.JSON(fiber.Map{"tasks": views, "next_cursor": next})
 }
@@ -101,7 +101,7 @@ func (s *Service) listTasks(c *fiber.Ctx) error {
 // taskFilter reads taskParams; Limit and After are left to the caller.
 func (p *params) taskFilter(tenant string) (store.TaskFilter, error) {
 	f := store.TaskFilter{Tenant: tenant}
-	statuses, err := p.list("status")
+	statuses, err := p.List("status")
 	if err != nil {
 		return f, err
 	}
@@ -111,16 +111,16 @@ func (p *params) taskFilter(tenant string) (store.TaskFilter, error) {
 		}
 		f.Statuses = append(f.Statuses, schema.Status(st))
 	}
-	if f.UserID, err = p.str("user_id"); err != nil {
+	if f.UserID, err = p.Str("user_id"); err != nil {
 		return f, err
 	}
-	if f.TaskType, err = p.str("task_type"); err != nil {
+	if f.TaskType, err = p.Str("task_type"); err != nil {
 		return f, err
 	}
-	if f.UpdatedSince, err = p.time("updated_since"); err != nil {
+	if f.UpdatedSince, err = p.Time("updated_since"); err != nil {
 		return f, err
 	}
-	if f.UpdatedUntil, err = p.time("updated_until"); err != nil {
+	if f.UpdatedUntil, err = p.Time("updated_until"); err != nil {
 		return f, err
 	}
 	if f.UpdatedSince > 0 && f.UpdatedUntil > 0 && f.UpdatedUntil <= f.UpdatedSince {
@@ -155,11 +155,11 @@ func (s *Service) taskEvents(c *fiber.Ctx) error {
 	}
 	tenant := auth.Tenant(c)
 	f := store.EventFilter{}
-	if f.Limit, err = p.limit(); err != nil {
+	if f.Limit, err = p.Limit(); err != nil {
 		return err
 	}
 	var after store.EventCursor
-	if ok, err := p.cursor(&after); err != nil {
+	if ok, err := p.Cursor(&after); err != nil {
 		return err
 	} else if ok {
 		f.After = &after
@@ -183,7 +183,7 @@ func (s *Service) taskEvents(c *fiber.Ctx) error {
 	next := ""
 	if len(events) == f.Limit {
 		last := events[len(events)-1]
-		next = encodeCursor(store.EventCursor{Timestamp: last.Timestamp, Seq: last.Seq, IngestOrder: last.IngestOrder, EventID: last.EventID})
+		next = httpx.EncodeCursor(store.EventCursor{Timestamp: last.Timestamp, Seq: last.Seq, IngestOrder: last.IngestOrder, EventID: last.EventID})
 	}
 	return c.JSON(fiber.Map{"events": events, "next_cursor": next})
 }

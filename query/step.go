@@ -47,10 +47,10 @@ func (w window) times() []int64 {
 
 // timeRange reads from and to, defaulting to the span that ends now.
 func (p *params) timeRange(now int64, span time.Duration) (from, to int64, err error) {
-	if from, err = p.time("from"); err != nil {
+	if from, err = p.Time("from"); err != nil {
 		return 0, 0, err
 	}
-	if to, err = p.time("to"); err != nil {
+	if to, err = p.Time("to"); err != nil {
 		return 0, 0, err
 	}
 	if to == 0 {
@@ -97,7 +97,7 @@ func (p *params) window(now int64, span time.Duration, target int) (window, erro
 // step reads a step as milliseconds or a Go duration ("1m", "90s"); 0
 // when absent.
 func (p *params) step() (int64, error) {
-	s, err := p.str("step")
+	s, err := p.Str("step")
 	if err != nil || s == "" {
 		return 0, err
 	}
