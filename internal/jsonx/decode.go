@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,14 +29,21 @@ func (p *Problem) Error() string { return p.Field + " " + p.Reason }
 // opposed to a JSON value that does not fit the target.
 func (p *Problem) Syntax() bool { return p.Field == "body" }
 
+// surrogateEscape finds a \u escape of half a surrogate pair.
+var surrogateEscape = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
+
 // Decode decodes data, one JSON value, into v strictly. It returns nil or
 // a *Problem.
 func Decode(data []byte, v any) error {
-	if p := textProblem(data); p != nil {
-		return p
-	}
-	if !utf8.Valid(data) {
-		return &Problem{"body", "is not valid UTF-8"}
+	// Only a body with bad bytes or a surrogate escape needs the walk
+	// that names the string holding them.
+	if !utf8.Valid(data) || surrogateEscape.Match(data) {
+		if p := textProblem(data); p != nil {
+			return p
+		}
+		if !utf8.Valid(data) {
+			return &Problem{"body", "is not valid UTF-8"}
+		}
 	}
 	var generic any
 	dec := json.NewDecoder(bytes.NewReader(data))
