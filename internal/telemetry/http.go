@@ -39,7 +39,7 @@ func RequestMetrics(reg prometheus.Registerer, app *fiber.App) fiber.Handler {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	}, []string{"method", "route"})
 	reg.MustRegister(requests, latency)
-	routes := sync.OnceValue(func() *routeTable { return newRouteTable(app) })
+	routes := sync.OnceValue(func() routeTable { return newRouteTable(app) })
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()

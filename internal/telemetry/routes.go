@@ -8,33 +8,33 @@ import (
 
 // routeTable finds the route pattern a path falls under, for requests
 // that a middleware answered before Fiber reached their route.
-type routeTable struct {
-	byMethod map[string][][]string
-	patterns map[string][]string
+type routeTable map[string][]route // by method
+
+type route struct {
+	pattern string
+	segs    []string
 }
 
-func newRouteTable(app *fiber.App) *routeTable {
-	t := &routeTable{byMethod: map[string][][]string{}, patterns: map[string][]string{}}
+func newRouteTable(app *fiber.App) routeTable {
+	t := routeTable{}
 	for _, r := range app.GetRoutes(true) {
-		if r.Method == fiber.MethodHead {
-			continue
+		if r.Method != fiber.MethodHead {
+			t[r.Method] = append(t[r.Method], route{r.Path, strings.Split(r.Path, "/")})
 		}
-		t.byMethod[r.Method] = append(t.byMethod[r.Method], strings.Split(r.Path, "/"))
-		t.patterns[r.Method] = append(t.patterns[r.Method], r.Path)
 	}
 	return t
 }
 
 // match returns the first pattern of method that path fits, segment by
 // segment (":name" fits any one segment), or "unmatched".
-func (t *routeTable) match(method, path string) string {
+func (t routeTable) match(method, path string) string {
 	segs := strings.Split(path, "/")
 	if method == fiber.MethodHead {
 		method = fiber.MethodGet
 	}
-	for i, pattern := range t.byMethod[method] {
-		if fits(pattern, segs) {
-			return t.patterns[method][i]
+	for _, r := range t[method] {
+		if fits(r.segs, segs) {
+			return r.pattern
 		}
 	}
 	return "unmatched"
