@@ -5,10 +5,16 @@ DESIGN.md, section 6). The store's tests run it on 18.16 and capture every
 statement the store sent; this script runs the same statements, and every
 migration file (base and tuning), on chDB, and exits 1 if any fails.
 
-Usage: chdb_check.py MIGRATIONS_DIR CAPTURE_FILE
+Usage: chdb_check.py MIGRATIONS_DIR CAPTURE_FILE [DASHBOARD_FILE]
 
 CAPTURE_FILE holds one JSON string per line, as the store's tests write it
 when TASKPULSE_SQL_CAPTURE is set.
+
+DASHBOARD_FILE is what the Grafana dashboards' tests write when
+TASKPULSE_DASHBOARD_SQL is set: the generated data set they ran on, and
+every panel's SQL with the variables and macros expanded, with the columns
+it returned on 18.16. The data set is loaded into a database of its own,
+and each query must return rows with the same columns here.
 """
 
 import json
@@ -64,12 +70,47 @@ class Checker:
             print(f"FAIL {label}: {first_line}\n  {sql[:500]}", file=sys.stderr)
 
 
+def check_dashboards(sess, migration_files, dashboard_file):
+    """Loads the dashboards' data set into a database of its own and runs
+    their queries on it. Returns (passed, failed, rows loaded)."""
+    check = json.loads(dashboard_file.read_text())
+    sess.query("CREATE DATABASE IF NOT EXISTS taskpulse_dashboards")
+    sess.query("USE taskpulse_dashboards")
+    for f in migration_files:
+        for stmt in statements(f.read_text()):
+            sess.query(stmt)
+    loaded = 0
+    # The materialized views fill the other tables from these, as on the
+    # server; a table's rows go in one insert.
+    for table, rows in check["tables"].items():
+        if rows:
+            body = "\n".join(json.dumps(r) for r in rows)
+            sess.query(f"INSERT INTO {table} FORMAT JSONEachRow\n{body}")
+            loaded += len(rows)
+    passed = failed = 0
+    for q in check["queries"]:
+        try:
+            res = json.loads(sess.query(q["sql"], "JSON").bytes())
+            columns = [c["name"] for c in res["meta"]]
+            if not res["data"]:
+                raise ValueError("no rows")
+            if columns != q["columns"]:
+                raise ValueError(f"columns {columns}, on 18.16 {q['columns']}")
+            passed += 1
+        except Exception as e:  # chDB raises its own error types per version.
+            failed += 1
+            first_line = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+            print(f"FAIL dashboard {q['name']}: {first_line}\n  {q['sql'][:500]}", file=sys.stderr)
+    return passed, failed, loaded
+
+
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         return 2
     migrations_dir = pathlib.Path(sys.argv[1])
     capture_file = pathlib.Path(sys.argv[2])
+    dashboard_file = pathlib.Path(sys.argv[3]) if len(sys.argv) == 4 else None
 
     with tempfile.TemporaryDirectory(prefix="taskpulse-chdb-") as path:
         sess = session.Session(path)
@@ -100,12 +141,20 @@ def main():
                 sql = f"SELECT {m.group(2)} FROM {m.group(1)} WHERE 0"
             captured.run(f"{capture_file.name} line {n}", sql)
 
+        dashboards_failed = 0
+        if dashboard_file is not None:
+            passed, dashboards_failed, loaded = check_dashboards(sess, files, dashboard_file)
+            print(
+                f"chDB {version}: dashboards {passed}/{passed + dashboards_failed} queries passed "
+                f"on a data set of {loaded} rows"
+            )
+
         print(
             f"chDB {version}: migrations {migrations.passed}/{migrations.passed + migrations.failed} statements passed "
             f"({len(files)} files); captured {captured.passed}/{captured.passed + captured.failed} statements passed "
             f"({inserts} batch inserts checked by their column lists)"
         )
-        return 1 if migrations.failed or captured.failed else 0
+        return 1 if migrations.failed or captured.failed or dashboards_failed else 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ package deploy_test
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,10 +37,10 @@ func TestComposeFileRefersToFilesThatExist(t *testing.T) {
 	var c composeFile
 	require.NoError(t, yaml.Unmarshal(raw, &c))
 
-	for _, name := range []string{"kafka", "clickhouse", "grafana", "ingest", "writer", "query", "stream"} {
+	for _, name := range []string{"kafka", "clickhouse", "grafana", "prometheus", "ingest", "writer", "query", "stream"} {
 		require.Contains(t, c.Services, name)
 	}
-	for _, name := range []string{"kafka", "clickhouse", "grafana"} {
+	for _, name := range []string{"kafka", "clickhouse", "grafana", "prometheus"} {
 		require.NotNil(t, c.Services[name].Healthcheck, "%s has a health check", name)
 	}
 	for name, svc := range c.Services {
@@ -66,6 +67,53 @@ func TestComposeFileRefersToFilesThatExist(t *testing.T) {
 	}
 }
 
+// TestPrometheusScrapesEveryTaskPulseProcess holds the Prometheus config
+// that compose mounts to the services: every service that runs `taskpulse
+// serve` is scraped on the port it listens on, so the pipeline dashboard
+// sees all of them.
+func TestPrometheusScrapesEveryTaskPulseProcess(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "docker-compose.yml"))
+	require.NoError(t, err)
+	var c composeFile
+	require.NoError(t, yaml.Unmarshal(raw, &c))
+
+	const config = "./grafana/prometheus/prometheus.yml"
+	require.Contains(t, c.Services["prometheus"].Volumes, config+":/etc/prometheus/prometheus.yml:ro")
+	raw, err = os.ReadFile(filepath.Join("..", config))
+	require.NoError(t, err)
+	var prom struct {
+		ScrapeConfigs []struct {
+			MetricsPath   string `yaml:"metrics_path"`
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &prom))
+	targets := map[string]string{} // target -> metrics path
+	for _, sc := range prom.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			for _, target := range st.Targets {
+				targets[target] = sc.MetricsPath
+			}
+		}
+	}
+
+	served := 0
+	for name, svc := range c.Services {
+		if len(svc.Command) == 0 || svc.Command[0] != "serve" {
+			continue
+		}
+		served++
+		_, port, err := net.SplitHostPort(svc.Environment["TASKPULSE_LISTEN"])
+		require.NoError(t, err, name)
+		path, ok := targets[name+":"+port]
+		require.True(t, ok, "Prometheus does not scrape %s:%s", name, port)
+		require.Equal(t, "/metrics", path, name)
+	}
+	require.GreaterOrEqual(t, served, 5, "ingest, writer, query, stream and alerting run taskpulse serve")
+}
+
 func TestGrafanaDashboardsAreValidJSON(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "grafana", "dashboards", "*.json"))
 	require.NoError(t, err)
@@ -78,6 +126,7 @@ func TestGrafanaDashboardsAreValidJSON(t *testing.T) {
 			Panels []struct {
 				Targets []struct {
 					RawSQL string `json:"rawSql"`
+					Expr   string `json:"expr"`
 				} `json:"targets"`
 			} `json:"panels"`
 		}
@@ -85,6 +134,9 @@ func TestGrafanaDashboardsAreValidJSON(t *testing.T) {
 		require.NotEmpty(t, d.UID, f)
 		for _, p := range d.Panels {
 			for _, target := range p.Targets {
+				if target.Expr != "" { // PromQL, for the Prometheus data source
+					continue
+				}
 				require.Contains(t, target.RawSQL, "FROM", f)
 			}
 		}

@@ -67,9 +67,15 @@ type discardBus struct{}
 
 func (discardBus) Publish(context.Context, ...bus.Record) error { return nil }
 
-// benchServer serves ingest, with deps, over an in-memory listener.
+// benchServer serves ingest, with deps and a bus that discards, over an
+// in-memory listener.
 func benchServer(b *testing.B, deps Deps) *fasthttp.Client {
 	deps.Bus = discardBus{}
+	return serveIngest(b, deps)
+}
+
+// serveIngest serves ingest, with deps, over an in-memory listener.
+func serveIngest(b *testing.B, deps Deps) *fasthttp.Client {
 	svc, err := New(Config{}, deps)
 	if err != nil {
 		b.Fatal(err)

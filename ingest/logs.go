@@ -1,7 +1,7 @@
 package ingest
 
 import (
-	"fmt"
+	"cmp"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,11 +25,10 @@ func (s *Service) postLogs(c *fiber.Ctx) error {
 	if len(problems) > 0 {
 		return s.logs.invalid(len(logs), problems)
 	}
-	ids, err := publish(c, s, s.logs, logs, now)
-	if err != nil {
+	if err := publish(c, s, s.logs, logs, now); err != nil {
 		return err
 	}
-	return accepted(c, ids)
+	return accepted(c, s.logs, logs)
 }
 
 // decodeLogs decodes and validates every item, collecting every problem.
@@ -49,16 +48,11 @@ func logSignal(events *prometheus.CounterVec) *signal[schema.Log] {
 		fields: func(l *schema.Log) stampFields {
 			return stampFields{&l.Tenant, &l.EventID, &l.Timestamp, &l.IngestOrder}
 		},
-		// schema.EncodeLog allocates the value anyway; the buffer would
-		// only add a copy.
-		encode: func(_ *recordBuffer, l *schema.Log) (key, value []byte, err error) {
-			if value, err = schema.EncodeLog(l); err != nil {
-				return nil, nil, fmt.Errorf("encode log: %w", err)
-			}
-			if l.TaskID != "" {
-				return []byte(l.TaskID), value, nil
-			}
-			return []byte(l.Source), value, nil
+		encode: func(buf *recordBuffer, l *schema.Log) (key, value []byte, err error) {
+			key = buf.key(cmp.Or(l.TaskID, l.Source))
+			start := len(buf.b)
+			buf.b = schema.AppendLog(buf.b, l)
+			return key, buf.since(start), nil
 		},
 	}
 }

@@ -43,11 +43,10 @@ func (s *Service) postMetrics(c *fiber.Ctx) error {
 	if len(problems) > 0 {
 		return s.metrics.invalid(len(samples), problems)
 	}
-	ids, err := publish(c, s, s.metrics, samples, now)
-	if err != nil {
+	if err := publish(c, s, s.metrics, samples, now); err != nil {
 		return err
 	}
-	return accepted(c, ids)
+	return accepted(c, s.metrics, samples)
 }
 
 // decodeMetrics decodes and validates every item, collecting every
@@ -66,16 +65,16 @@ func metricSignal(events *prometheus.CounterVec) *signal[schema.Metric] {
 		fields: func(m *schema.Metric) stampFields {
 			return stampFields{&m.Tenant, &m.EventID, &m.Timestamp, &m.IngestOrder}
 		},
-		// schema.EncodeMetric allocates the value anyway; the buffer
-		// would only add a copy.
-		encode: func(_ *recordBuffer, m *schema.Metric) (key, value []byte, err error) {
+		encode: func(buf *recordBuffer, m *schema.Metric) (key, value []byte, err error) {
 			if m.Kind == "" {
 				m.Kind = schema.KindGauge
 			}
-			if value, err = schema.EncodeMetric(m); err != nil {
+			key = buf.key(m.Name)
+			start := len(buf.b)
+			if buf.b, err = schema.AppendMetric(buf.b, m); err != nil {
 				return nil, nil, fmt.Errorf("encode metric: %w", err)
 			}
-			return []byte(m.Name), value, nil
+			return key, buf.since(start), nil
 		},
 	}
 }

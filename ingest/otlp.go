@@ -30,7 +30,7 @@ func (s *Service) postOTLPLogs(c *fiber.Ctx) error {
 		return s.logs.invalid(len(logs), problems)
 	}
 	if len(logs) > 0 {
-		if _, err := publish(c, s, s.logs, logs, now); err != nil {
+		if err := publish(c, s, s.logs, logs, now); err != nil {
 			return err
 		}
 	}
@@ -52,7 +52,7 @@ func (s *Service) postOTLPMetrics(c *fiber.Ctx) error {
 		return s.metrics.invalid(len(samples), problems)
 	}
 	if len(samples) > 0 {
-		if _, err := publish(c, s, s.metrics, samples, now); err != nil {
+		if err := publish(c, s, s.metrics, samples, now); err != nil {
 			return err
 		}
 	}

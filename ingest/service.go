@@ -20,7 +20,10 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// Publisher is the part of the bus ingest needs.
+// Publisher is the part of the bus ingest needs. Once Publish has
+// returned nil it keeps nothing of recs, as neither bus does (the embedded
+// one copies them into its log, Kafka's has written them): ingest reuses
+// the memory of their keys and values for later requests.
 type Publisher interface {
 	Publish(ctx context.Context, recs ...bus.Record) error
 }
@@ -125,22 +128,24 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // Routes mounts the ingest endpoints on r, which must already run
 // auth.Middleware.
 func (s *Service) Routes(r fiber.Router) {
-	s.post(r, "/v1/progress", s.postProgress)
-	s.post(r, "/v1/logs", s.postLogs)
-	s.post(r, "/v1/metrics", s.postMetrics)
-	s.post(r, "/v1/otlp/logs", s.postOTLPLogs)
-	s.post(r, "/v1/otlp/metrics", s.postOTLPMetrics)
+	s.post(r, "/v1/progress", eventIDsQuery, s.postProgress)
+	s.post(r, "/v1/logs", eventIDsQuery, s.postLogs)
+	s.post(r, "/v1/metrics", eventIDsQuery, s.postMetrics)
+	s.post(r, "/v1/otlp/logs", noQuery, s.postOTLPLogs)
+	s.post(r, "/v1/otlp/metrics", noQuery, s.postOTLPMetrics)
 }
 
 // post mounts a POST route whose requests each run in a span, a child of
 // the client's traceparent when it sends one. The route's handler finds
 // the span in c.UserContext(), and its records carry it onto the bus.
-func (s *Service) post(r fiber.Router, route string, h fiber.Handler) {
-	r.Post(route, telemetry.ServerSpan(s.tracer, fiber.MethodPost, route), noQuery, h)
+// query checks the request's query parameters before the body is read.
+func (s *Service) post(r fiber.Router, route string, query, h fiber.Handler) {
+	r.Post(route, telemetry.ServerSpan(s.tracer, fiber.MethodPost, route), query, h)
 }
 
-// noQuery refuses query parameters: ingest takes everything from the
-// body, and a parameter it ignored silently would mislead its sender.
+// noQuery refuses query parameters on the OTLP routes: they take
+// everything from the body, and a parameter ignored silently would mislead
+// its sender.
 func noQuery(c *fiber.Ctx) error {
 	if err := httpx.OnlyQuery(c); err != nil {
 		return err
@@ -166,11 +171,10 @@ func (s *Service) postProgress(c *fiber.Ctx) error {
 	if len(problems) > 0 {
 		return s.progress.invalid(len(events), problems)
 	}
-	ids, err := publish(c, s, s.progress, events, now)
-	if err != nil {
+	if err := publish(c, s, s.progress, events, now); err != nil {
 		return err
 	}
-	return accepted(c, ids)
+	return accepted(c, s.progress, events)
 }
 
 // progressSignal stamps and encodes progress events. An event is keyed by
@@ -182,14 +186,9 @@ func progressSignal(events *prometheus.CounterVec) *signal[schema.Progress] {
 		fields: func(p *schema.Progress) stampFields {
 			return stampFields{&p.Tenant, &p.EventID, &p.Timestamp, &p.IngestOrder}
 		},
-		// Key and value go to the request's buffer: one allocation per
-		// hundred events or so, rather than two per event.
 		encode: func(buf *recordBuffer, p *schema.Progress) (key, value []byte, err error) {
-			buf.begin()
+			key = buf.key(p.TaskID)
 			start := len(buf.b)
-			buf.b = append(buf.b, p.TaskID...)
-			key = buf.since(start)
-			start = len(buf.b)
 			if buf.b, err = schema.AppendProgress(buf.b, p); err != nil {
 				return nil, nil, fmt.Errorf("encode progress: %w", err)
 			}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/taskpulse/taskpulse/ingest/internal/ingesttest"
+	"github.com/taskpulse/taskpulse/internal/bus/embedded"
 )
 
 // signalBodies builds requests of n logs and of n metric samples in the
@@ -77,4 +79,33 @@ func BenchmarkPostSignals(b *testing.B) {
 		{"metrics-promtext/batch=500", "/v1/metrics", "text/plain; version=0.0.4", nil, promTextBody(n), n, fiber.StatusAccepted},
 		{"otlp-logs-protobuf/batch=500", "/v1/otlp/logs", "application/x-protobuf", nil, otlpLogsBody(n), n, fiber.StatusOK},
 	})
+}
+
+// logLines is n NDJSON log lines shaped like a log shipper's, ~330 bytes
+// each: a timestamp, a level, a ~120-byte message, a task and a user, and
+// three attributes.
+func logLines(n int) []byte {
+	var b bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&b, `{"timestamp":%d,"level":"INFO","message":"delivered message %08d to the mail relay after %d ms; queue depth is %d and the relay answered 250 OK queued","task_id":"019ac2a4-5b6e-7c3d-9f00-%012d","user_id":"user-%05d","attributes":{"queue":"emails","attempt":"%d","worker":"worker-%02d"}}`+"\n",
+			1_700_000_000_000+int64(i), i, i%900, i%50, i%400, i%20000, i%3+1, i%32)
+	}
+	return b.Bytes()
+}
+
+// BenchmarkPostLogLines drives /v1/logs with NDJSON batches over an
+// in-memory listener into a real embedded bus, which writes and fsyncs
+// each group of requests: the whole acknowledged path of a log line.
+func BenchmarkPostLogLines(b *testing.B) {
+	bus, err := embedded.Open(filepath.Join(b.TempDir(), "bus"), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { bus.Close() })
+	var posts []benchPost
+	for _, n := range []int{500, 2000} {
+		posts = append(posts, benchPost{name: fmt.Sprintf("batch=%d", n), path: "/v1/logs", contentType: "application/x-ndjson",
+			body: logLines(n), n: n, status: fiber.StatusAccepted})
+	}
+	runPosts(b, serveIngest(b, Deps{Bus: bus}), posts)
 }

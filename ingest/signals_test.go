@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
@@ -84,7 +86,7 @@ func (a *ingestApp) records(t *testing.T, topic string, n int) []bus.Record {
 
 func TestPostLogsPublishesStampedRecords(t *testing.T) {
 	a := newIngestApp(t)
-	status, _, body := a.post(t, "/v1/logs", "application/x-ndjson", []byte(
+	status, _, body := a.post(t, "/v1/logs?event_ids=true", "application/x-ndjson", []byte(
 		`{"task_id":"job-1","level":"INFO","message":"started","event_id":"client-1"}`+"\n"+
 			`{"level":"ERROR","message":"disk full","source":"worker-3","timestamp":1700000000000}`+"\n"))
 	require.Equal(t, fiber.StatusAccepted, status, string(body))
@@ -130,6 +132,108 @@ func eventsCount(t *testing.T, reg *prometheus.Registry, signal, outcome string)
 		}
 	}
 	return 0
+}
+
+// TestAcceptedListsEventIDsWhenAsked posts to every route that answers
+// 202: the answer counts the items, and lists their event ids, in the
+// order the bus holds them, only when the client asks with event_ids=true.
+func TestAcceptedListsEventIDsWhenAsked(t *testing.T) {
+	routes := []struct {
+		name, path, contentType, topic, body string
+		n                                    int
+	}{
+		{"progress", "/v1/progress", "application/json", schema.TopicProgress,
+			`[{"task_id":"t","status":"running","event_id":"client-1"},{"task_id":"t","status":"completed"}]`, 2},
+		{"logs", "/v1/logs", "application/x-ndjson", schema.TopicLogs,
+			`{"level":"INFO","message":"a"}` + "\n" + `{"level":"INFO","message":"b","event_id":"client-1"}` + "\n", 2},
+		{"metrics", "/v1/metrics", "application/json", schema.TopicMetrics,
+			`[{"name":"a","value":1,"event_id":"client-1"},{"name":"b","value":2},{"name":"c","value":3}]`, 3},
+		{"metrics as Prometheus text", "/v1/metrics", "text/plain; version=0.0.4", schema.TopicMetrics, "up 1\ndown 0\n", 2},
+	}
+	eventIDs := func(t *testing.T, topic string, recs []bus.Record) []string {
+		ids := make([]string, len(recs))
+		for i, r := range recs {
+			var stamped struct {
+				EventID string `json:"event_id"`
+			}
+			require.NoError(t, json.Unmarshal(r.Value, &stamped), topic)
+			ids[i] = stamped.EventID
+		}
+		return ids
+	}
+	for _, r := range routes {
+		t.Run(r.name, func(t *testing.T) {
+			a := newIngestApp(t)
+			f := func(query, want string) {
+				t.Helper()
+				status, _, body := a.post(t, r.path+query, r.contentType, []byte(r.body))
+				require.Equal(t, fiber.StatusAccepted, status, string(body))
+				require.JSONEq(t, want, string(body))
+			}
+			count := fmt.Sprintf(`{"accepted":%d}`, r.n)
+			f("", count)
+			f("?event_ids=false", count)
+			status, _, body := a.post(t, r.path+"?event_ids=true", r.contentType, []byte(r.body))
+			require.Equal(t, fiber.StatusAccepted, status, string(body))
+			var answer struct {
+				Accepted int      `json:"accepted"`
+				EventIDs []string `json:"event_ids"`
+			}
+			require.NoError(t, json.Unmarshal(body, &answer))
+			require.Equal(t, r.n, answer.Accepted)
+			recs := a.records(t, r.topic, 3*r.n)
+			require.Equal(t, eventIDs(t, r.topic, recs[2*r.n:]), answer.EventIDs)
+			if strings.Contains(r.body, "client-1") {
+				require.Contains(t, answer.EventIDs, "client-1", "a client's event id is kept")
+			}
+			seen := map[string]bool{}
+			for _, id := range answer.EventIDs {
+				require.False(t, seen[id], "event id %s given twice", id)
+				seen[id] = true
+				if id != "client-1" {
+					require.Equal(t, uuid.Version(7), uuid.MustParse(id).Version(), id)
+				}
+			}
+		})
+	}
+	a := newIngestApp(t)
+	f := func(path, contentType, body, wantField string) {
+		t.Helper()
+		status, _, raw := a.post(t, path, contentType, []byte(body))
+		require.Equal(t, fiber.StatusBadRequest, status, string(raw))
+		require.Contains(t, string(raw), `"invalid_parameter"`)
+		require.Contains(t, string(raw), wantField)
+	}
+	const log = `{"level":"INFO","message":"a"}`
+	f("/v1/logs?event_ids=maybe", "application/json", log, "event_ids")
+	f("/v1/logs?event_ids=", "application/json", log, "event_ids")
+	f("/v1/logs?event_ids=true&event_ids=false", "application/json", log, "event_ids")
+	f("/v1/logs?ids=true", "application/json", log, "ids")
+	f("/v1/otlp/logs?event_ids=true", "application/json", `{}`, "event_ids")
+	require.Zero(t, eventsCount(t, a.reg, "logs", "accepted"), "a request with a bad parameter publishes nothing")
+}
+
+// TestRequestsAfterLargeOnesKeepTheirRecords posts requests large enough
+// that their records are encoded into pooled buffers, which later requests
+// reuse: every record must read back as it was sent.
+func TestRequestsAfterLargeOnesKeepTheirRecords(t *testing.T) {
+	a := newIngestApp(t)
+	const requests, lines = 3, 400
+	for r := range requests {
+		var body strings.Builder
+		for i := range lines {
+			fmt.Fprintf(&body, `{"task_id":"task-%d","level":"INFO","message":"request %d line %d"}`+"\n", i%7, r, i)
+		}
+		status, _, raw := a.post(t, "/v1/logs", "application/x-ndjson", []byte(body.String()))
+		require.Equal(t, fiber.StatusAccepted, status, string(raw))
+	}
+	recs := a.records(t, schema.TopicLogs, requests*lines)
+	for n, rec := range recs {
+		l, err := schema.DecodeLog(rec.Value)
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("request %d line %d", n/lines, n%lines), l.Message)
+		require.Equal(t, l.TaskID, string(rec.Key))
+	}
 }
 
 func TestPostMetricsKindsAndKeys(t *testing.T) {

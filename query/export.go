@@ -13,6 +13,8 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/httpx"
+	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/schema"
 )
 
 // exportFormat is how an export is written.
@@ -44,15 +46,23 @@ type cell struct {
 
 func text(s string) cell { return cell{value: s} }
 
-// pager returns the next page of an export, and whether it was the last.
-type pager func(ctx context.Context) (rows []exportRow, done bool, err error)
+// walker reads an export's rows from the store in order and hands each
+// to emit, stopping at the first error emit returns.
+type walker func(ctx context.Context, emit func(exportRow) error) error
 
 // exportSource is one kind of data an export can hold: its parameters,
-// and how to read it page by page, with its CSV columns, which are known
-// once the first page is read.
+// and how to walk it, with its CSV columns, which are known once the first
+// row is read.
 type exportSource struct {
 	params  []string
-	prepare func(s *Service, p *params, tenant string) (pager, func() []string, error)
+	prepare func(s *Service, p *params, tenant string) (walker, func() []string, error)
+}
+
+// Exporter is the part of a store an export reads: each selection in one
+// walk that costs about what reading it once does. A store.Store is one.
+type Exporter interface {
+	StreamTasks(ctx context.Context, f store.TaskFilter, fn func(store.Task) error) error
+	StreamLogs(ctx context.Context, f store.LogFilter, fn func(schema.Log) error) error
 }
 
 var exportSources = map[string]exportSource{
@@ -140,11 +150,16 @@ func neutralise(s string) string {
 	return s
 }
 
-// export streams every item a query selects, page by page from the store,
-// with no cap. The first page is read before the answer starts, so that a
-// store that cannot answer gets a 503; a failure after that ends the body
-// early, and a JSON export is then left unclosed so that no client takes
-// it for a whole one.
+// export streams every item a query selects, in one walk of the store,
+// with no cap. The store is read on its own goroutine, some batches of rows
+// ahead of the writer, so that reading and encoding overlap while a slow
+// client holds back the store's reads rather than piling rows up. The
+// first batch is read before the answer starts, so that a store that
+// cannot answer gets a 503. A failure after that closes the connection
+// before the body's last chunk, which every HTTP client reports as a body
+// cut short, so that no client takes what came for a whole export, a CSV
+// or NDJSON one ending on a whole row included; a JSON export is left
+// unclosed as well.
 func (s *Service) export(c *fiber.Ctx) error {
 	args := httpx.QueryArgs(c)
 	what, err := oneOf(args, "what", slices.Sorted(maps.Keys(exportSources)), "")
@@ -160,52 +175,100 @@ func (s *Service) export(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	next, columns, err := src.prepare(s, p, auth.Tenant(c))
+	walk, columns, err := src.prepare(s, p, auth.Tenant(c))
 	if err != nil {
 		return err
 	}
 	// The body is written after the handler returns, when the request's
 	// context is gone; the export stops when the client does.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(c.UserContext()))
-	first, done, err := next(ctx)
-	if err != nil {
+	rows := readAhead(ctx, walk)
+	first, ok := <-rows.batches
+	if !ok && rows.err != nil {
 		cancel()
-		return s.storeError(err)
+		return s.storeError(rows.err)
 	}
 	c.Set(fiber.HeaderContentType, f.contentType)
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="taskpulse-`+what+`.`+format+`"`)
+	conn := c.Context().Conn()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
-		if err := s.streamExport(ctx, w, f, columns(), first, done, next); err != nil {
+		if err := writeExport(w, f, columns(), first, rows); err != nil {
 			s.log.Warn("export ended early", "what", what, "err", err)
+			conn.Close()
 		}
 	})
 	return nil
 }
 
-func (s *Service) streamExport(ctx context.Context, w *bufio.Writer, f exportFormat, columns []string, rows []exportRow, done bool, next pager) error {
+// exportBatch is how many rows the store's reader hands the writer at a
+// time; the writer flushes after each one. Up to readAheadBatches wait
+// between them, enough for the reader to hand over a whole page of the
+// store's and read the next while the writer writes, and few enough that
+// an export holds some megabytes at most.
+const (
+	exportBatch      = 1000
+	readAheadBatches = 16
+)
+
+// rowBatches are the rows of an export as its reader hands them over. err
+// is the walk's end, set before batches is closed.
+type rowBatches struct {
+	batches chan []exportRow
+	err     error
+}
+
+// readAhead walks the store on a goroutine of its own, sending batches of
+// rows as they fill. It ends when the walk does, or when ctx ends.
+func readAhead(ctx context.Context, walk walker) *rowBatches {
+	r := &rowBatches{batches: make(chan []exportRow, readAheadBatches)}
+	go func() {
+		defer close(r.batches)
+		batch := make([]exportRow, 0, exportBatch)
+		send := func() error {
+			select {
+			case r.batches <- batch:
+				batch = make([]exportRow, 0, exportBatch)
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		err := walk(ctx, func(row exportRow) error {
+			if batch = append(batch, row); len(batch) < exportBatch {
+				return nil
+			}
+			return send()
+		})
+		if err == nil && len(batch) > 0 {
+			err = send()
+		}
+		r.err = err
+	}()
+	return r
+}
+
+// writeExport writes first, then every batch that follows, and closes the
+// export when the walk ended well.
+func writeExport(w *bufio.Writer, f exportFormat, columns []string, first []exportRow, rows *rowBatches) error {
 	if err := f.begin(w, columns); err != nil {
 		return err
 	}
-	first := true
-	for {
-		for _, r := range rows {
-			if err := f.row(w, first, r); err != nil {
+	n := 0
+	for batch, ok := first, first != nil; ok; batch, ok = <-rows.batches {
+		for _, r := range batch {
+			if err := f.row(w, n == 0, r); err != nil {
 				return err
 			}
-			first = false
+			n++
 		}
 		// A failed flush is a client that went away.
 		if err := w.Flush(); err != nil {
 			return err
 		}
-		if done {
-			break
-		}
-		var err error
-		if rows, done, err = next(ctx); err != nil {
-			return err
-		}
+	}
+	if rows.err != nil {
+		return rows.err
 	}
 	if err := f.end(w); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -29,81 +30,111 @@ func EncodeProgress(p *Progress) ([]byte, error) {
 // byte what encoding/json writes for p; it exists because ingest encodes
 // every event it accepts, and reflection made that a fifth of its CPU.
 func AppendProgress(dst []byte, p *Progress) ([]byte, error) {
-	if p.Progress != nil && (math.IsNaN(*p.Progress) || math.IsInf(*p.Progress, 0)) {
+	if p.Progress != nil && !finite(*p.Progress) {
 		// Let encoding/json word the error it gives for these.
 		_, err := json.Marshal(p)
 		return dst, err
 	}
 	b := append(dst, '{')
-	if p.Tenant != "" {
-		b = appendKey(b, `"tenant":`)
-		b = appendString(b, p.Tenant)
-	}
-	if p.EventID != "" {
-		b = appendKey(b, `"event_id":`)
-		b = appendString(b, p.EventID)
-	}
-	if p.Timestamp != 0 {
-		b = appendKey(b, `"timestamp":`)
-		b = strconv.AppendInt(b, p.Timestamp, 10)
-	}
-	if p.Seq != 0 {
-		b = appendKey(b, `"seq":`)
-		b = strconv.AppendInt(b, p.Seq, 10)
-	}
-	if p.IngestOrder != 0 {
-		b = appendKey(b, `"ingest_order":`)
-		b = strconv.AppendInt(b, p.IngestOrder, 10)
-	}
+	b = appendStringField(b, `"tenant":`, p.Tenant)
+	b = appendStringField(b, `"event_id":`, p.EventID)
+	b = appendIntField(b, `"timestamp":`, p.Timestamp)
+	b = appendIntField(b, `"seq":`, p.Seq)
+	b = appendIntField(b, `"ingest_order":`, p.IngestOrder)
 	b = appendKey(b, `"task_id":`)
 	b = appendString(b, p.TaskID)
-	if p.UserID != "" {
-		b = appendKey(b, `"user_id":`)
-		b = appendString(b, p.UserID)
-	}
-	if p.TaskType != "" {
-		b = appendKey(b, `"task_type":`)
-		b = appendString(b, p.TaskType)
-	}
-	if p.TaskName != "" {
-		b = appendKey(b, `"task_name":`)
-		b = appendString(b, p.TaskName)
-	}
+	b = appendStringField(b, `"user_id":`, p.UserID)
+	b = appendStringField(b, `"task_type":`, p.TaskType)
+	b = appendStringField(b, `"task_name":`, p.TaskName)
 	b = appendKey(b, `"status":`)
 	b = appendString(b, string(p.Status))
 	if p.Progress != nil {
 		b = appendKey(b, `"progress":`)
 		b = appendFloat(b, *p.Progress)
 	}
-	if p.CurrentStep != "" {
-		b = appendKey(b, `"current_step":`)
-		b = appendString(b, p.CurrentStep)
-	}
-	if p.StepsDone != 0 {
-		b = appendKey(b, `"steps_done":`)
-		b = strconv.AppendInt(b, p.StepsDone, 10)
-	}
-	if p.StepsTotal != 0 {
-		b = appendKey(b, `"steps_total":`)
-		b = strconv.AppendInt(b, p.StepsTotal, 10)
-	}
-	if p.Message != "" {
-		b = appendKey(b, `"message":`)
-		b = appendString(b, p.Message)
-	}
+	b = appendStringField(b, `"current_step":`, p.CurrentStep)
+	b = appendIntField(b, `"steps_done":`, p.StepsDone)
+	b = appendIntField(b, `"steps_total":`, p.StepsTotal)
+	b = appendStringField(b, `"message":`, p.Message)
 	if p.ETA != nil {
 		b = appendKey(b, `"eta":`)
 		b = strconv.AppendInt(b, *p.ETA, 10)
 	}
-	if p.Error != "" {
-		b = appendKey(b, `"error":`)
-		b = appendString(b, p.Error)
-	}
-	if len(p.Attributes) > 0 {
-		b = appendKey(b, `"attributes":`)
-		b = appendAttributes(b, p.Attributes)
-	}
+	b = appendStringField(b, `"error":`, p.Error)
+	b = appendMapField(b, `"attributes":`, p.Attributes)
 	return append(b, '}'), nil
+}
+
+// AppendLog appends the encoding of l to dst, byte for byte what
+// encoding/json writes for l, as AppendProgress does for progress: with
+// reflection, encoding was a quarter of ingest's CPU under log load.
+func AppendLog(dst []byte, l *Log) []byte {
+	b := append(dst, '{')
+	b = appendStringField(b, `"tenant":`, l.Tenant)
+	b = appendStringField(b, `"event_id":`, l.EventID)
+	b = appendIntField(b, `"timestamp":`, l.Timestamp)
+	b = appendIntField(b, `"ingest_order":`, l.IngestOrder)
+	b = appendStringField(b, `"task_id":`, l.TaskID)
+	b = appendStringField(b, `"user_id":`, l.UserID)
+	b = appendKey(b, `"level":`)
+	b = appendString(b, string(l.Level))
+	b = appendKey(b, `"message":`)
+	b = appendString(b, l.Message)
+	b = appendStringField(b, `"source":`, l.Source)
+	b = appendStringField(b, `"trace_id":`, l.TraceID)
+	b = appendStringField(b, `"span_id":`, l.SpanID)
+	b = appendMapField(b, `"attributes":`, l.Attributes)
+	return append(b, '}')
+}
+
+// AppendMetric appends the encoding of m to dst, byte for byte what
+// encoding/json writes for m, as AppendProgress does for progress.
+func AppendMetric(dst []byte, m *Metric) ([]byte, error) {
+	if !finite(m.Value) {
+		// Let encoding/json word the error it gives for these.
+		_, err := json.Marshal(m)
+		return dst, err
+	}
+	b := append(dst, '{')
+	b = appendStringField(b, `"tenant":`, m.Tenant)
+	b = appendStringField(b, `"event_id":`, m.EventID)
+	b = appendIntField(b, `"timestamp":`, m.Timestamp)
+	b = appendIntField(b, `"ingest_order":`, m.IngestOrder)
+	b = appendKey(b, `"name":`)
+	b = appendString(b, m.Name)
+	b = appendStringField(b, `"kind":`, string(m.Kind))
+	b = appendKey(b, `"value":`)
+	b = appendFloat(b, m.Value)
+	b = appendStringField(b, `"unit":`, m.Unit)
+	b = appendMapField(b, `"labels":`, m.Labels)
+	b = appendStringField(b, `"task_id":`, m.TaskID)
+	return append(b, '}'), nil
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// appendStringField writes an omitempty string member.
+func appendStringField(b []byte, key, v string) []byte {
+	if v == "" {
+		return b
+	}
+	return appendString(appendKey(b, key), v)
+}
+
+// appendIntField writes an omitempty integer member.
+func appendIntField(b []byte, key string, v int64) []byte {
+	if v == 0 {
+		return b
+	}
+	return strconv.AppendInt(appendKey(b, key), v, 10)
+}
+
+// appendMapField writes an omitempty string map member.
+func appendMapField(b []byte, key string, m map[string]string) []byte {
+	if len(m) == 0 {
+		return b
+	}
+	return appendAttributes(appendKey(b, key), m)
 }
 
 // appendKey writes a member name, after a comma unless it is the first.
@@ -115,21 +146,24 @@ func appendKey(b []byte, key string) []byte {
 }
 
 // appendAttributes writes m with its keys sorted, as encoding/json does.
+// The entries are taken in one pass over the map, rather than keys first
+// and a lookup of each value after the sort.
 func appendAttributes(b []byte, m map[string]string) []byte {
-	var stack [MaxAttributes]string
-	keys := stack[:0]
-	for k := range m {
-		keys = append(keys, k)
+	type entry struct{ k, v string }
+	var stack [MaxAttributes]entry
+	entries := stack[:0]
+	for k, v := range m {
+		entries = append(entries, entry{k, v})
 	}
-	slices.Sort(keys)
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.k, b.k) })
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, e := range entries {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = appendString(b, e.k)
 		b = append(b, ':')
-		b = appendString(b, m[k])
+		b = appendString(b, e.v)
 	}
 	return append(b, '}')
 }

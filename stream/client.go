@@ -1,8 +1,7 @@
 package stream
 
 import (
-	"context"
-	"errors"
+	"slices"
 	"sync"
 
 	"github.com/gofiber/contrib/websocket"
@@ -13,23 +12,28 @@ import (
 // client is the state of one connection: its subscriptions, what it has
 // been sent per task, the logs it missed, and its outgoing queue. The hub
 // delivers to it from the bus goroutine; its reader goroutine changes its
-// subscriptions; its writer goroutine drains the queue. Everything below mu
-// is guarded by it.
+// subscriptions; a writer goroutine, started only while there is something
+// to write, drains the queue. Everything below mu is guarded by it.
 type client struct {
 	svc    *Service
 	conn   *websocket.Conn
 	tenant string
-	// ctx ends with the connection and bounds its snapshot queries.
-	ctx    context.Context
-	cancel context.CancelFunc
+	// pingSlot is the share of the ping interval at which the connection
+	// is pinged; set once at register.
+	pingSlot uint32
 
-	// wake tells the writer that the queue, or a pong, is waiting.
-	wake chan struct{}
-	// stop is closed once, when the connection must end.
-	stop chan struct{}
+	// readerDone is closed when the reader has returned, which the close
+	// frame waits for.
+	readerDone chan struct{}
+	// writers counts the writer goroutine, so that the connection outlives
+	// it.
+	writers sync.WaitGroup
 
-	mu   sync.Mutex
-	subs map[Subscription]struct{}
+	mu sync.Mutex
+	// subs are the ready progress subscriptions, at most MaxSubscriptions:
+	// a slice costs an idle connection less than a map, and every event is
+	// matched against all of them anyway.
+	subs []Subscription
 	// loading is the subscription whose snapshot is being queried; events
 	// it matches wait in held until the snapshot is queued, so none is
 	// lost between the query and the first live event.
@@ -40,14 +44,19 @@ type client struct {
 	// anything not newer is stale.
 	sent map[string]sentState
 	// logs maps each task whose logs the client follows to the least
-	// severe level it wants.
+	// severe level it wants. It and notifications are made on first use.
 	logs map[string]schema.Level
 	// logsDropped counts, per task, the logs dropped for a full queue that
 	// the client has not yet been told of.
 	logsDropped   map[string]int
 	notifications map[NotificationSubscription]struct{}
 	// pong is the payload of a ping the writer still has to answer.
-	pong      *string
+	pong *string
+	// pingDue asks the writer for a ping.
+	pingDue bool
+	// writing is set while a writer goroutine runs, and for good once the
+	// connection is stopped: nothing is written after the close frame.
+	writing   bool
 	stopped   bool
 	closeCode int
 	closeText string
@@ -59,20 +68,12 @@ type sentState struct {
 }
 
 func newClient(s *Service, conn *websocket.Conn, tenant string) *client {
-	ctx, cancel := context.WithCancel(s.ctx)
 	return &client{
-		svc:    s,
-		conn:   conn,
-		tenant: tenant,
-		ctx:    ctx,
-		cancel: cancel,
-		wake:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		subs:   make(map[Subscription]struct{}),
-		sent:   make(map[string]sentState),
-
-		logs:          make(map[string]schema.Level),
-		notifications: make(map[NotificationSubscription]struct{}),
+		svc:        s,
+		conn:       conn,
+		tenant:     tenant,
+		readerDone: make(chan struct{}),
+		sent:       make(map[string]sentState),
 	}
 }
 
@@ -136,7 +137,7 @@ func (c *client) queueLive(ev *event) {
 }
 
 func (c *client) wants(ev *event) bool {
-	for sub := range c.subs {
+	for _, sub := range c.subs {
 		if sub.matches(&ev.p) {
 			return true
 		}
@@ -152,10 +153,7 @@ func (c *client) queue(m message) {
 		c.endSlow()
 		return
 	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.startWriter()
 }
 
 // send queues an encoded message other than progress and logs.
@@ -190,7 +188,7 @@ func (c *client) endLocked(code int, text string) {
 	}
 	c.stopped = true
 	c.closeCode, c.closeText = code, text
-	close(c.stop)
+	c.startWriter()
 }
 
 // subscribe registers sub, sends its snapshot, then lets its live events
@@ -198,7 +196,7 @@ func (c *client) endLocked(code int, text string) {
 // a time.
 func (c *client) subscribe(sub Subscription) {
 	c.mu.Lock()
-	_, dup := c.subs[sub]
+	dup := slices.Contains(c.subs, sub)
 	full := c.subscriptions() >= c.svc.cfg.MaxSubscriptions
 	if !dup && !full {
 		c.loading = &sub
@@ -216,25 +214,23 @@ func (c *client) subscribe(sub Subscription) {
 	// The hub knows the subscription before the store is asked, so every
 	// event the snapshot might miss is held rather than lost.
 	c.svc.hub.add(c.tenant, sub, c)
-	snap, err := c.svc.snapshot(c.ctx, c.tenant, sub)
-	var frame []byte
-	if err == nil {
-		frame = mustEncode(snap)
-	}
+	// Only the reader waits here, so nothing but the service's end can
+	// cut the wait short; the round itself is bounded.
+	snap, err := c.svc.snaps.read(c.svc.ctx, c.tenant, sub)
 
 	c.mu.Lock()
 	c.loading = nil
 	held := c.held.take()
 	if err == nil {
-		c.subs[sub] = struct{}{}
-		for i := range snap.Tasks {
-			t := &snap.Tasks[i]
+		c.subs = append(c.subs, sub)
+		for i := range snap.tasks {
+			t := &snap.tasks[i]
 			if s, ok := c.sent[t.TaskID]; !ok || t.Order().After(s.key) {
 				c.sent[t.TaskID] = sentState{key: t.Order(), userID: t.UserID}
 			}
 		}
 		if !c.stopped {
-			c.queue(message{frame: frame})
+			c.queue(message{frame: snap.frame})
 		}
 	}
 	// Held events go through the same checks as live ones: without the
@@ -249,9 +245,6 @@ func (c *client) subscribe(sub Subscription) {
 
 	if err != nil {
 		c.svc.hub.remove(c.tenant, sub, c)
-		if !errors.Is(err, context.Canceled) {
-			c.svc.log.Warn("snapshot failed", "tenant", c.tenant, "err", err)
-		}
 		c.send(encodeError(&Error{Code: CodeSnapshotFailed, Message: "the current state could not be read; subscribe again"}))
 		return
 	}
@@ -262,9 +255,10 @@ func (c *client) subscribe(sub Subscription) {
 // covers, so a later subscription starts again from its snapshot.
 func (c *client) unsubscribe(sub Subscription) {
 	c.mu.Lock()
-	_, ok := c.subs[sub]
+	i := slices.Index(c.subs, sub)
+	ok := i >= 0
 	if ok {
-		delete(c.subs, sub)
+		c.subs = slices.Delete(c.subs, i, i+1)
 		for id, s := range c.sent {
 			if !c.covers(id, s.userID) {
 				delete(c.sent, id)
@@ -284,7 +278,7 @@ func (c *client) unsubscribe(sub Subscription) {
 }
 
 func (c *client) covers(taskID, userID string) bool {
-	for sub := range c.subs {
+	for _, sub := range c.subs {
 		if sub.covers(taskID, userID) {
 			return true
 		}
@@ -299,7 +293,7 @@ func (c *client) dropSubscriptions() {
 	subs, logs, notifications := c.subs, c.logs, c.notifications
 	c.subs, c.logs, c.notifications = nil, nil, nil
 	c.mu.Unlock()
-	for sub := range subs {
+	for _, sub := range subs {
 		c.svc.hub.remove(c.tenant, sub, c)
 	}
 	for taskID := range logs {
@@ -311,24 +305,20 @@ func (c *client) dropSubscriptions() {
 	c.svc.metrics.subscriptions.Sub(float64(len(subs) + len(logs) + len(notifications)))
 }
 
-// next hands the writer everything queued, then the notices of logs
-// dropped since it last took the queue, and a pending pong.
-func (c *client) next() ([]message, *string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	pong := c.pong
-	c.pong = nil
-	return c.appendLogsDropped(c.out.take()), pong
-}
-
 // answerPing has the writer send a pong, keeping all writes on one
 // goroutine.
 func (c *client) answerPing(data string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pong = &data
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.startWriter()
+}
+
+// ping has the writer ping the peer, which answers with a pong that
+// extends its read deadline.
+func (c *client) ping() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pingDue = true
+	c.startWriter()
 }

@@ -16,14 +16,18 @@ const closeGrace = time.Second
 // maxClientMessage bounds one client message; subscriptions are small.
 const maxClientMessage = 4 << 10
 
-// serve runs one connection. It is the reader; a second goroutine is the
-// only writer. It returns only after the writer has finished, because the
-// connection is recycled as soon as it returns.
+// serve runs one connection. It is the reader; a writer goroutine, the
+// only one that writes, runs only while there is something to write, so
+// an idle connection costs one goroutine. serve returns only after the
+// writer has finished, because the connection is recycled as soon as it
+// returns.
 func (s *Service) serve(conn *websocket.Conn) {
 	req, _ := conn.Locals(localConnect).(*connectRequest)
 	if req == nil {
 		panic("BUG: stream connection without its connect request")
 	}
+	// The locals live as long as the connection; the request is read once.
+	conn.Locals(localConnect, nil)
 	c := newClient(s, conn, req.tenant)
 	if !s.register(c) {
 		_ = conn.WriteControl(websocket.CloseMessage,
@@ -43,19 +47,13 @@ func (s *Service) serve(conn *websocket.Conn) {
 	})
 	conn.SetPongHandler(func(string) error { return c.extendRead() })
 
-	readerDone := make(chan struct{})
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop(readerDone)
-	}()
 	code, text := websocket.CloseNormalClosure, ""
 	// Deferred so that even a panic below stops the writer before the
 	// connection is recycled.
 	defer func() {
-		close(readerDone)
+		close(c.readerDone)
 		c.end(code, text)
-		<-writerDone
+		c.writers.Wait()
 	}()
 
 	for _, sub := range req.subs.progress {
@@ -104,46 +102,72 @@ func (c *client) extendRead() error {
 	return c.conn.SetReadDeadline(deadline)
 }
 
+// startWriter starts the writer unless it runs; once the connection is
+// stopped, the writer that sends the close frame is the last. c.mu is
+// held.
+func (c *client) startWriter() {
+	if c.writing {
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.writeLoop()
+}
+
 // writeLoop is the connection's only writer: queued messages, pings,
-// pongs and the close frame.
-func (c *client) writeLoop(readerDone <-chan struct{}) {
-	ping := time.NewTicker(c.svc.cfg.PingInterval)
-	defer ping.Stop()
+// pongs and the close frame. It returns once nothing is left to write.
+func (c *client) writeLoop() {
+	defer c.writers.Done()
 	for {
-		select {
-		case <-c.wake:
-			batch, pong := c.next()
-			if pong != nil {
-				if err := c.conn.WriteControl(websocket.PongMessage, []byte(*pong), c.writeDeadline()); err != nil {
-					c.lost(err)
-					return
-				}
-			}
-			for _, m := range batch {
-				if c.stopping() {
-					break
-				}
-				if err := c.write(m.bytes()); err != nil {
-					c.lost(err)
-					return
-				}
-				c.svc.metrics.sent.Inc()
-			}
-		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, c.writeDeadline()); err != nil {
-				c.lost(err)
-				return
-			}
-		case <-c.stop:
-			c.sendClose(readerDone)
+		c.mu.Lock()
+		stopped := c.stopped
+		batch := c.appendLogsDropped(c.out.take())
+		pong, ping := c.pong, c.pingDue
+		c.pong, c.pingDue = nil, false
+		if !stopped && len(batch) == 0 && pong == nil && !ping {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if stopped {
+			c.sendClose()
+			return
+		}
+		if err := c.flush(batch, pong, ping); err != nil {
+			c.lost(err)
 			return
 		}
 	}
 }
 
+// flush writes a pong, a ping and batch, until the connection stops.
+func (c *client) flush(batch []message, pong *string, ping bool) error {
+	if pong != nil {
+		if err := c.conn.WriteControl(websocket.PongMessage, []byte(*pong), c.writeDeadline()); err != nil {
+			return err
+		}
+	}
+	if ping {
+		if err := c.conn.WriteControl(websocket.PingMessage, nil, c.writeDeadline()); err != nil {
+			return err
+		}
+	}
+	for _, m := range batch {
+		if c.stopping() {
+			return nil
+		}
+		if err := c.write(m.bytes()); err != nil {
+			return err
+		}
+		c.svc.metrics.sent.Inc()
+	}
+	return nil
+}
+
 // sendClose writes the close frame and waits briefly for the peer's
 // answer, so that the peer reads the frame before the connection drops.
-func (c *client) sendClose(readerDone <-chan struct{}) {
+func (c *client) sendClose() {
 	c.mu.Lock()
 	code, text := c.closeCode, c.closeText
 	c.mu.Unlock()
@@ -151,19 +175,16 @@ func (c *client) sendClose(readerDone <-chan struct{}) {
 	grace := time.NewTimer(closeGrace)
 	defer grace.Stop()
 	select {
-	case <-readerDone:
+	case <-c.readerDone:
 	case <-grace.C:
 		c.unblockReader()
 	}
 }
 
 func (c *client) stopping() bool {
-	select {
-	case <-c.stop:
-		return true
-	default:
-		return false
-	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopped
 }
 
 func (c *client) write(frame []byte) error {

@@ -11,9 +11,11 @@
 // the number of unrelated connections, and a record whose tenant header
 // (schema.HeaderTenant) names a tenant that follows nothing of its kind —
 // for logs, nothing of its task, the record's key — is passed over
-// without being decoded. Each connection has one reader goroutine (client
-// messages, pongs) and one writer goroutine (the only one that writes to
-// it), joined by a bounded queue.
+// without being decoded. Each record is encoded once and the same bytes
+// go to every connection. Each connection has one reader goroutine (client
+// messages, pongs) and a bounded queue; a writer goroutine, the only one
+// that writes to it, runs only while the queue, a ping or a pong waits, so
+// an idle connection costs one goroutine. One timer pings them all.
 //
 // A slow client never holds up the hub or other clients. When its queue is
 // full, progress is coalesced: older events of a task give way to its
@@ -26,7 +28,12 @@
 // reconnect. Peers that stop answering pings for PongWait are closed.
 //
 // A progress subscription is registered with the hub before its snapshot
-// is read from the store; live events it matches are held meanwhile. The
+// is read from the store; live events it matches are held meanwhile.
+// Snapshots are read in rounds, one tenant at a time: subscriptions made
+// while a round runs wait for the next, which reads all their tasks in one
+// query (one more per user or "all" subscription), so a burst of
+// connections costs a few queries and every query still starts after its
+// subscriptions were registered. The
 // client then gets the snapshot, followed by the held and later events that
 // are newer than what it already has of each task, by the order key
 // (timestamp, seq, ingest_order, event_id). Each connection thus sees, per
@@ -72,8 +79,9 @@
 // combined: task_id, user_id and all=true for progress; logs_task_id,
 // with one logs_min_level for all of them; notifications_user_id and
 // notifications_all=true. A bad one fails the upgrade with a 400 JSON
-// error. A plain GET without an upgrade gets 426 with code
-// "upgrade_required".
+// error. The request line and headers fit in 8 KiB (431 beyond), so name
+// any more subscriptions in messages. A plain GET without an upgrade gets
+// 426 with code "upgrade_required".
 //
 // Client to server:
 //

@@ -130,3 +130,51 @@ func TestSlowConsumerIsClosed(t *testing.T) {
 		}
 	}
 }
+
+// An idle connection keeps no writer: one starts for what there is to
+// send, a ping included, and ends once it is sent.
+func TestIdleConnectionsHoldNoWriter(t *testing.T) {
+	b := newTestBus()
+	h := start(t, Config{PingInterval: 20 * time.Millisecond, PongWait: time.Minute}, b, &fixedStore{})
+	conns := make([]*fws.Conn, 5)
+	pinged := make(chan struct{}, len(conns))
+	for i := range conns {
+		conns[i] = h.dial(t, "api_key="+keyA+"&task_id=t1")
+		readType(t, conns[i], TypeSnapshot)
+		conns[i].SetPingHandler(func(string) error {
+			select {
+			case pinged <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+	}
+	b.publish(t, progress(tenantA, "t1", "", 1000, 0, "sent"))
+	for _, conn := range conns {
+		// Reading also runs the ping handler, so pings keep coming.
+		require.Equal(t, "sent", readProgress(t, conn))
+		go func() {
+			for {
+				if _, _, err := conn.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for range conns {
+		<-pinged
+	}
+	writing := func() (n int) {
+		h.svc.mu.Lock()
+		defer h.svc.mu.Unlock()
+		for c := range h.svc.clients {
+			c.mu.Lock()
+			if c.writing {
+				n++
+			}
+			c.mu.Unlock()
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return writing() == 0 }, 10*time.Second, time.Millisecond)
+}

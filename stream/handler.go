@@ -30,6 +30,10 @@ type connectRequest struct {
 // auth.Middleware.
 func (s *Service) Routes(r fiber.Router) {
 	r.Get("/v1/stream", s.accept, websocket.New(s.serve, websocket.Config{
+		// Every idle connection holds its read buffer. Client messages are
+		// small and rare, and a larger one is read in pieces; the buffer
+		// only has to hold a control frame (at most 125 bytes) whole.
+		ReadBufferSize: 256,
 		// Write buffers are taken from a pool only while a message is
 		// written, instead of one held by every idle connection.
 		WriteBufferPool: &sync.Pool{},
@@ -47,14 +51,19 @@ func (s *Service) accept(c *fiber.Ctx) error {
 		return httpx.NewError(fiber.StatusUpgradeRequired, CodeUpgradeRequired,
 			"this endpoint speaks WebSocket only; connect with a WebSocket client")
 	}
-	select {
-	case <-s.live:
-	case <-time.After(liveWait):
-		c.Set(fiber.HeaderRetryAfter, "1")
-		return httpx.NewError(fiber.StatusServiceUnavailable, CodeNotLive,
-			"the stream is not yet following the bus; retry shortly")
-	case <-c.Context().Done():
-		return nil
+	if s.Ready(c.Context()) != nil {
+		// Only while starting: no timer is made once the stream is live.
+		wait := time.NewTimer(liveWait)
+		defer wait.Stop()
+		select {
+		case <-s.live:
+		case <-wait.C:
+			c.Set(fiber.HeaderRetryAfter, "1")
+			return httpx.NewError(fiber.StatusServiceUnavailable, CodeNotLive,
+				"the stream is not yet following the bus; retry shortly")
+		case <-c.Context().Done():
+			return nil
+		}
 	}
 	if err := httpx.OnlyQuery(c, connectParams...); err != nil {
 		return err

@@ -102,6 +102,9 @@ func (c *client) subscribeLogs(sub LogSubscription) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.logs == nil {
+		c.logs = make(map[string]schema.Level)
+	}
 	c.logs[sub.TaskID] = sub.MinLevel
 	if !c.stopped {
 		c.queue(message{frame: mustEncode(subscribedMessage{Type: TypeSubscribed, Logs: &sub})})

@@ -124,6 +124,9 @@ func (c *client) subscribeNotifications(sub NotificationSubscription) {
 	c.svc.metrics.subscriptions.Inc()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.notifications == nil {
+		c.notifications = make(map[NotificationSubscription]struct{})
+	}
 	c.notifications[sub] = struct{}{}
 	if !c.stopped {
 		c.queue(message{frame: mustEncode(subscribedMessage{Type: TypeSubscribed, Notifications: &sub})})

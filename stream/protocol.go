@@ -51,12 +51,10 @@ func (s Subscription) covers(taskID, userID string) bool {
 	return s.All || s.TaskID == taskID || (s.UserID != "" && s.UserID == userID)
 }
 
+// filter selects the tasks of a user or "all" subscription; those of task
+// subscriptions are read together (see snapshots).
 func (s Subscription) filter(tenant string, limit int) store.TaskFilter {
-	f := store.TaskFilter{Tenant: tenant, UserID: s.UserID, Limit: limit}
-	if s.TaskID != "" {
-		f.TaskIDs = []string{s.TaskID}
-	}
-	return f
+	return store.TaskFilter{Tenant: tenant, UserID: s.UserID, Limit: limit}
 }
 
 // Message types, in the "type" field of every message.

@@ -40,10 +40,10 @@ type Deps struct {
 type Service struct {
 	cfg     Config
 	bus     Subscriber
-	store   Snapshotter
 	log     *slog.Logger
 	metrics *metrics
 	hub     *hub
+	snaps   *snapshots
 	// recent holds the notifications pushed lately; only the route of the
 	// notifications subscription uses it.
 	recent *recentIDs
@@ -58,7 +58,9 @@ type Service struct {
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
-	closing bool
+	// pingSlot is the slot (see pingSlots) of the next connection.
+	pingSlot uint32
+	closing  bool
 	// conns counts connections from register to unregister, so Run can
 	// wait for them to close.
 	conns sync.WaitGroup
@@ -84,13 +86,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	log := deps.Logger.With("component", "stream")
 	return &Service{
 		cfg:     cfg,
 		bus:     deps.Bus,
-		store:   deps.Store,
-		log:     deps.Logger.With("component", "stream"),
+		log:     log,
 		metrics: m,
 		hub:     newHub(),
+		snaps:   newSnapshots(ctx, deps.Store, log, cfg),
 		recent:  newRecentIDs(recentNotifications),
 		live:    make(chan struct{}),
 		ctx:     ctx,
@@ -149,6 +152,7 @@ func (s *Service) Run(ctx context.Context) error {
 			cancel()
 		})
 	}
+	wg.Go(func() { s.pingConnections(subCtx) })
 	wg.Wait()
 	s.shutdown()
 	if ctx.Err() == nil {
@@ -194,31 +198,14 @@ func (s *Service) route(_ context.Context, batch []bus.Record) error {
 	return nil
 }
 
-// snapshot reads the current state of the tasks sub selects. It asks for
-// one task more than the limit to learn whether the answer is complete.
-func (s *Service) snapshot(ctx context.Context, tenant string, sub Subscription) (snapshotMessage, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.PongWait)
-	defer cancel()
-	tasks, err := s.store.Tasks(ctx, sub.filter(tenant, s.cfg.SnapshotLimit+1))
-	if err != nil {
-		return snapshotMessage{}, fmt.Errorf("read snapshot: %w", err)
-	}
-	msg := snapshotMessage{Type: TypeSnapshot, Subscription: sub, Tasks: tasks}
-	if len(tasks) > s.cfg.SnapshotLimit {
-		msg.Tasks, msg.Truncated = tasks[:s.cfg.SnapshotLimit], true
-	}
-	if msg.Tasks == nil {
-		msg.Tasks = []store.Task{}
-	}
-	return msg, nil
-}
-
 func (s *Service) register(c *client) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return false
 	}
+	c.pingSlot = s.pingSlot
+	s.pingSlot = (s.pingSlot + 1) % pingSlots
 	s.clients[c] = struct{}{}
 	s.conns.Add(1)
 	s.metrics.connections.Inc()
@@ -227,7 +214,6 @@ func (s *Service) register(c *client) bool {
 
 func (s *Service) unregister(c *client) {
 	c.dropSubscriptions()
-	c.cancel()
 	s.mu.Lock()
 	delete(s.clients, c)
 	s.mu.Unlock()

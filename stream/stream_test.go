@@ -28,7 +28,7 @@ func TestSnapshotThenOrderedLiveEvents(t *testing.T) {
 	conn := h.dial(t, "api_key="+keyA+"&task_id=t1")
 
 	f := <-st.queries
-	require.Equal(t, store.TaskFilter{Tenant: tenantA, TaskIDs: []string{"t1"}, Limit: DefaultSnapshotLimit + 1}, f)
+	require.Equal(t, store.TaskFilter{Tenant: tenantA, TaskIDs: []string{"t1"}, Limit: 1}, f)
 	b.publish(t,
 		progress(tenantA, "t1", "u1", 900, 0, "older"),
 		schema.Progress{Tenant: tenantA, EventID: "t1-snap", Timestamp: 1000, Seq: 5, TaskID: "t1", Status: schema.StatusRunning, Message: "the snapshot's own"},

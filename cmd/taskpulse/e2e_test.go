@@ -122,7 +122,7 @@ func TestIngestRejectsBadInputAndStoresNothingOfIt(t *testing.T) {
 	require.Len(t, list.body["tasks"], 1)
 
 	// NDJSON and client-chosen event ids are accepted and kept.
-	r := srv.do(t, http.MethodPost, "/v1/progress", "", nd,
+	r := srv.do(t, http.MethodPost, "/v1/progress?event_ids=true", "", nd,
 		`{"task_id":"nd","status":"running","event_id":"client-id-1"}`+"\n"+`{"task_id":"nd","status":"paused"}`+"\n")
 	require.Equal(t, http.StatusAccepted, r.status, r.body)
 	require.Equal(t, "client-id-1", r.body["event_ids"].([]any)[0])

@@ -23,9 +23,11 @@ const (
 	ctProto  = "application/x-protobuf"
 )
 
+// accepted posts body to path, asking for the event ids, and checks that
+// the 202 counts and lists want items.
 func (s *server) accepted(t testing.TB, path, contentType, body string, want int) {
 	t.Helper()
-	r := s.do(t, http.MethodPost, path, "", contentType, body)
+	r := s.do(t, http.MethodPost, path+"?event_ids=true", "", contentType, body)
 	require.Equal(t, http.StatusAccepted, r.status, "%s %s: %v", path, contentType, r.body)
 	require.Equal(t, float64(want), r.body["accepted"], path)
 	require.Len(t, r.body["event_ids"], want, path)

@@ -103,9 +103,11 @@ func Run(ctx context.Context, s *Settings, ln net.Listener, log *slog.Logger, op
 		DisableStartupMessage: true,
 		ReadTimeout:           time.Minute,
 		IdleTimeout:           2 * time.Minute,
-		// Room for a WebSocket connect request naming its full hundred
-		// subscriptions (4 KiB by default).
-		ReadBufferSize: 32 << 10,
+		// Room for a request line and headers (4 KiB by default): a query
+		// parameter at its 4226-byte limit, or a WebSocket connect request
+		// naming dozens of subscriptions. A WebSocket connection holds this
+		// buffer for its whole life, so it stays small.
+		ReadBufferSize: 8 << 10,
 		// A body is read by the route that takes it, as JSON, NDJSON,
 		// Prometheus text or protobuf; a form is a 415 there, not parsed
 		// before.

@@ -317,8 +317,13 @@ func (b *bench) statsOverview(name string, from, step int64) benchQuery {
 // time captures the statements of one store call, then runs
 // the store call and the same SQL directly in turn, warm-up plus runs
 // times each, alternating which goes first, or fewer times once over the
-// time limit.
+// time limit. The call captured is the second: the first may do work a
+// store does once, such as writing back what it computed, which is not
+// the query's.
 func (b *bench) time(ctx context.Context, q *benchQuery, direct func(*benchQuery) error, capture *sqlCapture) error {
+	if _, err := q.run(ctx); err != nil {
+		return fmt.Errorf("%s: %w", q.name, err)
+	}
 	capture.start()
 	_, err := q.run(ctx)
 	q.captured = capture.stop()

@@ -68,6 +68,10 @@ type LogStore interface {
 	InsertLogs(ctx context.Context, logs []schema.Log) error
 	// Logs lists the records matching f, newest first.
 	Logs(ctx context.Context, f LogFilter) ([]schema.Log, error)
+	// StreamLogs calls fn with every record matching f, in the order of
+	// Logs, as TaskStore.StreamTasks does with tasks: f.After is honoured,
+	// f.Limit is not used, and the first error or the end of ctx stops it.
+	StreamLogs(ctx context.Context, f LogFilter, fn func(schema.Log) error) error
 }
 
 // Aggregation combines the samples of one series in one time bucket.

@@ -46,6 +46,15 @@ type TaskStore interface {
 	Task(ctx context.Context, tenant, taskID string) (Task, error)
 	// TaskEvents returns one task's events, oldest first.
 	TaskEvents(ctx context.Context, tenant, taskID string, f EventFilter) ([]schema.Progress, error)
+	// StreamTasks calls fn with every task matching f, in the order of
+	// Tasks, for exports: a walk of the whole selection that costs about
+	// what reading it once does, with memory bounded whatever its size,
+	// where paging Tasks to the end would cost more per page the longer
+	// the selection. f.After is honoured; f.Limit is not used. It stops at
+	// the first error, of fn or of the store, or when ctx ends, and returns
+	// it. fn may read the store itself, as an export of each task's
+	// events does.
+	StreamTasks(ctx context.Context, f TaskFilter, fn func(Task) error) error
 }
 
 // Task is the current state of a task, as every API renders it, derived from its progress events:

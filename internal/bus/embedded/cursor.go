@@ -20,9 +20,10 @@ type cursor struct {
 	t   *topic
 	pos int64
 
-	f     *os.File
-	fbase int64
-	buf   []byte
+	f       *os.File
+	fbase   int64
+	buf     []byte
+	headers headerCache
 }
 
 // read appends to dst the durable records from the cursor's position on,
@@ -72,7 +73,7 @@ func (c *cursor) read(dst []bus.Record, limit int) ([]bus.Record, error) {
 		for off := 0; off < used; {
 			l := frameHeader + int(binary.LittleEndian.Uint32(slab[off:]))
 			rec := bus.Record{Topic: c.t.name, Offset: pos + int64(off)}
-			if err := decodeBody(slab[off+frameHeader:off+l], &rec); err != nil {
+			if err := decodeBody(slab[off+frameHeader:off+l], &rec, &c.headers); err != nil {
 				return dst, fmt.Errorf("cannot decode topic %s at offset %d: %w", c.t.name, rec.Offset, err)
 			}
 			dst = append(dst, rec)

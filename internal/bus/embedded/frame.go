@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -70,9 +71,20 @@ func frameLen(b []byte) int {
 	return frameHeader + n
 }
 
+// headerCache holds the headers a cursor decoded last, as written and as
+// decoded. The records of one Publish usually carry the same headers, so
+// consecutive records share one map, read-only, as ingest's records do
+// when published: a map and its strings per record were most of what
+// reading a record allocated.
+type headerCache struct {
+	raw []byte
+	m   map[string]string
+}
+
 // decodeBody fills rec from a frame body whose checksum has already been
-// verified. Key and Value alias body, so body must not be reused.
-func decodeBody(body []byte, rec *bus.Record) error {
+// verified. Key and Value alias body, so body must not be reused. Headers
+// come from cache when they are written as the last record's were.
+func decodeBody(body []byte, rec *bus.Record, cache *headerCache) error {
 	if len(body) == 0 || body[0] != frameVersion {
 		return errCorrupt
 	}
@@ -84,6 +96,11 @@ func decodeBody(body []byte, rec *bus.Record) error {
 	if rec.Value, b, ok = readBytes(b); !ok {
 		return errCorrupt
 	}
+	if cache.m != nil && bytes.Equal(b, cache.raw) {
+		rec.Headers = cache.m
+		return nil
+	}
+	raw := b
 	n, w := binary.Uvarint(b)
 	if w <= 0 || n > uint64(len(b)) {
 		return errCorrupt
@@ -105,6 +122,9 @@ func decodeBody(body []byte, rec *bus.Record) error {
 	}
 	if len(b) != 0 {
 		return errCorrupt
+	}
+	if rec.Headers != nil {
+		cache.raw, cache.m = raw, rec.Headers
 	}
 	return nil
 }

@@ -2,8 +2,10 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/taskpulse/taskpulse/internal/bus"
@@ -87,7 +89,7 @@ func (b *Bus) Publish(ctx context.Context, recs ...bus.Record) error {
 
 // encode frames recs into enc, grouping consecutive records of one topic.
 func (b *Bus) encode(enc *encoder, recs []bus.Record) error {
-	enc.buf = enc.buf[:0]
+	enc.buf = slices.Grow(enc.buf[:0], framesSize(recs))
 	enc.spans = enc.spans[:0]
 	var t *topic
 	for i := range recs {
@@ -106,6 +108,21 @@ func (b *Bus) encode(enc *encoder, recs []bus.Record) error {
 		enc.spans[len(enc.spans)-1].end = len(enc.buf)
 	}
 	return nil
+}
+
+// framesSize is about the size of recs' frames, so that the
+// buffer grows once rather than by doubling: the records of one call
+// usually share their headers, so the first record's stand for all.
+func framesSize(recs []bus.Record) int {
+	headers := 0
+	for k, v := range recs[0].Headers {
+		headers += 2*binary.MaxVarintLen32 + len(k) + len(v)
+	}
+	n := len(recs) * (frameHeader + 1 + 3*binary.MaxVarintLen32 + headers)
+	for i := range recs {
+		n += len(recs[i].Key) + len(recs[i].Value)
+	}
+	return n
 }
 
 // flushLoop is the single writer of every topic log. Each round takes all

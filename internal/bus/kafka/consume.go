@@ -75,36 +75,85 @@ func (b *Bus) Consume(ctx context.Context, group string, topics []string, opts b
 	})
 	defer b.closeReader(r)
 
-	for {
-		msgs, err := fetchBatch(ctx, r, opts)
-		if err != nil {
+	batches, free, stop := fetchAhead(ctx, r, opts)
+	defer stop()
+	for f := range batches {
+		if f.err != nil {
 			if ctx.Err() != nil {
 				return b.endErr()
 			}
-			return fmt.Errorf("cannot fetch from topics %v: %w", topics, err)
+			return fmt.Errorf("cannot fetch from topics %v: %w", topics, f.err)
 		}
-		if err := h(ctx, b.records(msgs)); err != nil {
+		if err := h(ctx, b.records(f.msgs)); err != nil {
 			return err
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-		err = r.CommitMessages(cctx, msgs...)
+		err := r.CommitMessages(cctx, f.msgs...)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("cannot commit offsets of group %s: %w", group, err)
 		}
+		// The handed out records may still hold the values; the slice
+		// must not keep them alive as well.
+		clear(f.msgs)
+		free <- f.msgs
 	}
+	return b.endErr()
+}
+
+// fetched is one batch, or why there is none.
+type fetched struct {
+	msgs []kafka.Message
+	err  error
+}
+
+// fetchAhead gathers batches in a goroutine of its own, so the next batch
+// fills while the handler stores the one before: the handler, not the
+// fetching, then sets the pace. Batches come in order on batches, one at a
+// time, and the channel closes after an error or once ctx ends. Slices
+// sent back on free are filled again instead of growing fresh ones of up to
+// MaxBatch messages. stop ends the goroutine and waits for it; a batch
+// gathered but not handed out stays uncommitted and is delivered again.
+func fetchAhead(ctx context.Context, r *kafka.Reader, opts bus.ConsumeOptions) (batches <-chan fetched, free chan<- []kafka.Message, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	out := make(chan fetched)
+	// Two slices exist at most: the one in the handler and the one filling.
+	recycled := make(chan []kafka.Message, 2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(out)
+		for {
+			var buf []kafka.Message
+			select {
+			case buf = <-recycled:
+			default:
+			}
+			msgs, err := fetchBatch(ctx, r, opts, buf[:0])
+			select {
+			case out <- fetched{msgs, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return out, recycled, func() { cancel(); <-done }
 }
 
 // fetchBatch waits for one record, then gathers more until the batch holds
-// opts.MaxBatch records or opts.MaxWait has passed since the first. When
-// ctx ends it returns ctx's error and drops the partial batch: it was not
-// handed out, so it stays uncommitted and is delivered again.
-func fetchBatch(ctx context.Context, r *kafka.Reader, opts bus.ConsumeOptions) ([]kafka.Message, error) {
+// opts.MaxBatch records or opts.MaxWait has passed since the first, and
+// appends them to msgs. When ctx ends it returns ctx's error and drops the
+// partial batch: it was not handed out, so it stays uncommitted and is
+// delivered again.
+func fetchBatch(ctx context.Context, r *kafka.Reader, opts bus.ConsumeOptions, msgs []kafka.Message) ([]kafka.Message, error) {
 	first, err := r.FetchMessage(ctx)
 	if err != nil {
 		return nil, err
 	}
-	msgs := []kafka.Message{first}
+	msgs = append(msgs, first)
 	wctx, cancel := context.WithTimeout(ctx, opts.MaxWait)
 	defer cancel()
 	for len(msgs) < opts.MaxBatch {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"strings"
 	"syscall"
@@ -48,12 +49,7 @@ func (b *Bus) Publish(ctx context.Context, recs ...bus.Record) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.WriteTimeout)
 	defer cancel()
 
-	topics := make([]string, 0, 1)
-	msgs := make([]kafka.Message, len(recs))
-	for i, r := range recs {
-		topics = append(topics, b.name(r.Topic))
-		msgs[i] = b.message(r)
-	}
+	topics, msgs := b.messages(recs)
 	if err := b.ensureTopics(ctx, topics); err != nil {
 		return b.publishErr(callerCtx, err)
 	}
@@ -118,15 +114,35 @@ func firstWriteError(err error) error {
 	return err
 }
 
-func (b *Bus) message(r bus.Record) kafka.Message {
-	m := kafka.Message{Topic: b.name(r.Topic), Key: r.Key, Value: r.Value}
-	if len(r.Headers) > 0 {
-		m.Headers = make([]kafka.Header, 0, len(r.Headers))
-		for k, v := range r.Headers {
-			m.Headers = append(m.Headers, kafka.Header{Key: k, Value: []byte(v)})
+// messages turns recs into Kafka messages and lists their topics. The
+// records of one request come together and share their topic and headers,
+// so a run of records with equal ones shares one name and one header
+// slice, which kafka-go only reads, instead of converting them per record.
+func (b *Bus) messages(recs []bus.Record) (topics []string, msgs []kafka.Message) {
+	msgs = make([]kafka.Message, len(recs))
+	var headers []kafka.Header
+	for i := range recs {
+		r := &recs[i]
+		if i == 0 || r.Topic != recs[i-1].Topic {
+			topics = append(topics, b.name(r.Topic))
 		}
+		if i == 0 || !maps.Equal(r.Headers, recs[i-1].Headers) {
+			headers = kafkaHeaders(r.Headers)
+		}
+		msgs[i] = kafka.Message{Topic: topics[len(topics)-1], Key: r.Key, Value: r.Value, Headers: headers}
 	}
-	return m
+	return topics, msgs
+}
+
+func kafkaHeaders(m map[string]string) []kafka.Header {
+	if len(m) == 0 {
+		return nil
+	}
+	headers := make([]kafka.Header, 0, len(m))
+	for k, v := range m {
+		headers = append(headers, kafka.Header{Key: k, Value: []byte(v)})
+	}
+	return headers
 }
 
 func (b *Bus) record(m kafka.Message) bus.Record {

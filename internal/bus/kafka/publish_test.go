@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,6 +38,41 @@ func TestWriterConfig(t *testing.T) {
 	}
 	if w.Compression != kafka.Lz4 {
 		t.Errorf("Compression = %v, want the default lz4", w.Compression)
+	}
+}
+
+// TestMessages checks that records sharing a topic and headers, as one
+// request's do, become messages with the right topic and headers each,
+// however the runs of equal ones fall.
+func TestMessages(t *testing.T) {
+	b := &Bus{cfg: Config{TopicPrefix: "p."}}
+	shared := map[string]string{"traceparent": "00-a", "tenant": "t1"}
+	recs := []bus.Record{
+		{Topic: "progress", Key: []byte("k1"), Value: []byte("v1"), Headers: shared},
+		{Topic: "progress", Key: []byte("k2"), Value: []byte("v2"), Headers: map[string]string{"tenant": "t1", "traceparent": "00-a"}},
+		{Topic: "logs", Key: []byte("k3"), Value: []byte("v3"), Headers: shared},
+		{Topic: "logs", Key: []byte("k4"), Value: []byte("v4")},
+		{Topic: "progress", Key: []byte("k5"), Value: []byte("v5"), Headers: map[string]string{"tenant": "t2"}},
+	}
+	topics, msgs := b.messages(recs)
+	if want := []string{"p.progress", "p.logs", "p.progress"}; !slices.Equal(topics, want) {
+		t.Errorf("topics = %v, want %v", topics, want)
+	}
+	if len(msgs) != len(recs) {
+		t.Fatalf("%d messages for %d records", len(msgs), len(recs))
+	}
+	for i, m := range msgs {
+		r := recs[i]
+		if m.Topic != "p."+r.Topic || string(m.Key) != string(r.Key) || string(m.Value) != string(r.Value) {
+			t.Errorf("message %d = %s %s %s, want %s %s %s", i, m.Topic, m.Key, m.Value, "p."+r.Topic, r.Key, r.Value)
+		}
+		got := map[string]string{}
+		for _, h := range m.Headers {
+			got[h.Key] = string(h.Value)
+		}
+		if len(m.Headers) != len(r.Headers) || !maps.Equal(got, r.Headers) {
+			t.Errorf("message %d headers = %v, want %v", i, m.Headers, r.Headers)
+		}
 	}
 }
 

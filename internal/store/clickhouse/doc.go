@@ -17,10 +17,11 @@
 // FINAL (see schema/clickhouse/0001_progress_events.sql). The current state
 // of a task is computed at read time from its deduplicated events (see
 // tasks.go), which keeps it exact whatever order events arrived in. A task
-// listing first narrows to a page with task_summary, a per-task summary a
-// materialized view keeps with every insert
-// (schema/clickhouse/0006_task_summary.sql), and then computes the state of
-// that page only.
+// listing first narrows to a page with task_updates, rows a materialized
+// view adds with every insert and sorts by each task's latest update
+// (schema/clickhouse/0013_task_updates.sql), reading only a recent window
+// of them and widening it while the page is short, and then computes the
+// state of that page only.
 //
 // Logs and metric samples are deduplicated the same way, by (tenant,
 // event_id). Log reads find their records through log_times (by level and
@@ -38,11 +39,11 @@
 // from the rollup and the rest from the samples, combining both into the
 // same partial aggregates (series.go).
 //
-// Stats reads each task's span from task_spans, a per-task summary of
-// every stored copy that a materialized view keeps
-// (schema/clickhouse/0012_task_spans.sql), recomputes from the
-// deduplicated events the few tasks whose copies disagree, and folds the
-// spans in Go (stats.go). Dashboards and documents are
+// Stats folds, on the server, each task's span from task_snapshots, plain
+// rows computed from the deduplicated events, and recomputes from the
+// events the tasks that task_changes, a log of inserts a materialized view
+// keeps, shows changed since (schema/clickhouse/0015_task_snapshots.sql);
+// it writes those back now and then (stats.go). Dashboards and documents are
 // ReplacingMergeTree rows read with FINAL; a delete is a row marked deleted.
 // A dashboard write that names a version checks, writes and reads back,
 // which is as close to a compare-and-set as the engine comes

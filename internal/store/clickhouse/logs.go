@@ -147,13 +147,21 @@ func (s *Store) InsertLogs(ctx context.Context, logs []schema.Log) error {
 			return fmt.Errorf("insert logs batch: log %d lacks tenant, event_id, timestamp or a valid level", i)
 		}
 	}
-	first := firstWins()
-	err := s.insertRows(ctx, insertLogs, len(logs), func(i int) []any {
-		l := &logs[i]
-		keys, values := splitAttributes(l.Attributes)
-		return []any{l.Tenant, l.EventID, l.Timestamp, l.IngestOrder, l.TaskID, l.UserID, string(l.Level),
-			l.Message, l.Source, l.TraceID, l.SpanID, keys, values, first - uint64(i)}
-	})
+	keys, values := attributeColumns(logs, func(l *schema.Log) map[string]string { return l.Attributes })
+	err := s.insertColumns(ctx, insertLogs,
+		column(logs, func(l *schema.Log) string { return l.Tenant }),
+		column(logs, func(l *schema.Log) string { return l.EventID }),
+		column(logs, func(l *schema.Log) int64 { return l.Timestamp }),
+		column(logs, func(l *schema.Log) int64 { return l.IngestOrder }),
+		column(logs, func(l *schema.Log) string { return l.TaskID }),
+		column(logs, func(l *schema.Log) string { return l.UserID }),
+		column(logs, func(l *schema.Log) string { return string(l.Level) }),
+		column(logs, func(l *schema.Log) string { return l.Message }),
+		column(logs, func(l *schema.Log) string { return l.Source }),
+		column(logs, func(l *schema.Log) string { return l.TraceID }),
+		column(logs, func(l *schema.Log) string { return l.SpanID }),
+		keys, values, firstWinsColumn(len(logs)),
+	)
 	if err != nil {
 		return fmt.Errorf("insert logs batch: %w", err)
 	}

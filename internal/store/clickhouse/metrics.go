@@ -85,14 +85,20 @@ func (s *Store) InsertMetrics(ctx context.Context, samples []schema.Metric) erro
 		}
 		touched[minuteKey{m.Tenant, m.Name, floorMinute(m.Timestamp)}] = true
 	}
-	first := firstWins()
-	err := s.insertRows(ctx, insertMetrics, len(samples), func(i int) []any {
-		m := &samples[i]
-		kind := cmp.Or(m.Kind, schema.KindGauge)
-		keys, values := splitAttributes(m.Labels)
-		return []any{m.Tenant, m.EventID, m.Timestamp, m.IngestOrder, m.Name, string(kind), m.Value, m.Unit,
-			keys, values, m.TaskID, first - uint64(i)}
-	})
+	labelKeys, labelValues := attributeColumns(samples, func(m *schema.Metric) map[string]string { return m.Labels })
+	err := s.insertColumns(ctx, insertMetrics,
+		column(samples, func(m *schema.Metric) string { return m.Tenant }),
+		column(samples, func(m *schema.Metric) string { return m.EventID }),
+		column(samples, func(m *schema.Metric) int64 { return m.Timestamp }),
+		column(samples, func(m *schema.Metric) int64 { return m.IngestOrder }),
+		column(samples, func(m *schema.Metric) string { return m.Name }),
+		column(samples, func(m *schema.Metric) string { return string(cmp.Or(m.Kind, schema.KindGauge)) }),
+		column(samples, func(m *schema.Metric) float64 { return m.Value }),
+		column(samples, func(m *schema.Metric) string { return m.Unit }),
+		labelKeys, labelValues,
+		column(samples, func(m *schema.Metric) string { return m.TaskID }),
+		firstWinsColumn(len(samples)),
+	)
 	if err != nil {
 		return fmt.Errorf("insert metrics batch: %w", err)
 	}

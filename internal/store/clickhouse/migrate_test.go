@@ -77,7 +77,7 @@ func TestBaseSchemaIsPortable(t *testing.T) {
 	for _, stmt := range []string{
 		stateSelect, selectEvents, insertProgress, createMigrationsTable,
 		insertLogs, selectLogWindow, selectLogRound, insertMetrics, rollupMinutes, rollupExact, rawExact, rollupPoints, rawPoints, selectSeries,
-		selectTaskSpans, selectErrorLogs, insertDashboard, selectDashboards, insertDocument, selectStoredVersions, selectDocuments,
+		statsFoldHead + snapshotSpans + staleSpans + statsFoldTail, selectStaleTasks, selectChangedSpans, selectCandidates, selectErrorLogs, insertDashboard, selectDashboards, insertDocument, selectStoredVersions, selectDocuments,
 	} {
 		require.Empty(t, modern.FindString(stmt), "a query uses a feature 18.16 lacks:\n%s", strings.TrimSpace(stmt))
 	}

@@ -52,3 +52,38 @@ func TestStatsIgnoresCopiesWithOtherContent(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, got, "copies with other content changed the statistics")
 }
+
+// TestStatsFollowsChangesAfterSnapshot checks the snapshots Stats reads
+// (schema/clickhouse/0015_task_snapshots.sql): the first read of a tenant
+// writes its tasks' spans back, and an event stored after that still
+// counts, since the task it changed is computed again from its events.
+func TestStatsFollowsChangesAfterSnapshot(t *testing.T) {
+	cfg := freshConfig(t)
+	s := openStore(t, cfg, nil)
+	ctx := t.Context()
+	step := int64(time.Minute / time.Millisecond)
+	from := time.Now().UnixMilli() - 10*step
+	from -= from % step
+	q := store.StatsQuery{Tenant: "acme", From: from, To: from + 3*step, Step: step}
+	ev := func(id string, ts int64, status schema.Status) schema.Progress {
+		return schema.Progress{Tenant: "acme", TaskID: "t1", EventID: id, Timestamp: ts, Status: status, UserID: "u", TaskType: "build"}
+	}
+	require.NoError(t, s.InsertProgress(ctx, []schema.Progress{ev("a", from+1000, schema.StatusRunning)}))
+	st, err := s.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, map[schema.Status]int64{schema.StatusRunning: 1}, st.ByStatus)
+
+	admin := adminConn(t, cfg.Database)
+	defer admin.Close()
+	var snapshots uint64
+	require.NoError(t, admin.QueryRow(ctx, "SELECT count() FROM task_snapshots WHERE tenant = 'acme'").Scan(&snapshots))
+	require.Equal(t, uint64(1), snapshots, "the first read writes the span back")
+
+	require.NoError(t, s.InsertProgress(ctx, []schema.Progress{ev("b", from+61_000, schema.StatusCompleted)}))
+	st, err = s.Stats(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, map[schema.Status]int64{schema.StatusCompleted: 1}, st.ByStatus)
+	require.Equal(t, []store.IntervalCounts{{T: from, Started: 1}, {T: from + step, Completed: 1}}, st.Intervals)
+	require.Len(t, st.Types, 1)
+	require.Equal(t, 60_000.0, st.Types[0].DurationP50Ms)
+}

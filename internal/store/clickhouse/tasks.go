@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -27,7 +29,7 @@ import (
 //
 // Task reads one task's rows through the primary key, so this costs what
 // the task's own events cost. A listing narrows to a page first with the
-// per-task summary and then computes the state of that page the same way
+// per-task updates and then computes the state of that page the same way
 // (see Tasks).
 //
 // The tenant and task filters are a PREWHERE: they name only sorting key
@@ -107,41 +109,44 @@ func (s *Store) Task(ctx context.Context, tenant, taskID string) (store.Task, er
 // every task of a tenant from its events costs a full aggregation of the
 // tenant's events for each page (about a second at a million events).
 //
-//  1. selectCandidates reads task_summary (schema/clickhouse/0006), one small
-//     row per task once merged, and returns the next page of task ids by the
-//     summary's (updated, task_id), filtered on the summary's latest status,
-//     user and type. Only when one of those is filtered does it merge the
-//     argMax state, which costs several times the max state alone.
+//  1. selectCandidates reads task_updates (schema/clickhouse/0013), rows
+//     sorted by each task's latest update, and returns the next page of
+//     task ids by their (updated, task_id). It reads only the rows updated
+//     in a window ending now (or at the cursor), which is exact for every
+//     task updated within it, and widens the window only while the page is
+//     not full (see taskCandidates). A status, user or type filter keeps
+//     the rows that match it and hold their task's latest update
+//     (latestMatches).
 //  2. The full state of those tasks only is computed from their deduplicated
 //     events (stateSelect with task_id IN), where the primary key
 //     (tenant, task_id, ...) reads just their rows; the event count comes
 //     from there too. The filters and the cursor are applied again to the
 //     exact state, so a page never shows a task in a state it is not in.
 //
-// The summary equals the exact state for every task whose stored copies of
+// The rows equal the exact state for every task whose stored copies of
 // each event agree on the order key, status, user and type: that holds for
 // redelivered batches and retried requests, which carry the same event, and
 // whatever order events arrive in. A copy of a stored event that differs in
 // those fields (a client reusing an event_id for other content) still feeds
-// the summary, though the events table ignores it; such a task may then be
-// left out of a filtered page whose summary fields it no longer matches.
+// the rows, though the events table ignores it; such a task may then be
+// left out of a filtered page whose fields it no longer matches.
 // Finding those copies at insert time would cost a lookup per batch that
 // 18.16 makes slower than the insert itself (it parses every key literal).
 //
-// Step 2 can return fewer tasks than step 1 named: a task whose summary no
-// longer matches its exact state, or whose events retention has removed. So
-// Tasks continues after the last candidate until the page is full or the
-// summary has no more candidates; it does the same for a page larger than
+// Step 2 can return fewer tasks than step 1 named: a task whose rows no
+// longer match its exact state, or whose events retention has removed. So
+// Tasks continues after the last candidate until the page is full or there
+// are no more candidates; it does the same for a page larger than
 // maxCandidates.
 //
-// The inner level aliases the merged values with names the summary does not
-// use as columns, for the same reason as in stateSelect.
+// Arguments: tenant, the window's start, the task ids when filtered, the
+// latest filter's when filtered, the time filters', limit.
 const selectCandidates = `SELECT task_id, updated_at
 FROM
 (
-    SELECT task_id, maxMerge(updated) AS updated_at%s
-    FROM task_summary
-    WHERE tenant = ?%s
+    SELECT task_id, max(updated) AS updated_at
+    FROM task_updates
+    WHERE tenant = ? AND updated >= ?%s%s
     GROUP BY task_id
 )%s
 ORDER BY updated_at DESC, task_id DESC
@@ -152,9 +157,24 @@ LIMIT ?`
 // page is read in several rounds.
 const maxCandidates = 500
 
-// mergeLatest adds the merged argMax state to selectCandidates when a
-// filter needs the latest status, user or type.
-const mergeLatest = `, argMaxMerge(latest) AS latest_fields`
+// latestMatches follows a status, user or type filter on the rows of
+// selectCandidates: it keeps the rows that hold their task's latest update
+// in the window, whose fields are those of the task's latest event. Two
+// rows of a task that share that update both pass, so a task may be named
+// that step 2 then leaves out, never the other way. Arguments: tenant, the
+// window's start, the task ids when filtered.
+const latestMatches = ` AND (task_id, updated) IN (SELECT task_id, max(updated) FROM task_updates WHERE tenant = ? AND updated >= ?%s GROUP BY task_id)`
+
+// The first window of a listing spans the last hour before now or the
+// cursor, which holds a page of the newest tasks on a busy tenant. A window
+// that leaves the page short grows by as many times as it fell short, and
+// by growthUnknown when it found nothing to go by; past maxWindow it takes
+// in everything, so a listing asks at most a handful of times.
+const (
+	firstWindow   = int64(time.Hour / time.Millisecond)
+	growthUnknown = 16
+	maxWindow     = int64(2 * 366 * 24 * time.Hour / time.Millisecond)
+)
 
 // Tasks lists the tasks matching f, newest first by (UpdatedAt, TaskID).
 // The filters are assembled from fixed fragments; every value is a query
@@ -191,34 +211,68 @@ func (s *Store) Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, er
 }
 
 // taskCandidates runs step 1: the ids of the next limit tasks after the
-// cursor by the summary, and the summary's position of the last of them.
+// cursor by task_updates, and the position of the last of them. It reads
+// a window of updates ending at the newest position the page may hold and
+// widens it until the page is full or the window covers every update the
+// filter allows. Rows after the window's end are read too, since they may
+// hold a later update of a task that would otherwise seem to end inside.
 func (s *Store) taskCandidates(ctx context.Context, f store.TaskFilter, after *store.TaskCursor, limit int) ([]string, store.TaskCursor, error) {
-	inner, latest := "", ""
-	args := []any{f.Tenant}
-	if len(f.TaskIDs) > 0 {
-		inner = " AND task_id IN ?"
-		args = append(args, groupSet(f.TaskIDs))
+	end := time.Now().UnixMilli()
+	if f.UpdatedUntil != 0 {
+		end = min(end, f.UpdatedUntil)
 	}
-	var where []string
+	if after != nil {
+		end = min(end, after.UpdatedAt)
+	}
+	for window := firstWindow; ; {
+		start, whole := end-window, window >= maxWindow
+		if whole {
+			start = math.MinInt64
+		}
+		if f.UpdatedSince != 0 && start <= f.UpdatedSince {
+			start, whole = f.UpdatedSince, true
+		}
+		ids, last, err := s.windowCandidates(ctx, f, after, start, limit)
+		if err != nil || len(ids) == limit || whole {
+			return ids, last, err
+		}
+		if len(ids) == 0 {
+			window *= growthUnknown
+		} else {
+			window *= int64(max(4, 2*limit/len(ids)))
+		}
+	}
+}
+
+// windowCandidates runs selectCandidates over the updates at or after start.
+func (s *Store) windowCandidates(ctx context.Context, f store.TaskFilter, after *store.TaskCursor, start int64, limit int) ([]string, store.TaskCursor, error) {
+	named, idArgs := "", []any{}
+	if len(f.TaskIDs) > 0 {
+		named, idArgs = " AND task_id IN ?", []any{groupSet(f.TaskIDs)}
+	}
+	args := append([]any{f.Tenant, start}, idArgs...)
+	latest := ""
 	if len(f.Statuses) > 0 {
-		where = append(where, "latest_fields.1 IN ?")
+		latest += " AND status IN ?"
 		args = append(args, groupSet(statusNames(f.Statuses)))
 	}
 	if f.UserID != "" {
-		where = append(where, "latest_fields.2 = ?")
+		latest += " AND user_id = ?"
 		args = append(args, f.UserID)
 	}
 	if f.TaskType != "" {
-		where = append(where, "latest_fields.3 = ?")
+		latest += " AND task_type = ?"
 		args = append(args, f.TaskType)
 	}
-	if len(where) > 0 {
-		latest = mergeLatest
+	if latest != "" {
+		latest += fmt.Sprintf(latestMatches, named)
+		args = append(append(args, f.Tenant, start), idArgs...)
 	}
+	var where []string
 	where, args = appendTimeFilters(where, args, f, after)
 	args = append(args, limit)
 
-	query := fmt.Sprintf(selectCandidates, latest, inner, whereClause(where))
+	query := fmt.Sprintf(selectCandidates, named, latest, whereClause(where))
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, store.TaskCursor{}, err

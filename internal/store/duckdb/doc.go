@@ -8,10 +8,14 @@
 // state, so that listing tasks never has to fold events at read time.
 //
 // InsertProgress runs one transaction on a connection reserved for
-// writing: the batch is loaded with DuckDB's appender into a staging
-// table, copied into progress_events with INSERT OR IGNORE, and the events
-// that were really new are folded per task and merged into tasks with an
-// upsert that compares order keys. Because only new events are folded and
+// writing: the batch is appended with DuckDB's appender straight into
+// progress_events, and its events are folded per task and merged into
+// tasks with an upsert that compares order keys. When the primary key
+// refuses the append because the batch holds a stored event (a
+// redelivery or a retried request), the transaction is rolled back and
+// the batch is loaded into a staging table instead, copied into
+// progress_events with INSERT OR IGNORE, and only the events that were
+// really new are folded. Because only new events are folded and
 // every merge keeps the later key, the state is the same for any insertion
 // order and any redelivery. Readers use the other pooled connections and
 // see each batch whole once InsertProgress returns.

@@ -6,20 +6,26 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// The column lists fix the order in which rows are appended to the staging
-// tables, which copy their types from the real tables.
+// The column lists fix the order in which rows are appended to the tables
+// and to the staging tables, which copy their types from the real tables.
 const (
 	eventColumns = `tenant, event_id, timestamp, seq, ingest_order, task_id, user_id, task_type, task_name,
     status, progress, current_step, steps_done, steps_total, message, eta, error, attr_keys, attr_values`
 	taskColumns = `tenant, task_id, user_id, task_type, task_name, status, current_step, steps_done, steps_total,
     message, eta, error, attributes, progress, progress_at, progress_seq, progress_ingest_order,
     progress_event_id, created_at, started_at, updated_at, seq, ingest_order, event_id, events`
+)
+
+var (
+	eventColumnNames = columnNames(eventColumns)
+	taskColumnNames  = columnNames(taskColumns)
 )
 
 // The staging tables are replaced in every batch rather than emptied, so
@@ -119,28 +125,53 @@ func distinctEvents(events []schema.Progress) ([]*schema.Progress, error) {
 }
 
 func (s *Store) insert(ctx context.Context, batch []*schema.Progress) error {
+	fill := func(row []driver.Value, i int) []driver.Value { return eventRow(row, batch[i]) }
+	return s.writeBatch(ctx, func(tx *sql.Tx) error {
+		if err := s.appendRows(ctx, "progress_events", eventColumnNames, len(batch), fill); err != nil {
+			return fmt.Errorf("append events: %w", err)
+		}
+		return s.mergeTasks(ctx, tx, foldEvents(batch))
+	}, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, createStagingEvents); err != nil {
+			return fmt.Errorf("create staging_events: %w", err)
+		}
+		if err := s.appendRows(ctx, "temp.staging_events", eventColumnNames, len(batch), fill); err != nil {
+			return fmt.Errorf("stage events: %w", err)
+		}
+		fresh, err := insertNew(ctx, tx, batch)
+		if err != nil || len(fresh) == 0 {
+			return err
+		}
+		return s.mergeTasks(ctx, tx, foldEvents(fresh))
+	})
+}
+
+// writeBatch stores a batch in one transaction, first on the premise that
+// none of its rows is stored yet, which holds for all but redelivered
+// batches and retried requests: fresh appends the rows straight into their
+// table, whose primary key then refuses the whole batch if any row was
+// stored before. Only then is the batch rolled back and written again by
+// again, which skips the stored rows. Appending skips the staging table and
+// INSERT OR IGNORE, which cost as much again as the append itself. The
+// appender's errors come as text without DuckDB's error type, so any
+// failure of fresh takes the exact path, which reports a failure of its
+// own.
+func (s *Store) writeBatch(ctx context.Context, fresh, again func(tx *sql.Tx) error) error {
+	if err := s.inTx(ctx, fresh); err == nil || ctx.Err() != nil {
+		return err
+	}
+	return s.inTx(ctx, again)
+}
+
+// inTx runs f in a transaction on the writer connection and commits it.
+func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-
-	if _, err := tx.ExecContext(ctx, createStagingEvents); err != nil {
-		return fmt.Errorf("create staging_events: %w", err)
-	}
-	if err := s.appendRows(ctx, "staging_events", len(batch), func(row []driver.Value, i int) []driver.Value {
-		return eventRow(row, batch[i])
-	}); err != nil {
-		return fmt.Errorf("stage events: %w", err)
-	}
-	fresh, err := insertNew(ctx, tx, batch)
-	if err != nil {
+	if err := f(tx); err != nil {
 		return err
-	}
-	if len(fresh) > 0 {
-		if err := s.mergeTasks(ctx, tx, foldEvents(fresh)); err != nil {
-			return err
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -187,7 +218,7 @@ func (s *Store) mergeTasks(ctx context.Context, tx *sql.Tx, deltas map[taskKey]*
 	for _, d := range deltas {
 		list = append(list, d)
 	}
-	if err := s.appendRows(ctx, "staging_tasks", len(list), func(row []driver.Value, i int) []driver.Value {
+	if err := s.appendRows(ctx, "temp.staging_tasks", taskColumnNames, len(list), func(row []driver.Value, i int) []driver.Value {
 		return taskRow(row, list[i])
 	}); err != nil {
 		return fmt.Errorf("stage tasks: %w", err)
@@ -198,12 +229,17 @@ func (s *Store) mergeTasks(ctx context.Context, tx *sql.Tx, deltas map[taskKey]*
 	return nil
 }
 
-// appendRows loads n rows into a temporary table with DuckDB's appender,
-// on the writer connection and so inside its open transaction. fill
-// appends row i's values to the slice it is given, which is reused.
-func (s *Store) appendRows(ctx context.Context, table string, n int, fill func(row []driver.Value, i int) []driver.Value) error {
+// appendRows loads n rows into table ("name" or "catalog.name") with
+// DuckDB's appender, on the writer connection and so inside its open
+// transaction, filling columns in their order. fill appends row i's
+// values to the slice it is given, which is reused.
+func (s *Store) appendRows(ctx context.Context, table string, columns []string, n int, fill func(row []driver.Value, i int) []driver.Value) error {
+	catalog, name, ok := strings.Cut(table, ".")
+	if !ok {
+		catalog, name = "", table
+	}
 	return s.writer.Raw(func(dc any) error {
-		a, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", table)
+		a, err := duckdb.NewAppenderWithColumns(dc.(driver.Conn), catalog, "main", name, columns)
 		if err != nil {
 			return err
 		}
@@ -216,4 +252,14 @@ func (s *Store) appendRows(ctx context.Context, table string, n int, fill func(r
 		}
 		return a.CloseWithCancel(ctx)
 	})
+}
+
+// columnNames splits a column list such as eventColumns into its names,
+// for an appender that fills the columns of a table in that order.
+func columnNames(list string) []string {
+	names := strings.Split(list, ",")
+	for i, n := range names {
+		names[i] = strings.TrimSpace(n)
+	}
+	return names
 }

@@ -17,9 +17,11 @@ import (
 const logColumns = `tenant, event_id, timestamp, ingest_order, task_id, user_id, level, level_rank,
     message, source, trace_id, span_id, attr_keys, attr_values`
 
-// A log batch is appended to staging_logs, replaced per batch like the
-// progress staging tables, then copied with INSERT OR IGNORE so that
-// records already stored are skipped.
+var logColumnNames = columnNames(logColumns)
+
+// A log batch that holds a stored record (see writeBatch) is appended to
+// staging_logs, replaced per batch like the progress staging tables, then
+// copied with INSERT OR IGNORE so that records already stored are skipped.
 const (
 	createStagingLogs = `CREATE OR REPLACE TEMP TABLE staging_logs AS
 SELECT ` + logColumns + ` FROM logs LIMIT 0`
@@ -66,26 +68,24 @@ func distinctLogs(logs []schema.Log) ([]*schema.Log, error) {
 }
 
 func (s *Store) insertLogs(ctx context.Context, batch []*schema.Log) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, createStagingLogs); err != nil {
-		return fmt.Errorf("create staging_logs: %w", err)
-	}
-	if err := s.appendRows(ctx, "staging_logs", len(batch), func(row []driver.Value, i int) []driver.Value {
-		return logRow(row, batch[i])
-	}); err != nil {
-		return fmt.Errorf("stage logs: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, insertNewLogs); err != nil {
-		return fmt.Errorf("insert logs: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	fill := func(row []driver.Value, i int) []driver.Value { return logRow(row, batch[i]) }
+	return s.writeBatch(ctx, func(*sql.Tx) error {
+		if err := s.appendRows(ctx, "logs", logColumnNames, len(batch), fill); err != nil {
+			return fmt.Errorf("append logs: %w", err)
+		}
+		return nil
+	}, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, createStagingLogs); err != nil {
+			return fmt.Errorf("create staging_logs: %w", err)
+		}
+		if err := s.appendRows(ctx, "temp.staging_logs", logColumnNames, len(batch), fill); err != nil {
+			return fmt.Errorf("stage logs: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, insertNewLogs); err != nil {
+			return fmt.Errorf("insert logs: %w", err)
+		}
+		return nil
+	})
 }
 
 // logRow appends l's values in the order of logColumns.

@@ -14,8 +14,11 @@ import (
 const metricColumns = `tenant, event_id, timestamp, ingest_order, name, kind, value, unit,
     label_keys, label_values, task_id`
 
-// A metric batch is staged like a log batch; the samples really inserted
-// come back from RETURNING so that only they reach the rollup.
+var metricColumnNames = columnNames(metricColumns)
+
+// A metric batch that holds a stored sample is staged like such a log
+// batch; the samples really inserted come back from RETURNING so that only
+// they reach the rollup.
 const (
 	createStagingMetrics = `CREATE OR REPLACE TEMP TABLE staging_metrics AS
 SELECT ` + metricColumns + ` FROM metrics LIMIT 0`
@@ -83,32 +86,25 @@ func distinctMetrics(samples []schema.Metric) ([]*schema.Metric, error) {
 }
 
 func (s *Store) insertMetrics(ctx context.Context, batch []*schema.Metric) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, createStagingMetrics); err != nil {
-		return fmt.Errorf("create staging_metrics: %w", err)
-	}
-	if err := s.appendRows(ctx, "staging_metrics", len(batch), func(row []driver.Value, i int) []driver.Value {
-		return metricRow(row, batch[i])
-	}); err != nil {
-		return fmt.Errorf("stage metrics: %w", err)
-	}
-	fresh, err := insertNewSamples(ctx, tx, batch)
-	if err != nil {
-		return err
-	}
-	if len(fresh) > 0 {
-		if err := s.mergeRollup(ctx, tx, foldSamples(fresh)); err != nil {
+	fill := func(row []driver.Value, i int) []driver.Value { return metricRow(row, batch[i]) }
+	return s.writeBatch(ctx, func(tx *sql.Tx) error {
+		if err := s.appendRows(ctx, "metrics", metricColumnNames, len(batch), fill); err != nil {
+			return fmt.Errorf("append metrics: %w", err)
+		}
+		return s.mergeRollup(ctx, tx, foldSamples(batch))
+	}, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, createStagingMetrics); err != nil {
+			return fmt.Errorf("create staging_metrics: %w", err)
+		}
+		if err := s.appendRows(ctx, "temp.staging_metrics", metricColumnNames, len(batch), fill); err != nil {
+			return fmt.Errorf("stage metrics: %w", err)
+		}
+		fresh, err := insertNewSamples(ctx, tx, batch)
+		if err != nil || len(fresh) == 0 {
 			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+		return s.mergeRollup(ctx, tx, foldSamples(fresh))
+	})
 }
 
 // metricRow appends m's values in the order of metricColumns; a sample
@@ -189,7 +185,7 @@ func (s *Store) stageRollup(ctx context.Context, tx *sql.Tx, list []*rollupRow) 
 	if _, err := tx.ExecContext(ctx, createStagingRollup); err != nil {
 		return fmt.Errorf("create staging_rollup: %w", err)
 	}
-	if err := s.appendRows(ctx, "staging_rollup", len(list), func(row []driver.Value, i int) []driver.Value {
+	if err := s.appendRows(ctx, "temp.staging_rollup", rollupColumnNames, len(list), func(row []driver.Value, i int) []driver.Value {
 		return rollupValues(row, list[i])
 	}); err != nil {
 		return fmt.Errorf("stage rollup: %w", err)

@@ -101,6 +101,8 @@ func (r *rollupRow) merge(o *rollupRow) {
 const rollupColumns = `tenant, name, series, label_keys, label_values, minute, count, sum, min, max,
     last_value, last_ts, last_order, last_event_id, q_exp, q_bins, q_counts`
 
+var rollupColumnNames = columnNames(rollupColumns)
+
 // rollupValues appends r's values in the order of rollupColumns.
 func rollupValues(row []driver.Value, r *rollupRow) []driver.Value {
 	return append(row, r.tenant, r.name, r.series, r.keys, r.values, r.minute, r.count, r.sum, r.min, r.max,
