@@ -150,6 +150,11 @@ func walk[T any](ctx context.Context, r timeRange, fn func(T) error, page func(l
 		var last *T
 		for {
 			rows, err := page(lo, hi, last)
+			if err := ctx.Err(); err != nil {
+				// DuckDB reports a read cut short by ctx as its own
+				// interrupt error.
+				return err
+			}
 			if err != nil {
 				return err
 			}
