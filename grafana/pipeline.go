@@ -37,8 +37,11 @@ var pipelinePanels = []promPanel{
 	{"HTTP latency p99", "99th percentile of request duration, by route.", "s", []promExpr{
 		{`histogram_quantile(0.99, sum by (route, le) (rate(taskpulse_http_request_duration_seconds_bucket[$__rate_interval])))`, "{{route}}"},
 	}},
-	{"Bus lag", "Bytes of the bus each writer group has not stored yet.", "bytes", []promExpr{
+	{"Bus lag", "Bytes of the embedded bus each writer group has not stored yet.", "bytes", []promExpr{
 		{`max by (instance, group) (taskpulse_bus_lag_bytes)`, "{{group}} {{instance}}"},
+	}},
+	{"Kafka lag", "Records of the Kafka bus each writer group has not committed yet. Every process on the bus reports it; the panel shows one value per group.", "short", []promExpr{
+		{`max by (group) (taskpulse_bus_lag_records)`, "{{group}}"},
 	}},
 	{"Writer records", "Records the writers stored or sent to the dead-letter topic per second, by topic.", "ops", []promExpr{
 		{`sum by (topic, outcome) (rate(taskpulse_writer_records_total[$__rate_interval]))`, "{{topic}} {{outcome}}"},

@@ -41,19 +41,24 @@ import (
 // expression to return samples.
 func TestPipelineQueriesOnRealMetrics(t *testing.T) {
 	promtool := promtoolPath(t)
-	capture := scrapeBusyServer(t)
-	dir := t.TempDir()
-	capturePath := filepath.Join(dir, "metrics.txt")
-	require.NoError(t, os.WriteFile(capturePath, capture, 0o644))
+	// One busy process's metrics, and those only a process on a Kafka bus
+	// has.
+	families := map[string]*dto.MetricFamily{}
+	for _, capture := range [][]byte{scrapeBusyServer(t), scrapeKafkaIngest(t)} {
+		lint := exec.Command(promtool, "check", "metrics")
+		lint.Stdin = bytes.NewReader(capture)
+		out, err := lint.CombinedOutput()
+		require.NoError(t, err, "promtool check metrics:\n%s", out)
 
-	lint := exec.Command(promtool, "check", "metrics")
-	lint.Stdin = bytes.NewReader(capture)
-	out, err := lint.CombinedOutput()
-	require.NoError(t, err, "promtool check metrics:\n%s", out)
-
-	parser := expfmt.NewTextParser(prommodel.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(capture))
-	require.NoError(t, err)
+		parser := expfmt.NewTextParser(prommodel.UTF8Validation)
+		parsed, err := parser.TextToMetricFamilies(bytes.NewReader(capture))
+		require.NoError(t, err)
+		for name, f := range parsed {
+			if _, ok := families[name]; !ok {
+				families[name] = f
+			}
+		}
+	}
 
 	exprs := pipelineExprs(t)
 	require.NotEmpty(t, exprs)
@@ -67,11 +72,11 @@ func TestPipelineQueriesOnRealMetrics(t *testing.T) {
 		}
 	}
 
-	testFile := filepath.Join(dir, "pipeline_test.yml")
+	testFile := filepath.Join(t.TempDir(), "pipeline_test.yml")
 	raw, err := yaml.Marshal(unitTest(families, exprs))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(testFile, raw, 0o644))
-	out, err = exec.Command(promtool, "test", "rules", testFile).CombinedOutput()
+	out, err := exec.Command(promtool, "test", "rules", testFile).CombinedOutput()
 	require.NoError(t, err, "promtool test rules:\n%s", out)
 }
 
@@ -143,26 +148,9 @@ func scrapeBusyServer(t *testing.T) []byte {
 	rules := filepath.Join(dir, "rules.yaml")
 	require.NoError(t, os.WriteFile(rules, []byte(fmt.Sprintf(alertRule, hook.URL)), 0o644))
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var s app.Settings
-	s.RegisterFlags(fs)
-	require.NoError(t, s.Parse(fs, []string{
-		"--data-dir", dir, "--listen", ln.Addr().String(), "--writer-wait", "20ms",
-		"--api-keys", testKey + "=default", "--alert-rules", rules,
-		"--query-rate", "1", "--query-burst", "1",
-	}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, &s, ln, slog.New(slog.DiscardHandler)) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	base := "http://" + ln.Addr().String()
-	require.Eventually(t, func() bool { return status(t, base, http.MethodGet, "/readyz", "", "") == http.StatusOK },
-		30*time.Second, 20*time.Millisecond)
+	base := startServer(t, "--data-dir", dir, "--writer-wait", "20ms",
+		"--api-keys", testKey+"=default", "--alert-rules", rules,
+		"--query-rate", "1", "--query-burst", "1")
 
 	// A WebSocket held open through the scrape; it takes the query burst.
 	header := http.Header{"Authorization": {"Bearer " + testKey}}
@@ -196,6 +184,54 @@ func scrapeBusyServer(t *testing.T) []byte {
 			bytes.Contains(capture, []byte(`taskpulse_alerting_delivery_attempts_total{`))
 	}, 30*time.Second, 50*time.Millisecond, "the writer and the alert delivery never showed on /metrics")
 	return capture
+}
+
+// scrapeKafkaIngest starts an ingest on the Kafka bus and returns its
+// /metrics, which hold the metrics only a Kafka bus has.
+func scrapeKafkaIngest(t *testing.T) []byte {
+	brokers := os.Getenv("TASKPULSE_KAFKA_BROKERS")
+	if brokers == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TASKPULSE_KAFKA_BROKERS is not set; CI must check the pipeline dashboard's Kafka panels (deploy/kafka.sh start)")
+		}
+		t.Skip("TASKPULSE_KAFKA_BROKERS is not set")
+	}
+	base := startServer(t, "--data-dir", t.TempDir(), "--services", "ingest", "--api-keys", testKey+"=default",
+		"--bus", "kafka", "--kafka-brokers", brokers, "--kafka-topic-prefix", fmt.Sprintf("grafana-%d-", time.Now().UnixNano()))
+	// An event makes the topics exist, which the lag is read from.
+	require.Equal(t, http.StatusAccepted, status(t, base, http.MethodPost, "/v1/progress", testKey, `{"task_id":"t1","status":"running"}`))
+	var capture []byte
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/metrics")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		capture, err = io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return bytes.Contains(capture, []byte(`taskpulse_bus_lag_records{`))
+	}, 30*time.Second, 50*time.Millisecond, "the Kafka lag never showed on /metrics")
+	return capture
+}
+
+// startServer runs TaskPulse in this process with args on a free port
+// until the test ends, and returns its base URL once it is ready.
+func startServer(t *testing.T, args ...string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var s app.Settings
+	s.RegisterFlags(fs)
+	require.NoError(t, s.Parse(fs, append([]string{"--listen", ln.Addr().String()}, args...)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, &s, ln, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	base := "http://" + ln.Addr().String()
+	require.Eventually(t, func() bool { return status(t, base, http.MethodGet, "/readyz", "", "") == http.StatusOK },
+		30*time.Second, 20*time.Millisecond)
+	return base
 }
 
 // status sends a request and returns the answer's status code, or 0 when

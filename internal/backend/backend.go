@@ -23,6 +23,7 @@ import (
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/internal/store/clickhouse"
 	"github.com/taskpulse/taskpulse/internal/store/duckdb"
+	"github.com/taskpulse/taskpulse/schema"
 )
 
 // Backend names for --bus and --store.
@@ -157,6 +158,9 @@ func (b *Backends) openBus(ctx context.Context, f *Flags, o Options) error {
 		kb, err := kafka.Open(ctx, f.Kafka, opts...)
 		if err != nil {
 			return err
+		}
+		if o.Registerer != nil {
+			o.Registerer.MustRegister(kafka.LagCollector(kb, writer.DefaultGroup, schema.TopicProgress, schema.TopicLogs, schema.TopicMetrics))
 		}
 		b.Bus, b.BusName = kb, "kafka "+f.Kafka.Brokers[0]
 		return nil
