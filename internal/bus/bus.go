@@ -54,6 +54,8 @@ type Bus interface {
 	// Publish stores recs durably, or returns an error and the caller must
 	// assume none was stored (it may retry: duplicates are removed
 	// downstream). ErrUnavailable means the bus cannot take data now.
+	// Once it has returned nil it keeps no reference to recs' keys, values
+	// or headers, so the caller may reuse their memory.
 	Publish(ctx context.Context, recs ...Record) error
 
 	// Consume delivers the records of topics to h in batches, sharing them

@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t testing.TB) bus.Bus) {
 		run  func(t *testing.T, b bus.Bus)
 	}{
 		{"RoundTrip", roundTrip},
+		{"PublishKeepsNoMemory", publishKeepsNoMemory},
 		{"KeyOrder", keyOrder},
 		{"NewGroupStartsAtOldest", newGroupStartsAtOldest},
 		{"HandlerErrorLeavesBatchUncommitted", handlerErrorLeavesBatchUncommitted},
@@ -79,6 +80,60 @@ func roundTrip(t *testing.T, b bus.Bus) {
 		last[r.Partition] = r.Offset
 	}
 	require.Equal(t, []string{`{"progress":10}`, `{"progress":30}`}, valuesOfKey(got, "task-1"))
+}
+
+// publishKeepsNoMemory overwrites the keys, values and headers of
+// published records as soon as Publish returns, as ingest does when it
+// reuses its buffers; consumers and subscribers must still see what was
+// published.
+func publishKeepsNoMemory(t *testing.T, b bus.Bus) {
+	topic := randomName("bt-")
+	var sub sink
+	subscribe(t, b, []string{topic}, sub.handle)
+	const marker = "ready"
+	require.Eventually(t, func() bool {
+		return b.Publish(context.Background(), records(topic, "k", marker)...) == nil && sub.has(marker)
+	}, wait, 20*time.Millisecond)
+
+	const n = 50
+	mem := make([]byte, 0, n*16)
+	recs := make([]bus.Record, n)
+	for i := range recs {
+		start := len(mem)
+		mem = fmt.Appendf(mem, "key-%02d", i%5)
+		key := mem[start:len(mem):len(mem)]
+		start = len(mem)
+		mem = fmt.Appendf(mem, "value-%02d", i)
+		recs[i] = bus.Record{Topic: topic, Key: key, Value: mem[start:len(mem):len(mem)], Headers: map[string]string{"n": strconv.Itoa(i)}}
+	}
+	publish(t, b, recs...)
+	for i := range mem {
+		mem[i] = 'x'
+	}
+	for i := range recs {
+		recs[i].Headers["n"] = "overwritten"
+	}
+
+	var group sink
+	consume(t, b, randomName("bt-g-"), []string{topic}, quick, group.handle)
+	for _, s := range []*sink{&group, &sub} {
+		require.Eventually(t, func() bool { return len(without(s.values(), marker)) >= n }, wait, tick)
+	}
+	for _, got := range [][]bus.Record{group.records(), sub.records()} {
+		seen := 0
+		for _, r := range got {
+			if string(r.Value) == marker {
+				continue
+			}
+			var i int
+			_, err := fmt.Sscanf(string(r.Value), "value-%02d", &i)
+			require.NoError(t, err, "value %q", r.Value)
+			require.Equal(t, fmt.Sprintf("key-%02d", i%5), string(r.Key))
+			require.Equal(t, strconv.Itoa(i), r.Headers["n"])
+			seen++
+		}
+		require.Equal(t, n, seen)
+	}
 }
 
 // keyOrder has concurrent publishers each interleave several keys across
