@@ -17,11 +17,14 @@ var static, _ = fs.Sub(embedded, "static")
 
 // The page loads nothing but its own files and talks to nothing but its
 // own origin; its address may carry an API key, which no referrer repeats.
+// The files hold no data, and pages of other origins may import the client
+// module, which browsers fetch with CORS.
 var headers = map[string]string{
-	"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
-	"Referrer-Policy":         "no-referrer",
-	"X-Content-Type-Options":  "nosniff",
-	fiber.HeaderCacheControl:  "no-cache",
+	"Content-Security-Policy":            "default-src 'self'; frame-ancestors 'none'",
+	"Referrer-Policy":                    "no-referrer",
+	"X-Content-Type-Options":             "nosniff",
+	fiber.HeaderCacheControl:             "no-cache",
+	fiber.HeaderAccessControlAllowOrigin: "*",
 }
 
 // Routes mounts the live page at GET / and its files at GET /web/{file}.

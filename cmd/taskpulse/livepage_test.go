@@ -166,7 +166,7 @@ rules:
 	b.open(srv.base + "/?api_key=" + key)
 	row := `#tasks tr[data-task-id="t1"]`
 	bar := row + " [role=progressbar]"
-	b.waitAttr("#connection", "data-state", "open")
+	b.waitAttr("#connection", "data-state", "live")
 	b.waitAttr(bar, "aria-valuenow", "10")
 	b.waitText(row+" .task-name", "Create skill: React docs")
 
@@ -195,7 +195,7 @@ rules:
 	// A restarted server: the page reconnects and follows the same task,
 	// its progress and its logs.
 	srv = restartServer(t, srv, args...)
-	b.waitAttr("#connection", "data-state", "open")
+	b.waitAttr("#connection", "data-state", "live")
 	progress(4, `"status":"running","progress":80,"current_step":"packaging"`)
 	b.waitAttr(bar, "aria-valuenow", "80")
 	post("/v1/logs", `{"task_id":"t1","level":"WARNING","message":"slow page"}`)

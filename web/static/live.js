@@ -1,10 +1,10 @@
-// The live page: one WebSocket to /v1/stream (stream/PROTOCOL.md) that
-// follows the tasks named by the page's address, the logs of the task the
-// user picks and the notifications of the tenant or user.
-"use strict";
+// The live page: follows the tasks named by the page's address, the logs of
+// the task the user picks and the notifications of the tenant or user,
+// through taskpulse.js. Everything from the server is set as text, never
+// as HTML: names and messages may hold markup.
+import { connect } from "./taskpulse.js";
 
 const params = new URLSearchParams(location.search);
-const apiKey = params.get("api_key") || "";
 const userID = params.get("user_id") || "";
 const taskID = params.get("task_id") || "";
 
@@ -13,139 +13,61 @@ const MAX_NOTES = 50;
 const RUNNING = new Set(["pending", "running", "paused"]);
 
 const $ = (id) => document.getElementById(id);
-const tasks = new Map(); // task_id -> {id, el, key, ...the task's state}
-const notesSeen = new Set();
+const rows = new Map(); // task_id -> {el, origin}, origin being where the ETA estimate starts
 let selected = ""; // the task whose logs are followed
-let socket = null;
-let failures = 0;
+let truncated = false; // the snapshot left older tasks out
+
+const stream = connect({ apiKey: params.get("api_key") || "", onStatus: showStatus });
 
 // --- connection -----------------------------------------------------------
 
-function streamURL() {
-  const q = new URLSearchParams();
-  if (apiKey) q.set("api_key", apiKey);
-  if (taskID) q.set("task_id", taskID);
-  else if (userID) q.set("user_id", userID);
-  else q.set("all", "true");
-  if (userID) q.set("notifications_user_id", userID);
-  else q.set("notifications_all", "true");
-  if (selected) {
-    q.set("logs_task_id", selected);
-    q.set("logs_min_level", $("min-level").value);
-  }
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/v1/stream?${q}`;
-}
-
-function connect() {
-  setConnection("connecting", "Connecting…");
-  const ws = new WebSocket(streamURL());
-  socket = ws;
-  let opened = false;
-  ws.onopen = () => {
-    opened = true;
-    setConnection("open", "Live");
-  };
-  ws.onmessage = (e) => {
-    failures = 0; // the server answered: the next drop starts over
-    handle(JSON.parse(e.data));
-  };
-  ws.onclose = (e) => {
-    if (socket !== ws) return;
-    socket = null;
-    // Exponential backoff with jitter, so that many pages do not come back
-    // at the same moment after a restart.
-    const ceiling = Math.min(15000, 500 * 2 ** failures++);
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    const why = e.code === 4000 ? " (the page fell behind)" : "";
-    setConnection("closed", `Disconnected${why}; reconnecting in ${Math.ceil(delay / 1000)} s…`);
-    if (opened && selected) logNotice("Disconnected: logs sent until the page reconnects are not shown.");
-    setTimeout(connect, delay);
-  };
-}
-
-function send(msg) {
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg));
-}
-
-function setConnection(state, text) {
+function showStatus(status, { delay, code }) {
   const el = $("connection");
-  el.dataset.state = state;
-  el.textContent = text;
-}
-
-function handle(msg) {
-  switch (msg.type) {
-    case "snapshot":
-      for (const t of msg.tasks || []) {
-        apply(t.task_id, [t.updated_at, t.seq, t.ingest_order, t.event_id], t, true);
-      }
-      if (msg.truncated) setConnection("open", "Live (showing the newest tasks only)");
-      break;
-    case "progress": {
-      const ev = msg.event;
-      apply(ev.task_id, [ev.timestamp, ev.seq || 0, ev.ingest_order || 0, ev.event_id || ""], ev, false);
-      break;
-    }
-    case "subscribed":
-      if (msg.logs && msg.logs.task_id === selected) {
-        $("logs-hint").textContent = `Following ${selected} at ${msg.logs.min_level} and above.`;
-      }
-      break;
-    case "log":
-      if (msg.log.task_id === selected) addLog(msg.log);
-      break;
-    case "logs_dropped":
-      if (msg.task_id === selected) logNotice(`${msg.count} logs dropped: the page fell behind.`);
-      break;
-    case "notification":
-      addNote(msg.notification);
-      break;
-    case "error":
-      console.warn("stream error", msg.code, msg.message);
-      break;
+  if (status === "reconnecting" && el.dataset.state === "live" && selected) {
+    logNotice("Disconnected: logs sent until the page reconnects are not shown.");
+  }
+  el.dataset.state = status;
+  if (status === "live") {
+    el.textContent = truncated ? "Live (showing the newest tasks only)" : "Live";
+  } else if (status === "offline") {
+    el.textContent = "Offline: waiting for the network…";
+  } else if (!delay) {
+    el.textContent = "Connecting…";
+  } else {
+    const why = code === 4000 ? " (the page fell behind)" : "";
+    el.textContent = `Disconnected${why}; reconnecting in ${Math.ceil(delay / 1000)} s…`;
   }
 }
 
 // --- tasks ----------------------------------------------------------------
 
-function newer(a, b) {
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) return a[i] > b[i];
+function showTask({ task, removed, snapshot }) {
+  const id = task.task_id;
+  let row = rows.get(id);
+  if (removed) {
+    row?.el.remove();
+    rows.delete(id);
+    $("no-tasks").hidden = rows.size > 0;
+    if (id === selected) {
+      stream.unsubscribe({ logs: { task_id: id } });
+      selected = "";
+      $("logs-hint").textContent = `Task ${id} is gone.`;
+    }
+    return;
   }
-  return false;
-}
-
-// apply takes a snapshot task or a progress event when it is newer than
-// what the row shows; an event without progress keeps the last one.
-function apply(id, key, s, fromSnapshot) {
-  let t = tasks.get(id);
-  if (!t) {
-    t = { id, el: newRow(id), key: null, progress: 0 };
-    tasks.set(id, t);
+  if (!row) {
+    row = { el: newRow(id), origin: null };
+    rows.set(id, row);
     const body = $("tasks").tBodies[0];
-    if (fromSnapshot) body.append(t.el); // snapshots list newest first
-    else body.prepend(t.el); // live: newest on top
+    if (snapshot) body.append(row.el); // snapshots list newest first
+    else body.prepend(row.el); // live: newest on top
     $("no-tasks").hidden = true;
   }
-  if (t.key && !newer(key, t.key)) return;
-  t.key = key;
-  const at = key[0];
-  t.name = s.task_name || t.name || "";
-  t.status = s.status;
-  if (typeof s.progress === "number") t.progress = s.progress;
-  t.step = s.current_step || "";
-  t.stepsDone = s.steps_done || 0;
-  t.stepsTotal = s.steps_total || 0;
-  t.message = s.message || "";
-  t.error = s.error || "";
-  t.eta = typeof s.eta === "number" ? { seconds: s.eta, at } : null;
-  t.at = at;
   // The estimate needs a starting point: the task's start when the
-  // snapshot gives it, else the first update this page saw.
-  if (fromSnapshot && s.started_at) t.origin = { at: s.started_at, progress: 0 };
-  else if (!t.origin) t.origin = { at, progress: t.progress };
-  render(t);
+  // snapshot gave it, else the first update this page saw.
+  if (task.started_at) row.origin = { at: task.started_at, progress: 0 };
+  else row.origin ??= { at: task.updated_at, progress: task.progress };
+  render(row.el, task, row.origin);
 }
 
 function newRow(id) {
@@ -155,11 +77,10 @@ function newRow(id) {
   return el;
 }
 
-function render(t) {
-  const el = t.el;
-  const name = t.name || t.id;
+function render(el, t, origin) {
+  const name = t.task_name || t.task_id;
   el.querySelector(".task-name").textContent = name;
-  el.querySelector(".task-id").textContent = t.name ? t.id : "";
+  el.querySelector(".task-id").textContent = t.task_name ? t.task_id : "";
   const status = el.querySelector(".status");
   status.textContent = t.status;
   status.dataset.status = t.status;
@@ -171,23 +92,23 @@ function render(t) {
   bar.firstElementChild.style.width = `${pct}%`;
   el.querySelector(".pct").textContent = `${pct}%`;
   el.querySelector(".step").textContent =
-    t.step + (t.stepsTotal ? ` (${t.stepsDone}/${t.stepsTotal})` : "");
+    (t.current_step || "") + (t.steps_total ? ` (${t.steps_done || 0}/${t.steps_total})` : "");
   const message = el.querySelector(".message");
-  message.textContent = t.error || t.message;
+  message.textContent = t.error || t.message || "";
   message.classList.toggle("error", !!t.error);
-  el.querySelector(".eta").textContent = eta(t);
+  el.querySelector(".eta").textContent = eta(t, origin);
 }
 
 // eta is the client's estimate counted down, or one from the progress rate
 // since the task's origin, or a dash.
-function eta(t) {
+function eta(t, origin) {
   if (!RUNNING.has(t.status) || t.progress >= 100) return "—";
-  if (t.eta) return duration(t.eta.seconds - (Date.now() - t.eta.at) / 1000);
-  const gained = t.progress - t.origin.progress;
-  const spent = t.at - t.origin.at;
+  const since = (Date.now() - t.updated_at) / 1000;
+  if (typeof t.eta === "number") return duration(t.eta - since);
+  const gained = t.progress - origin.progress;
+  const spent = t.updated_at - origin.at;
   if (t.status !== "running" || gained <= 0 || spent <= 0) return "—";
-  const left = ((100 - t.progress) * spent) / gained / 1000 - (Date.now() - t.at) / 1000;
-  return "~" + duration(left);
+  return "~" + duration(((100 - t.progress) * spent) / gained / 1000 - since);
 }
 
 function duration(seconds) {
@@ -201,11 +122,12 @@ function duration(seconds) {
 
 function select(id) {
   if (id === selected) return;
-  if (selected) send({ type: "unsubscribe", logs: { task_id: selected } });
-  const previous = tasks.get(selected);
-  if (previous) previous.el.querySelector(".task-name").removeAttribute("aria-current");
+  if (selected) {
+    stream.unsubscribe({ logs: { task_id: selected } });
+    rows.get(selected)?.el.querySelector(".task-name").removeAttribute("aria-current");
+  }
   selected = id;
-  tasks.get(id).el.querySelector(".task-name").setAttribute("aria-current", "true");
+  rows.get(id).el.querySelector(".task-name").setAttribute("aria-current", "true");
   $("logs-title").textContent = `Logs of ${id}`;
   $("logs").replaceChildren();
   $("logs-hint").textContent = `Following ${id}…`;
@@ -213,10 +135,11 @@ function select(id) {
 }
 
 function follow() {
-  send({ type: "subscribe", logs: { task_id: selected, min_level: $("min-level").value } });
+  stream.subscribe({ logs: { task_id: selected, min_level: $("min-level").value } });
 }
 
 function addLog(l) {
+  if (l.task_id !== selected) return;
   const li = document.createElement("li");
   li.dataset.level = l.level;
   li.append(time(l.timestamp), span("level", l.level));
@@ -243,8 +166,7 @@ function appendLog(li) {
 // --- notifications --------------------------------------------------------
 
 function addNote(n) {
-  if (notesSeen.has(n.id) || (taskID && n.task_id && n.task_id !== taskID)) return;
-  notesSeen.add(n.id);
+  if (taskID && n.task_id && n.task_id !== taskID) return;
   const li = document.createElement("li");
   li.dataset.severity = n.severity;
   li.dataset.state = n.state;
@@ -276,13 +198,33 @@ function time(ms) {
 
 // --- start ----------------------------------------------------------------
 
+stream.on("task", showTask);
+stream.on("snapshot", (msg) => {
+  truncated = !!msg.truncated;
+  showStatus(stream.status, {});
+});
+stream.on("subscribed", (msg) => {
+  if (msg.logs && msg.logs.task_id === selected) {
+    $("logs-hint").textContent = `Following ${selected} at ${msg.logs.min_level} and above.`;
+  }
+});
+stream.on("log", addLog);
+stream.on("logs_dropped", (msg) => {
+  if (msg.task_id === selected) logNotice(`${msg.count} logs dropped: the page fell behind.`);
+});
+stream.on("notification", addNote);
+stream.on("error", (msg) => console.warn("stream error", msg.code, msg.message));
+
+stream.subscribe(taskID ? { task_id: taskID } : userID ? { user_id: userID } : { all: true });
+stream.subscribe({ notifications: userID ? { user_id: userID } : { all: true } });
+
 $("scope").textContent = taskID ? `Task ${taskID}` : userID ? `Tasks of ${userID}` : "All tasks";
 $("min-level").addEventListener("change", () => {
   if (selected) follow();
 });
 setInterval(() => {
-  for (const t of tasks.values()) {
-    if (RUNNING.has(t.status)) t.el.querySelector(".eta").textContent = eta(t);
+  for (const [id, row] of rows) {
+    const t = stream.tasks.get(id);
+    if (RUNNING.has(t.status)) row.el.querySelector(".eta").textContent = eta(t, row.origin);
   }
 }, 1000);
-connect();

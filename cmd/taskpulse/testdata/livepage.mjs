@@ -1,6 +1,7 @@
-// Drives headless Chromium for TestLivePage, one command at a time: the Go
-// test writes a JSON command per line on stdin and reads one JSON answer
-// per line on stdout, {"ok":true,"value":...} or {"ok":false,"error":"..."}.
+// Drives headless Chromium for the browser tests, one command at a time:
+// the Go test writes a JSON command per line on stdin and reads one JSON
+// answer per line on stdout, {"ok":true,"value":...} or
+// {"ok":false,"error":"..."}.
 //
 // Environment: TASKPULSE_CHROMIUM (the browser binary) and
 // TASKPULSE_PLAYWRIGHT (the node_modules holding playwright-core).
@@ -20,10 +21,14 @@ const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
 const problems = [];
 page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 page.on("console", (m) => {
-  if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  // Chromium reports a refused WebSocket as a console error of its own; a
+  // page retrying while its server restarts is expected to meet some.
+  if (m.type() === "error" && !m.text().startsWith("WebSocket connection to ")) problems.push(`console error: ${m.text()}`);
 });
 
-const timeout = 10000;
+// Long enough for a page to reconnect after its backoff grew while the
+// server was down.
+const timeout = 30000;
 
 // until waits for fn(selector, arg) to be true in the page.
 const until = (fn, selector, arg) =>
@@ -43,6 +48,8 @@ const ops = {
   count: (c) => page.locator(c.selector).count(),
   click: (c) => page.click(c.selector, { timeout }).then(() => null),
   select: (c) => page.selectOption(c.selector, c.value, { timeout }).then(() => null),
+  // offline cuts the page off the network (value true) or brings it back.
+  offline: (c) => page.context().setOffline(c.value).then(() => c.value),
   screenshot: (c) => page.screenshot({ path: c.path, fullPage: true }).then(() => c.path),
   problems: async () => problems,
 };
