@@ -35,12 +35,12 @@ func (s *Service) exportTasks(p *params, tenant string) (walker, func() []string
 	}
 	return func(ctx context.Context, emit func(exportRow) error) error {
 		now := s.now().UnixMilli()
-		return ex.StreamTasks(ctx, f, func(t store.Task) error { return emit(taskRow(t, now)) })
+		return ex.StreamTasks(ctx, f, func(t store.Task) error { return emit(taskRow(s.taskView(tenant, t, now))) })
 	}, fixed(taskColumns), nil
 }
 
-func taskRow(t store.Task, now int64) exportRow {
-	v := view(t, now)
+func taskRow(v TaskView) exportRow {
+	t := v.Task
 	return exportRow{object: v, cells: []cell{
 		text(t.TaskID), text(t.UserID), text(t.TaskType), text(t.TaskName), text(string(t.Status)), ftoa(t.Progress), text(t.CurrentStep),
 		itoa(t.StepsDone), itoa(t.StepsTotal), text(t.Message), text(t.Error), optional(v.ETA), itoa(t.CreatedAt),

@@ -7,21 +7,26 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/taskpulse/taskpulse/eta"
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// Deps are what the query API talks to. Store is required.
+// Deps are what the query API talks to. Store is required. ETA, when
+// set, estimates tasks' time left from their type's history as well;
+// without it estimates come from the client or the rate only.
 type Deps struct {
 	Store  Store
+	ETA    *eta.Tracker
 	Logger *slog.Logger
 }
 
 // Service is the HTTP query API.
 type Service struct {
 	store Store
+	eta   *eta.Tracker
 	log   *slog.Logger
 	now   func() time.Time
 }
@@ -36,6 +41,7 @@ func New(deps Deps) *Service {
 	}
 	return &Service{
 		store: deps.Store,
+		eta:   deps.ETA,
 		log:   deps.Logger.With("component", "query"),
 		now:   time.Now,
 	}
@@ -88,7 +94,7 @@ func (s *Service) listTasks(c *fiber.Ctx) error {
 	views := make([]TaskView, len(tasks))
 	now := s.now().UnixMilli()
 	for i, t := range tasks {
-		views[i] = view(t, now)
+		views[i] = s.taskView(f.Tenant, t, now)
 	}
 	next := ""
 	if len(tasks) == f.Limit {
@@ -137,11 +143,12 @@ func (s *Service) getTask(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.store.Task(c.UserContext(), auth.Tenant(c), id)
+	tenant := auth.Tenant(c)
+	t, err := s.store.Task(c.UserContext(), tenant, id)
 	if err != nil {
 		return s.storeError(err)
 	}
-	return c.JSON(view(t, s.now().UnixMilli()))
+	return c.JSON(s.taskView(tenant, t, s.now().UnixMilli()))
 }
 
 func (s *Service) taskEvents(c *fiber.Ctx) error {
