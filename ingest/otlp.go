@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -14,6 +15,46 @@ import (
 // protobuf or in OTLP's JSON mapping, answered with the matching
 // Export…Response in the request's encoding. Package otlp reads the
 // exports; these handlers answer and publish.
+
+// OpenTelemetry exporters told only a base URL (OTEL_EXPORTER_OTLP_ENDPOINT)
+// post to OTLP/HTTP's default paths, /v1/logs and /v1/metrics, which are
+// also the paths of TaskPulse's own bodies. otlpOr tells the two apart
+// per request: protobuf by its Content-Type, which no TaskPulse body has,
+// and OTLP JSON by the export's top-level key. Everything else is the
+// native handler's, unchanged.
+
+// otlpOr serves a default path: an OTLP export with exportHandler, which
+// reads an export whose top-level key is key, and any other body with
+// native. An export takes no query parameters, as on /v1/otlp/...
+func otlpOr(key string, exportHandler, native fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !isExport(c.Get(fiber.HeaderContentType), c.Body(), key) {
+			return native(c)
+		}
+		if err := httpx.OnlyQuery(c); err != nil {
+			return err
+		}
+		return exportHandler(c)
+	}
+}
+
+// isExport reports whether a request is an OTLP export: protobuf, or JSON
+// whose first key is key, where an exporter writes an export's one field.
+// It looks at the media type without parsing its parameters and at the
+// body no further than its first key, so that a TaskPulse body pays a few
+// comparisons; the handler it picks parses the Content-Type in full and
+// refuses a malformed one, as it would have anyway.
+func isExport(contentType string, body []byte, key string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	mediaType = strings.TrimSpace(mediaType)
+	switch {
+	case strings.EqualFold(mediaType, otlp.Protobuf):
+		return true
+	case strings.EqualFold(mediaType, otlp.JSON):
+		return otlp.FirstKeyIs(body, key)
+	}
+	return false
+}
 
 // postOTLPLogs takes an OTLP/HTTP logs export.
 func (s *Service) postOTLPLogs(c *fiber.Ctx) error {

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/taskpulse/taskpulse/ingest/otlp"
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/httpx"
@@ -126,11 +127,12 @@ func New(cfg Config, deps Deps) (*Service, error) {
 }
 
 // Routes mounts the ingest endpoints on r, which must already run
-// auth.Middleware.
+// auth.Middleware. /v1/logs and /v1/metrics also take OTLP/HTTP exports,
+// as they are OTLP's default paths (otlpOr).
 func (s *Service) Routes(r fiber.Router) {
 	s.post(r, "/v1/progress", eventIDsQuery, s.postProgress)
-	s.post(r, "/v1/logs", eventIDsQuery, s.postLogs)
-	s.post(r, "/v1/metrics", eventIDsQuery, s.postMetrics)
+	s.post(r, "/v1/logs", eventIDsQuery, otlpOr(otlp.LogsKey, s.postOTLPLogs, s.postLogs))
+	s.post(r, "/v1/metrics", eventIDsQuery, otlpOr(otlp.MetricsKey, s.postOTLPMetrics, s.postMetrics))
 	s.post(r, "/v1/otlp/logs", noQuery, s.postOTLPLogs)
 	s.post(r, "/v1/otlp/metrics", noQuery, s.postOTLPMetrics)
 }

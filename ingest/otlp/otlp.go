@@ -29,6 +29,31 @@ const (
 	JSON     = "application/json"
 )
 
+// The top-level keys of the exports in OTLP JSON, the one field of
+// LogsData and MetricsData.
+const (
+	LogsKey    = "resourceLogs"
+	MetricsKey = "resourceMetrics"
+)
+
+// FirstKeyIs reports whether body is a JSON object whose first key is
+// key, spelt without escapes: the shape of an export as exporters write
+// it, its one field first. It reads no further than that key, and does
+// not check that the rest is JSON.
+func FirstKeyIs(body []byte, key string) bool {
+	const space = " \t\r\n"
+	rest, ok := bytes.CutPrefix(bytes.TrimLeft(body, space), []byte{'{'})
+	if !ok {
+		return false
+	}
+	rest, ok = bytes.CutPrefix(bytes.TrimLeft(rest, space), []byte{'"'})
+	if !ok {
+		return false
+	}
+	rest, ok = bytes.CutPrefix(rest, []byte(key))
+	return ok && len(rest) > 0 && rest[0] == '"'
+}
+
 // Encoding maps a Content-Type to Protobuf or JSON; ok is false for any
 // other media type.
 func Encoding(contentType string) (encoding string, ok bool) {
