@@ -27,16 +27,27 @@ var headers = map[string]string{
 	fiber.HeaderAccessControlAllowOrigin: "*",
 }
 
-// Routes mounts the live page at GET / and its files at GET /web/{file}.
+// pages are the addresses of the UI's pages. Each is the same shell,
+// app.html, whose script draws the page its address names, so that every
+// page can be linked to and reloaded. None starts with /v1 or /api, where
+// the API lives.
+var pages = []string{"/tasks", "/tasks/:id", "/dashboards", "/dashboards/:id", "/alerts"}
+
+// Routes mounts the live page at GET /, the UI's pages, its files at
+// GET /web/{file} and the vendored chart library at GET /web/vendor/{file}.
 func Routes(r fiber.Router) {
 	r.Get("/", func(c *fiber.Ctx) error { return serve(c, "index.html") })
+	for _, p := range pages {
+		r.Get(p, func(c *fiber.Ctx) error { return serve(c, "app.html") })
+	}
 	r.Get("/web/:file", func(c *fiber.Ctx) error { return serve(c, c.Params("file")) })
+	r.Get("/web/vendor/:file", func(c *fiber.Ctx) error { return serve(c, "vendor/"+c.Params("file")) })
 }
 
 func serve(c *fiber.Ctx, name string) error {
 	body, err := fs.ReadFile(static, name)
 	if err != nil {
-		return httpx.NewError(fiber.StatusNotFound, httpx.CodeNotFound, "no file "+name+" in the live page")
+		return httpx.NewError(fiber.StatusNotFound, httpx.CodeNotFound, "no file "+name+" in the web UI")
 	}
 	for k, v := range headers {
 		c.Set(k, v)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/internal/httpx"
 )
 
 // TestTaskMap runs the JavaScript tests of the client's task map in node.
@@ -35,4 +37,27 @@ func TestClientModuleImportsFromAnyOrigin(t *testing.T) {
 	require.Equal(t, fiber.StatusOK, resp.StatusCode)
 	require.Equal(t, "*", resp.Header.Get(fiber.HeaderAccessControlAllowOrigin))
 	require.Contains(t, resp.Header.Get(fiber.HeaderContentType), "javascript")
+}
+
+// TestPagesServeTheShell fetches every page of the UI and the chart
+// library, and a file outside the embedded set.
+func TestPagesServeTheShell(t *testing.T) {
+	app := fiber.New(fiber.Config{ErrorHandler: httpx.ErrorHandler})
+	Routes(app)
+	f := func(path string, status int, contentType string) {
+		t.Helper()
+		resp, err := app.Test(httptest.NewRequest("GET", path, nil))
+		require.NoError(t, err)
+		require.Equal(t, status, resp.StatusCode, path)
+		if status == fiber.StatusOK {
+			require.Contains(t, resp.Header.Get(fiber.HeaderContentType), contentType, path)
+			require.Equal(t, headers["Content-Security-Policy"], resp.Header.Get("Content-Security-Policy"), path)
+		}
+	}
+	for _, p := range []string{"/tasks", "/tasks/t%2F1", "/dashboards", "/dashboards/d1", "/alerts"} {
+		f(p, fiber.StatusOK, "text/html")
+	}
+	f("/web/vendor/echarts.esm.min.js", fiber.StatusOK, "javascript")
+	f("/web/vendor/..%2Fapp.html", fiber.StatusNotFound, "")
+	f("/web/vendor", fiber.StatusNotFound, "")
 }

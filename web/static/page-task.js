@@ -1,0 +1,281 @@
+// A task's own page, /tasks/{id}: its state in words, its timeline, its
+// logs (history from GET /v1/tasks/{id}/logs, then live from the stream,
+// with a level filter and a search), charts of metrics it reported, its
+// notifications, and cancel, pause and resume where the server has them
+// and the key may use them.
+import { APIError, api, stream } from "./app.js";
+import { draw } from "./charts.js";
+import { durationWords, h, notice, progressBar, statusBadge, timeEl } from "./ui.js";
+
+const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+const ACTIVE = new Set(["pending", "running", "paused"]);
+const MAX_LOGS = 2000;
+// Which control each status allows, as the task API's state machine does.
+const CONTROLS = [
+  { op: "pause", label: "Pause", when: ["running", "pending"] },
+  { op: "resume", label: "Resume", when: ["paused"] },
+  { op: "cancel", label: "Cancel", when: ["pending", "running", "paused"] },
+];
+
+// The routes the server has, read once from its OpenAPI document, so that
+// the controls appear as soon as a server that has them answers.
+let documented;
+const routes = () => (documented ??= fetch("/openapi.json").then((r) => r.json()).then((d) => d.paths ?? {}).catch(() => ({})));
+
+export default function taskPage(view, id) {
+  const base = `/v1/tasks/${encodeURIComponent(id)}`;
+  let task = null;
+  let denied = false; // the key may not control tasks
+  let controlsFor = ""; // the status the controls were drawn for
+  const logs = []; // oldest first
+  const seenLogs = new Set();
+  const cleanups = [];
+
+  const title = h("h2", { class: "task-title" }, id);
+  const facts = h("dl", { class: "facts" });
+  const controls = h("div", { class: "controls", role: "group", "aria-label": "Control the task" });
+  const controlNote = h("p", { class: "muted", role: "status" });
+  const timeline = h("ol", { class: "timeline", id: "timeline" });
+  const level = h("select", { id: "log-level" }, ...LEVELS.map((l) => h("option", { selected: l === "DEBUG" }, l)));
+  const logSearch = h("input", { id: "log-search", type: "search", autocomplete: "off" });
+  const logList = h("ol", { id: "task-logs", class: "logs", "aria-live": "polite", "aria-label": "Logs", tabindex: "0" });
+  const metricName = h("input", { id: "metric-name", type: "text", autocomplete: "off", placeholder: "e.g. pages_scraped" });
+  const metricBox = h("div", { class: "panel-body" });
+  const notes = h("ul", { class: "notes", id: "task-notes" });
+
+  view.append(
+    h("p", {}, h("a", { href: "/tasks" }, "← All tasks")),
+    title,
+    h("section", { class: "card", "aria-label": "State" }, facts, controls, controlNote),
+    h("div", { class: "columns" },
+      h("section", { class: "card", "aria-labelledby": "tl-title" }, h("h3", { id: "tl-title" }, "Timeline"), timeline),
+      h("section", { class: "card", "aria-labelledby": "notes-title" }, h("h3", { id: "notes-title" }, "Notifications"), notes),
+    ),
+    h("section", { class: "card", "aria-labelledby": "logs-title" },
+      h("h3", { id: "logs-title" }, "Logs"),
+      h("div", { class: "filters" }, h("label", {}, "Minimum level ", level), h("label", {}, "Search ", logSearch)),
+      logList,
+    ),
+    h("section", { class: "card", "aria-labelledby": "metrics-title" },
+      h("h3", { id: "metrics-title" }, "Metrics"),
+      h("form", { class: "filters", onsubmit: (e) => (e.preventDefault(), chartMetric()) },
+        h("label", {}, "Metric reported with this task's task_id label ", metricName),
+        h("button", { type: "submit", id: "chart-metric" }, "Chart"),
+      ),
+      metricBox,
+    ),
+  );
+
+  // --- state ------------------------------------------------------------------
+
+  function showTask(t) {
+    task = t;
+    const name = t.task_name || t.task_id;
+    title.replaceChildren(name, " ", statusBadge(t.status));
+    document.title = `${name} · TaskPulse`;
+    const fact = (k, ...v) => [h("dt", {}, k), h("dd", {}, ...v)];
+    const started = t.started_at ?? t.created_at;
+    const ended = ACTIVE.has(t.status) ? Date.now() : t.updated_at;
+    const seconds = (ended - started) / 1000;
+    const rate = t.progress_rate ?? (seconds > 0 && t.progress ? t.progress / seconds : null);
+    facts.replaceChildren(
+      ...fact("Progress", progressBar(t.progress, t.status, `Progress of ${name}`)),
+      ...fact("Task id", h("code", { class: "wrap" }, t.task_id)),
+      ...(t.task_type ? fact("Type", t.task_type) : []),
+      ...(t.user_id ? fact("User", t.user_id) : []),
+      ...fact("Started", started ? timeEl(started, true) : "—"),
+      ...fact("Duration", started ? durationWords(seconds) : "—"),
+      ...fact("Rate", rate ? `${(rate * 60).toFixed(1)} % a minute` : "—"),
+      ...fact("Time left", etaWords(t)),
+      ...fact("Step", (t.current_step || "—") + (t.steps_total ? ` (${t.steps_done || 0} of ${t.steps_total})` : "")),
+      ...(t.message ? fact("Message", t.message) : []),
+      ...(t.error ? fact("Error", h("span", { class: "error" }, t.error)) : []),
+    );
+    // Redrawn only when the status changes, so a focused button stays put.
+    if (controlsFor !== t.status) drawControls();
+  }
+
+  function etaWords(t) {
+    if (!ACTIVE.has(t.status)) return t.status === "completed" ? "done" : "—";
+    if (t.eta_overdue) return "overdue: the estimate has run out";
+    if (typeof t.eta !== "number") return "not known yet";
+    const left = t.eta - (Date.now() - t.updated_at) / 1000;
+    return left > 0 ? `${durationWords(left)} left` : "any moment now";
+  }
+
+  async function drawControls() {
+    const paths = await routes();
+    if (!task) return;
+    controlsFor = task.status;
+    const usable = CONTROLS.filter((c) => !denied && paths[`/v1/tasks/{id}/${c.op}`]?.post && c.when.includes(task.status));
+    controls.replaceChildren(...usable.map((c) => h("button", { type: "button", "data-op": c.op, onclick: () => control(c) }, c.label)));
+  }
+
+  async function control(c) {
+    controlNote.textContent = `${c.label}: asking…`;
+    try {
+      await api(`${base}/${c.op}`, { method: "POST", headers: { "Idempotency-Key": crypto.randomUUID() } });
+      controlNote.textContent = `${c.label}: asked; the worker takes it at its next report.`;
+      await refresh();
+    } catch (e) {
+      // A 403: the key may not; a 404 or 405 for the route: this address
+      // does not serve the task API (a proxy that routes by path only).
+      const refused = e instanceof APIError && (e.status === 403 || ((e.status === 404 || e.status === 405) && e.message.startsWith("no route")));
+      if (refused) {
+        denied = true;
+        drawControls();
+        controlNote.textContent = e.status === 403 ? "This key may not control tasks." : "Tasks cannot be controlled through this address.";
+      } else controlNote.textContent = `${c.label} failed: ${e.message}`;
+    }
+  }
+
+  async function refresh() {
+    try {
+      showTask(await api(base));
+    } catch (e) {
+      facts.replaceChildren(notice(e instanceof APIError && e.status === 404 ? `There is no task ${id}.` : `The task could not be read: ${e.message}`, true));
+    }
+  }
+
+  // --- timeline -----------------------------------------------------------------
+
+  function addEvent(e) {
+    timeline.append(
+      h("li", { "data-status": e.status }, timeEl(e.timestamp ?? e.updated_at), " ", statusBadge(e.status), " ",
+        e.progress !== undefined ? `${Math.round(e.progress * 10) / 10}%` : "", e.current_step ? ` · ${e.current_step}` : "",
+        e.message ? ` · ${e.message}` : "", e.error ? h("span", { class: "error" }, ` · ${e.error}`) : null),
+    );
+  }
+
+  async function loadEvents() {
+    try {
+      const { events } = await api(`${base}/events?limit=1000`);
+      events.sort((a, b) => a.timestamp - b.timestamp || (a.seq ?? 0) - (b.seq ?? 0));
+      timeline.replaceChildren();
+      events.forEach(addEvent);
+      if (!events.length) timeline.append(h("li", { class: "muted" }, "No events yet."));
+    } catch (e) {
+      timeline.replaceChildren(h("li", { class: "error" }, `Events could not be read: ${e.message}`));
+    }
+  }
+
+  // --- logs ---------------------------------------------------------------------
+
+  function keepLog(l) {
+    if (l.event_id && seenLogs.has(l.event_id)) return false;
+    if (l.event_id) seenLogs.add(l.event_id);
+    logs.push(l);
+    if (logs.length > MAX_LOGS) logs.shift();
+    return true;
+  }
+
+  function logShown(l) {
+    const text = logSearch.value.trim().toLowerCase();
+    return LEVELS.indexOf(l.level) >= LEVELS.indexOf(level.value) && (!text || l.message.toLowerCase().includes(text) || (l.source ?? "").toLowerCase().includes(text));
+  }
+
+  const logItem = (l) =>
+    h("li", { "data-level": l.level }, timeEl(l.timestamp), h("span", { class: "level" }, l.level), l.source ? h("span", { class: "source" }, l.source) : null, h("span", { class: "text" }, l.message));
+
+  function drawLogs() {
+    const shown = logs.filter(logShown);
+    logList.replaceChildren(...shown.map(logItem));
+    if (!shown.length) logList.append(h("li", { class: "notice" }, logs.length ? "No log matches." : "No logs yet."));
+    logList.scrollTop = logList.scrollHeight;
+  }
+
+  function liveLog(l) {
+    if (l.task_id !== id || !keepLog(l) || !logShown(l)) return;
+    const atEnd = logList.scrollTop + logList.clientHeight >= logList.scrollHeight - 4;
+    logList.querySelector(".notice")?.remove();
+    logList.append(logItem(l));
+    while (logList.children.length > MAX_LOGS) logList.firstElementChild.remove();
+    if (atEnd) logList.scrollTop = logList.scrollHeight;
+  }
+
+  async function loadLogs() {
+    try {
+      const { logs: page } = await api(`${base}/logs?limit=1000`);
+      // Live logs that came first stay; the history goes before them.
+      const live = logs.splice(0);
+      seenLogs.clear();
+      [...page.reverse(), ...live].forEach(keepLog);
+      drawLogs();
+    } catch (e) {
+      logList.replaceChildren(h("li", { class: "notice" }, `Logs could not be read: ${e.message}`));
+    }
+  }
+
+  level.addEventListener("change", drawLogs);
+  logSearch.addEventListener("input", drawLogs);
+
+  // --- metrics ------------------------------------------------------------------
+
+  let freeChart = () => {};
+  async function chartMetric() {
+    const name = metricName.value.trim();
+    if (!name) return;
+    const q = new URLSearchParams({ source: "metric", name, match: `task_id=${id}`, from: String(task?.created_at ?? "-1h") });
+    try {
+      const frame = await api(`/v1/charts/line?${q}`);
+      freeChart();
+      freeChart = await draw(metricBox, frame, `${name} of ${id}`);
+      if (!frame.series.length) metricBox.append(notice("No samples of this metric carry this task's task_id label."));
+    } catch (e) {
+      metricBox.replaceChildren(notice(e.message, true));
+    }
+  }
+  cleanups.push(() => freeChart());
+
+  // --- notifications ------------------------------------------------------------
+
+  function addNote(n, live) {
+    if (n.task_id !== id) return;
+    notes.querySelector(".muted")?.remove();
+    const li = h("li", { "data-severity": n.severity }, h("strong", {}, n.title || n.rule), " ", timeEl(n.created_at), h("div", {}, n.body));
+    if (live) notes.prepend(li);
+    else notes.append(li);
+  }
+
+  async function loadNotes() {
+    try {
+      const { notifications } = await api("/v1/notifications?limit=1000");
+      notifications.forEach((n) => addNote(n, false));
+    } catch {
+      // The alerting service may not run here; the page works without it.
+    }
+    if (!notes.children.length) notes.append(h("li", { class: "muted" }, "None."));
+  }
+
+  // --- live -----------------------------------------------------------------------
+
+  cleanups.push(
+    stream.on("task", ({ task: t, removed }) => {
+      if (t.task_id !== id) return;
+      if (removed && t.status === "deleted") {
+        facts.replaceChildren(notice("This task was deleted.", true));
+        return;
+      }
+      if (removed) return;
+      if (task && t.updated_at > task.updated_at) addEvent(t);
+      showTask({ ...task, ...t });
+    }),
+    stream.on("log", liveLog),
+    stream.on("notification", (n) => addNote(n, true)),
+  );
+  stream.subscribe({ task_id: id });
+  stream.subscribe({ logs: { task_id: id, min_level: "DEBUG" } });
+
+  refresh();
+  loadEvents();
+  loadLogs();
+  loadNotes();
+  const tick = setInterval(() => task && ACTIVE.has(task.status) && showTask(task), 5000);
+
+  return () => {
+    clearInterval(tick);
+    cleanups.forEach((f) => f());
+    stream.unsubscribe({ task_id: id });
+    stream.unsubscribe({ logs: { task_id: id } });
+  };
+}
