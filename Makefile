@@ -8,8 +8,11 @@ export GOTOOLCHAIN ?= auto
 
 .PHONY: run build test test-integration services-start services-stop chdb-check fuzz bench loadgen vet
 
+# Flags for `make run` and `make loadgen`: make run ARGS='--listen 127.0.0.1:9090'
+ARGS ?=
+
 run:
-	$(GO) run ./cmd/taskpulse
+	$(GO) run ./cmd/taskpulse $(ARGS)
 
 build:
 	$(GO) build -o taskpulse ./cmd/taskpulse
@@ -49,4 +52,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
 
 loadgen:
-	$(GO) run ./cmd/taskpulse loadgen
+	$(GO) run ./cmd/taskpulse loadgen $(ARGS)

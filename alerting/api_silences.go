@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -16,11 +17,12 @@ import (
 )
 
 // silenceRequest is a new silence: ends_at, or a duration from starts_at
-// (now when unset).
+// (now when unset). The times are read by validate rather than by the
+// decoder, so that a time sent as text is named with what to send instead.
 type silenceRequest struct {
 	Matchers  []store.Matcher `json:"matchers"`
-	StartsAt  int64           `json:"starts_at"`
-	EndsAt    int64           `json:"ends_at"`
+	StartsAt  json.RawMessage `json:"starts_at"`
+	EndsAt    json.RawMessage `json:"ends_at"`
 	Duration  Duration        `json:"duration"`
 	Comment   string          `json:"comment"`
 	CreatedBy string          `json:"created_by"`
@@ -41,8 +43,7 @@ func (a *api) createSilence(c *fiber.Ctx) error {
 		return err
 	}
 	now := a.now().UnixMilli()
-	sl := Silence{ID: uuid.NewString(), Matchers: req.Matchers, StartsAt: req.StartsAt, EndsAt: req.EndsAt,
-		Comment: req.Comment, CreatedBy: req.CreatedBy, CreatedAt: now}
+	sl := Silence{ID: uuid.NewString(), Matchers: req.Matchers, Comment: req.Comment, CreatedBy: req.CreatedBy, CreatedAt: now}
 	if errs := sl.validate(req, now); len(errs) > 0 {
 		return invalid("silence", errs)
 	}
@@ -67,6 +68,13 @@ func (sl *Silence) validate(req silenceRequest, now int64) []FieldError {
 	var errs []FieldError
 	add := func(field, reason string) { errs = append(errs, FieldError{field, reason}) }
 	ahead := maxSilenceAhead.Milliseconds()
+	var bad string
+	if sl.StartsAt, bad = unixMillis(req.StartsAt); bad != "" {
+		add("starts_at", bad)
+	}
+	if sl.EndsAt, bad = unixMillis(req.EndsAt); bad != "" {
+		add("ends_at", bad+`; or give duration instead, such as "2h"`)
+	}
 	if sl.StartsAt == 0 {
 		sl.StartsAt = now
 	}
@@ -77,7 +85,7 @@ func (sl *Silence) validate(req silenceRequest, now int64) []FieldError {
 		add("starts_at", "must be at most a year ahead")
 	}
 	if req.Duration != 0 {
-		if req.EndsAt != 0 {
+		if sl.EndsAt != 0 {
 			add("duration", "cannot be given with ends_at")
 		}
 		if req.Duration <= 0 || req.Duration.D() > maxSilenceAhead {
@@ -94,7 +102,7 @@ func (sl *Silence) validate(req silenceRequest, now int64) []FieldError {
 		checkMatchers(add, "matchers", sl.Matchers)
 	}
 	switch {
-	case req.Duration != 0 && sl.EndsAt == 0:
+	case req.Duration != 0 && sl.EndsAt == 0, hasProblem(errs, "ends_at"):
 	case sl.EndsAt == 0:
 		add("ends_at", "is required (unix ms), or give duration")
 	case sl.EndsAt <= sl.StartsAt:
@@ -111,6 +119,27 @@ func (sl *Silence) validate(req silenceRequest, now int64) []FieldError {
 		add("created_by", "must be at most "+itoa(maxCreatedBy)+" bytes")
 	}
 	return errs
+}
+
+// unixMillis reads a time of a silence request, unix milliseconds as a
+// whole number; 0 when absent or null. For any other value it says what
+// to send instead.
+func unixMillis(raw json.RawMessage) (int64, string) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, ""
+	}
+	if ms, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+		return ms, ""
+	}
+	reason := "must be a time in unix milliseconds, a whole number such as 1767225600000"
+	if raw[0] == '"' {
+		reason += ", not text"
+	}
+	return 0, reason
+}
+
+func hasProblem(errs []FieldError, field string) bool {
+	return slices.ContainsFunc(errs, func(e FieldError) bool { return e.Field == field })
 }
 
 // makeRoomForSilence refuses a silence past the tenant's limit, and

@@ -36,6 +36,14 @@ func newTaskTracker() *taskTracker { return &taskTracker{tasks: map[taskKey]*tas
 // observe folds one event in and returns the task's state after it, or
 // nil when the event was older than what is known (it changes nothing but,
 // perhaps, when the task started).
+//
+// A tombstone is the task's last state: "deleted" is neither failed nor
+// running, so every alert of the task resolves, and it is terminal, so the
+// task is forgotten after TaskRetention like any finished one. It names no
+// user, type or attributes, so the task keeps those it had, which the
+// rules that alerted on it still match; and it keeps its order key, so an
+// event from before the deletion that arrives later changes nothing, as
+// in the store.
 func (t *taskTracker) observe(p *schema.Progress) *taskState {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts, stops and reports on a ClickHouse server for development and CI.
+# Starts, stops and reports on ClickHouse for development and CI: one server
+# by default, or a cluster of shards and replicas.
 #
 # The server is Debian's clickhouse-server (18.16), installed from apt when
 # missing. It runs as a plain background process, not a systemd unit, so the
@@ -7,22 +8,64 @@
 # configuration, data and logs live in one directory, so several checkouts can
 # run their own servers on different ports and `rm -rf` resets everything.
 #
-# Usage: deploy/clickhouse.sh start|stop|status
+# Usage: deploy/clickhouse.sh start|stop|status [--shards N --replicas M]
+#        deploy/clickhouse.sh kill|restart NODE --shards N --replicas M
+#
+# With more than one server (--shards 2 --replicas 2 for the usual shape)
+# the script runs N x M servers on loopback, coordinated by the ZooKeeper
+# of deploy/zookeeper.sh, which it starts and stops with them (the
+# TASKPULSE_ZOOKEEPER_* variables apply). Node k (1-based) is replica
+# (k-1)%M+1 of shard (k-1)/M+1; its native port is TASKPULSE_CLICKHOUSE_PORT
+# + 3(k-1), its HTTP port the next and its interserver (replication) port
+# the one after, its state in TASKPULSE_CLICKHOUSE_DIR/node-k. Every server
+# knows the cluster as `taskpulse` in remote_servers, with
+# internal_replication (a Distributed table writes each row to one replica
+# of its shard, and replication copies it), has the macros {cluster},
+# {shard} and {replica}, and runs ON CLUSTER queries. `kill NODE` sends
+# SIGKILL to one server; `restart NODE` starts it again. The cluster's
+# defaults keep away from the single server's ports and directory, so both
+# can run at once.
 #
 # Environment:
-#   TASKPULSE_CLICKHOUSE_DIR        state directory (default /tmp/taskpulse-clickhouse)
-#   TASKPULSE_CLICKHOUSE_PORT       native protocol port (default 9000)
-#   TASKPULSE_CLICKHOUSE_HTTP_PORT  HTTP port (default 8123)
-#   TASKPULSE_CLICKHOUSE_WAIT       seconds to wait for the server to answer (default 60)
+#   TASKPULSE_CLICKHOUSE_DIR        state directory (default /tmp/taskpulse-clickhouse,
+#                                   or /tmp/taskpulse-clickhouse-cluster for a cluster)
+#   TASKPULSE_CLICKHOUSE_PORT       native protocol port of the first server
+#                                   (default 9000, or 29000 for a cluster)
+#   TASKPULSE_CLICKHOUSE_HTTP_PORT  HTTP port of a single server (default 8123)
+#   TASKPULSE_CLICKHOUSE_WAIT       seconds to wait for a server to answer (default 60)
 set -euo pipefail
 
-DIR="${TASKPULSE_CLICKHOUSE_DIR:-/tmp/taskpulse-clickhouse}"
-PORT="${TASKPULSE_CLICKHOUSE_PORT:-9000}"
+SHARDS=1
+REPLICAS=1
+ARGS=()
+while (($#)); do
+	case "$1" in
+	--shards) SHARDS="${2:-}" && shift 2 ;;
+	--shards=*) SHARDS="${1#--shards=}" && shift ;;
+	--replicas) REPLICAS="${2:-}" && shift 2 ;;
+	--replicas=*) REPLICAS="${1#--replicas=}" && shift ;;
+	*) ARGS+=("$1") && shift ;;
+	esac
+done
+set -- "${ARGS[@]}"
+if ! [[ "$SHARDS" =~ ^[1-9][0-9]*$ && "$REPLICAS" =~ ^[1-9][0-9]*$ ]]; then
+	echo "clickhouse.sh: --shards and --replicas want positive numbers" >&2
+	exit 2
+fi
+NODES=$((SHARDS * REPLICAS))
+
+if ((NODES > 1)); then
+	DIR="${TASKPULSE_CLICKHOUSE_DIR:-/tmp/taskpulse-clickhouse-cluster}"
+	PORT="${TASKPULSE_CLICKHOUSE_PORT:-29000}"
+else
+	DIR="${TASKPULSE_CLICKHOUSE_DIR:-/tmp/taskpulse-clickhouse}"
+	PORT="${TASKPULSE_CLICKHOUSE_PORT:-9000}"
+fi
 HTTP_PORT="${TASKPULSE_CLICKHOUSE_HTTP_PORT:-8123}"
 WAIT="${TASKPULSE_CLICKHOUSE_WAIT:-60}"
 PIDFILE="$DIR/clickhouse.pid"
 
-log() { echo "clickhouse.sh: $*" >&2; }
+log() { echo "clickhouse.sh${_TASKPULSE_CLICKHOUSE_NODE:+ node $_TASKPULSE_CLICKHOUSE_NODE}: $*" >&2; }
 
 # The Debian package names its binaries clickhouse-server and
 # clickhouse-client; newer upstream packages ship one `clickhouse` binary.
@@ -173,6 +216,157 @@ start() {
 healthy() { answers; }
 describe() { echo "$(client --query 'SELECT version()') on 127.0.0.1:$PORT"; }
 env_line() { echo "TASKPULSE_CLICKHOUSE_ADDR=127.0.0.1:$PORT"; }
+
+# A cluster is this script run once per server, each with its own
+# directory and ports, plus config.d/cluster.xml, which ClickHouse merges
+# into the config.xml beside it.
+node_port() { echo $((PORT + 3 * ($1 - 1))); }
+
+zookeeper() { bash "$(dirname "${BASH_SOURCE[0]}")/zookeeper.sh" "$@"; }
+
+zookeeper_addr() { zookeeper status | sed -n 's/^TASKPULSE_ZOOKEEPER_ADDR=//p'; }
+
+node() {
+	local k="$1"
+	shift
+	local port
+	port="$(node_port "$k")"
+	TASKPULSE_CLICKHOUSE_DIR="$DIR/node-$k" TASKPULSE_CLICKHOUSE_PORT="$port" \
+		TASKPULSE_CLICKHOUSE_HTTP_PORT=$((port + 1)) TASKPULSE_CLICKHOUSE_WAIT="$WAIT" \
+		_TASKPULSE_CLICKHOUSE_NODE="$k" bash "${BASH_SOURCE[0]}" "$@"
+}
+
+# write_cluster_config writes what makes node k a member of the cluster:
+# the servers of every shard, ZooKeeper, its macros, its interserver port
+# (replicas fetch parts from each other over HTTP, so each needs its own)
+# and the ZooKeeper queue of ON CLUSTER queries. Caches are small: the
+# servers share the machine.
+write_cluster_config() {
+	local k="$1" zk_host="${2%:*}" zk_port="${2##*:}" s r shards=""
+	for ((s = 1; s <= SHARDS; s++)); do
+		shards+="            <shard>
+                <internal_replication>true</internal_replication>
+"
+		for ((r = 1; r <= REPLICAS; r++)); do
+			shards+="                <replica><host>127.0.0.1</host><port>$(node_port $(((s - 1) * REPLICAS + r)))</port></replica>
+"
+		done
+		shards+="            </shard>
+"
+	done
+	mkdir -p "$DIR/node-$k/config.d"
+	cat >"$DIR/node-$k/config.d/cluster.xml" <<EOF
+<?xml version="1.0"?>
+<yandex>
+    <interserver_http_host>127.0.0.1</interserver_http_host>
+    <interserver_http_port>$(($(node_port "$k") + 2))</interserver_http_port>
+    <uncompressed_cache_size>67108864</uncompressed_cache_size>
+    <mark_cache_size>67108864</mark_cache_size>
+    <remote_servers>
+        <taskpulse>
+$shards        </taskpulse>
+    </remote_servers>
+    <zookeeper>
+        <node><host>$zk_host</host><port>$zk_port</port></node>
+        <session_timeout_ms>10000</session_timeout_ms>
+    </zookeeper>
+    <macros>
+        <cluster>taskpulse</cluster>
+        <shard>$(((k - 1) / REPLICAS + 1))</shard>
+        <replica>replica$(((k - 1) % REPLICAS + 1))</replica>
+    </macros>
+    <distributed_ddl>
+        <path>/clickhouse/task_queue/ddl</path>
+    </distributed_ddl>
+</yandex>
+EOF
+}
+
+# each runs a command on every server at once and fails if any failed.
+each() {
+	local k pids=() failed=0
+	for ((k = 1; k <= NODES; k++)); do
+		node "$k" "$@" >/dev/null &
+		pids+=($!)
+	done
+	for k in "${pids[@]}"; do
+		wait "$k" || failed=1
+	done
+	return "$failed"
+}
+
+addrs_line() {
+	local k addrs=()
+	for ((k = 1; k <= NODES; k++)); do
+		addrs+=("127.0.0.1:$(node_port "$k")")
+	done
+	(IFS=, && echo "TASKPULSE_CLICKHOUSE_CLUSTER_ADDRS=${addrs[*]}")
+}
+
+node_number() {
+	if ! [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || (($1 > NODES)); then
+		log "want a node number from 1 to $NODES"
+		exit 2
+	fi
+}
+
+cluster() {
+	case "${1:-}" in
+	start)
+		install_if_missing
+		zookeeper start >/dev/null
+		local k zk
+		zk="$(zookeeper_addr)"
+		for ((k = 1; k <= NODES; k++)); do
+			write_cluster_config "$k" "$zk"
+		done
+		each start
+		log "cluster of $SHARDS shards x $REPLICAS replicas ready, named taskpulse"
+		addrs_line
+		;;
+	stop)
+		each stop
+		zookeeper stop
+		;;
+	status)
+		local k out rc=0
+		for ((k = 1; k <= NODES; k++)); do
+			out="$(node "$k" status)" || rc=1
+			echo "node $k: ${out%%$'\n'*}"
+		done
+		out="$(zookeeper status)" || rc=1
+		echo "zookeeper: ${out%%$'\n'*}"
+		((rc == 0)) && addrs_line
+		return "$rc"
+		;;
+	kill)
+		node_number "${2:-}"
+		local pid
+		pid="$(cat "$DIR/node-$2/clickhouse.pid" 2>/dev/null || true)"
+		if [[ -z "$pid" ]] || ! grep -q clickhouse "/proc/$pid/cmdline" 2>/dev/null; then
+			log "node $2 is not running"
+			exit 1
+		fi
+		kill -9 "$pid"
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+		log "node $2 (pid $pid) killed"
+		;;
+	restart)
+		node_number "${2:-}"
+		node "$2" stop
+		node "$2" start >/dev/null
+		;;
+	*)
+		echo "usage: $0 start|stop|status --shards N --replicas M | kill|restart NODE --shards N --replicas M" >&2
+		exit 2
+		;;
+	esac
+}
+
+if ((NODES > 1)); then
+	cluster "$@"
+	exit
+fi
 
 # shellcheck source=deploy/server.sh
 source "$(dirname "${BASH_SOURCE[0]}")/server.sh"

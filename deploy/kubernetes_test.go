@@ -334,7 +334,7 @@ func TestKubernetesServicesAndIngressReachDeployments(t *testing.T) {
 			servicePorts[s.Metadata.Name] = append(servicePorts[s.Metadata.Name], p.Name)
 		}
 	}
-	require.ElementsMatch(t, []string{"taskpulse-ingest", "taskpulse-query", "taskpulse-stream", "taskpulse-alerting"}, slices.Collect(maps.Keys(servesDeployment)))
+	require.ElementsMatch(t, []string{"taskpulse-ingest", "taskpulse-tasks", "taskpulse-query", "taskpulse-stream", "taskpulse-alerting"}, slices.Collect(maps.Keys(servesDeployment)))
 
 	require.Len(t, byKind["PodDisruptionBudget"], 1)
 	pdb := decodeSpec[struct {
@@ -360,8 +360,13 @@ func TestKubernetesServicesAndIngressReachDeployments(t *testing.T) {
 	f("Exact /v1/metrics", "ingest")
 	f("Prefix /v1/otlp", "ingest")
 	f("Exact /v1/stream", "stream")
+	f("Exact /api/v1/progress/ws", "stream")
+	f("Exact /v1/tasks/batch", "tasks")
 	f("Exact /", "stream")
 	f("Prefix /web", "stream")
+	f("Prefix /tasks", "stream")
+	f("Prefix /dashboards", "stream")
+	f("Exact /alerts", "stream")
 	f("Prefix /v1/alert-rules", "alerting")
 	f("Prefix /v1/alerts", "alerting")
 	f("Prefix /v1/silences", "alerting")

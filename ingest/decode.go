@@ -146,8 +146,8 @@ func decodeLog(index int, item []byte) (schema.Log, []schema.FieldError) {
 func decodeMetric(index int, item []byte) (schema.Metric, []schema.FieldError) {
 	var m schema.Metric
 	sent, errs := decodeItem(index, item, &m)
-	if errs == nil && (sent.Value == nil || string(sent.Value) == "null") {
-		errs = []schema.FieldError{{Index: index, Field: "value", Reason: "is required"}}
+	if decoded(errs) && (sent.Value == nil || string(sent.Value) == "null") {
+		errs = append(errs, schema.FieldError{Index: index, Field: "value", Reason: "is required"})
 	}
 	return m, errs
 }
@@ -169,25 +169,47 @@ func decodeItem(index int, item []byte, v any) (sentFields, []schema.FieldError)
 	if len(item) == 0 || item[0] != '{' {
 		return sent, []schema.FieldError{{Index: index, Field: "body", Reason: "must be a JSON object"}}
 	}
+	var errs []schema.FieldError
 	if err := jsonx.Decode(item, v); err != nil {
-		var p *jsonx.Problem
-		if !errors.As(err, &p) {
+		var ps jsonx.Problems
+		if !errors.As(err, &ps) {
 			panic("BUG: jsonx.Decode returned " + err.Error())
 		}
-		return sent, []schema.FieldError{{Index: index, Field: p.Field, Reason: p.Reason}}
+		for _, p := range ps {
+			errs = append(errs, schema.FieldError{Index: index, Field: p.Field, Reason: p.Reason})
+		}
+		if !decoded(errs) {
+			return sent, errs
+		}
 	}
-	// jsonx has checked that every key is exactly a field's name, so
+	// jsonx has checked that every known key is exactly a field's name, so
 	// encoding/json's folding of names cannot mislead this second look.
 	if err := json.Unmarshal(item, &sent); err != nil {
 		panic("BUG: a JSON object jsonx decoded does not decode again: " + err.Error())
 	}
-	switch {
-	case sent.Tenant != nil:
-		return sent, []schema.FieldError{{Index: index, Field: "tenant", Reason: "is set by the server and must not be sent"}}
-	case sent.IngestOrder != nil:
-		return sent, []schema.FieldError{{Index: index, Field: "ingest_order", Reason: "is set by the server and must not be sent"}}
+	if sent.Tenant != nil {
+		errs = append(errs, schema.FieldError{Index: index, Field: "tenant", Reason: reasonServerSet})
 	}
-	return sent, nil
+	if sent.IngestOrder != nil {
+		errs = append(errs, schema.FieldError{Index: index, Field: "ingest_order", Reason: reasonServerSet})
+	}
+	return sent, errs
+}
+
+// reasonServerSet is the reason of a field ingest stamps, sent by a client.
+const reasonServerSet = "is set by the server and must not be sent"
+
+// decoded reports whether an item with these problems was decoded whole
+// otherwise: when its only problems are unknown fields or fields the
+// server sets, its validation still runs, so one answer names every
+// mistake of the item.
+func decoded(errs []schema.FieldError) bool {
+	for _, e := range errs {
+		if e.Reason != jsonx.ReasonUnknownField && e.Reason != reasonServerSet {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeFast decodes a body of progress events with readFast.

@@ -92,14 +92,17 @@ func TestDecodeAllReportsEveryBadItem(t *testing.T) {
 		[]byte(`{"task_id":"ok","status":"running","progress":10}`),
 		[]byte(`{"task_id":"","status":"running"}`),
 		[]byte(`{"task_id":"b","status":"exploded","progress":101}`),
+		// An unknown field hides none of the item's other mistakes.
+		[]byte(`{"task_id":"c","stauts":"running","progress":101,"tenant":"x"}`),
 	}
 	_, problems := s.decodeAll(items, 1_700_000_000_000)
 	got := map[string]bool{}
 	for _, p := range problems {
 		got[p.Field+"@"+string(rune('0'+p.Index))] = true
 	}
-	require.Equal(t, map[string]bool{"task_id@1": true, "status@2": true, "progress@2": true}, got)
-	require.Equal(t, 2, countItems(problems))
+	require.Equal(t, map[string]bool{"task_id@1": true, "status@2": true, "progress@2": true,
+		"stauts@3": true, "tenant@3": true, "status@3": true, "progress@3": true}, got)
+	require.Equal(t, 3, countItems(problems))
 }
 
 func FuzzDecode(f *testing.F) {

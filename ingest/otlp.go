@@ -120,7 +120,7 @@ func otlpSuccess(c *fiber.Ctx, encoding string) error {
 	if encoding == otlp.Protobuf {
 		return c.Status(fiber.StatusOK).Send(nil)
 	}
-	return c.Status(fiber.StatusOK).SendString("{}")
+	return c.Status(fiber.StatusOK).SendString("{}\n")
 }
 
 // otlpUnreadable is the answer to a body that is not OTLP at all: in JSON

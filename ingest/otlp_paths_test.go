@@ -79,11 +79,11 @@ func TestDefaultPathsTakeOTLPExports(t *testing.T) {
 		records                                          int
 	}{
 		{"logs protobuf", "/v1/logs", "/v1/otlp/logs", ctProtobuf, schema.TopicLogs, "", logsPB, 7},
-		{"logs JSON", "/v1/logs", "/v1/otlp/logs", ctJSON, schema.TopicLogs, "{}", logsJSON, 7},
-		{"logs JSON, spaced, with a charset", "/v1/logs", "/v1/otlp/logs", "Application/JSON; charset=utf-8", schema.TopicLogs, "{}",
+		{"logs JSON", "/v1/logs", "/v1/otlp/logs", ctJSON, schema.TopicLogs, "{}\n", logsJSON, 7},
+		{"logs JSON, spaced, with a charset", "/v1/logs", "/v1/otlp/logs", "Application/JSON; charset=utf-8", schema.TopicLogs, "{}\n",
 			append([]byte(" \r\n\t{ \n \"resourceLogs\"\t"), logsJSON[len(`{"resourceLogs"`):]...), 7},
 		{"metrics protobuf", "/v1/metrics", "/v1/otlp/metrics", ctProtobuf, schema.TopicMetrics, "", metricsPB, 15},
-		{"metrics JSON", "/v1/metrics", "/v1/otlp/metrics", ctJSON, schema.TopicMetrics, "{}", metricsJSON, 15},
+		{"metrics JSON", "/v1/metrics", "/v1/otlp/metrics", ctJSON, schema.TopicMetrics, "{}\n", metricsJSON, 15},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newIngestApp(t)

@@ -246,8 +246,8 @@ func (s *Service) decodeAll(items [][]byte, now int64) ([]schema.Progress, []sch
 	var problems []schema.FieldError
 	for i, item := range items {
 		p, errs := decodeProgress(i, item)
-		if errs == nil {
-			errs = appendProblems(nil, i, p.Validate(now))
+		if decoded(errs) {
+			errs = appendProblems(errs, i, p.Validate(now))
 		}
 		problems = append(problems, errs...)
 		events[i] = p

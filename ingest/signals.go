@@ -31,8 +31,8 @@ func decodeItems[T any](format string, body []byte, read func(*schema.Reader) (T
 	var problems []schema.FieldError
 	for i, r := range raw {
 		var errs []schema.FieldError
-		if items[i], errs = decode(i, r); errs == nil {
-			errs = appendProblems(nil, i, validate(&items[i]))
+		if items[i], errs = decode(i, r); decoded(errs) {
+			errs = appendProblems(errs, i, validate(&items[i]))
 		}
 		problems = append(problems, errs...)
 	}

@@ -16,13 +16,20 @@ const (
 	StatusCompleted Status = "completed"
 	StatusFailed    Status = "failed"
 	StatusCancelled Status = "cancelled"
+	// StatusDeleted marks a task's tombstone, the progress event that
+	// deleting a task puts on the bus. Only that route sets it: it is
+	// not one of Statuses, which clients may report.
+	StatusDeleted Status = "deleted"
 )
 
-// Statuses lists every valid status, in lifecycle order.
+// Statuses lists every status a client may report, in lifecycle order.
 var Statuses = []Status{StatusPending, StatusRunning, StatusPaused, StatusCompleted, StatusFailed, StatusCancelled}
 
-// Valid reports whether s is one of Statuses.
+// Valid reports whether s is one of Statuses or StatusDeleted.
 func (s Status) Valid() bool {
+	if s == StatusDeleted {
+		return true
+	}
 	for _, v := range Statuses {
 		if s == v {
 			return true
@@ -33,7 +40,7 @@ func (s Status) Valid() bool {
 
 // Terminal reports whether a task in state s has finished.
 func (s Status) Terminal() bool {
-	return s == StatusCompleted || s == StatusFailed || s == StatusCancelled
+	return s == StatusCompleted || s == StatusFailed || s == StatusCancelled || s == StatusDeleted
 }
 
 // Progress is one progress report of a long-running task.
@@ -95,6 +102,8 @@ func (p *Progress) Validate(now int64) []FieldError {
 		add("status", "is required")
 	case !p.Status.Valid():
 		add("status", "must be one of pending, running, paused, completed, failed, cancelled")
+	case p.Status == StatusDeleted:
+		add("status", "deleted is set only by DELETE /v1/tasks/{task_id}")
 	}
 	if p.Progress != nil && !(*p.Progress >= 0 && *p.Progress <= 100) { // also rejects NaN
 		add("progress", "must be between 0 and 100")

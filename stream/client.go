@@ -124,15 +124,28 @@ func (c *client) deliver(ev *event) {
 
 // queueLive queues ev if a ready subscription still wants it and it is
 // newer than what the client has of its task. c.mu is held.
+//
+// A tombstone (status "deleted") is queued only for a task the client was
+// given, whose row it must drop. Its key then stands for the task, with
+// the user it had, so that events from before the deletion are stale
+// here as they are in the store, while a newer event, a new task, passes.
 func (c *client) queueLive(ev *event) {
 	if !c.wants(ev) {
 		return
 	}
-	if s, ok := c.sent[ev.p.TaskID]; ok && !ev.key.After(s.key) {
+	s, seen := c.sent[ev.p.TaskID]
+	if seen && !ev.key.After(s.key) {
 		c.svc.metrics.drop(reasonStale, 1)
 		return
 	}
-	c.sent[ev.p.TaskID] = sentState{key: ev.key, userID: ev.p.UserID}
+	userID := ev.p.UserID
+	if ev.p.Status == schema.StatusDeleted {
+		if !seen {
+			return
+		}
+		userID = s.userID
+	}
+	c.sent[ev.p.TaskID] = sentState{key: ev.key, userID: userID}
 	c.queue(message{ev: ev})
 }
 

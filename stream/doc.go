@@ -38,7 +38,11 @@
 // are newer than what it already has of each task, by the order key
 // (timestamp, seq, ingest_order, event_id). Each connection thus sees, per
 // task, strictly newer states in order, with no gap between the snapshot
-// and live events. Logs and notifications have no snapshot: a subscription
+// and live events. A task's tombstone (status "deleted") names no user, so
+// the hub hands it to every connection of the tenant that follows
+// progress, and each sends it only if it was sent the task; its order key
+// then stands for the task there, so older events stay stale as they do in
+// the store, and a newer one comes through as a new task. Logs and notifications have no snapshot: a subscription
 // to them is confirmed with "subscribed", and everything it selects that
 // the stream receives after that is sent. A log's history is a search (GET
 // /v1/tasks/{id}/logs), and a user's past notifications are in the store.

@@ -178,6 +178,9 @@ func (h *hub) publish(p schema.Progress) error {
 	if t == nil {
 		return nil
 	}
+	if p.Status == schema.StatusDeleted {
+		return t.publishTombstone(p)
+	}
 	byTask := t.byTask[p.TaskID]
 	var byUser clientSet
 	if p.UserID != "" {
@@ -204,6 +207,37 @@ func (h *hub) publish(p schema.Progress) error {
 		if !dup1 && !dup2 {
 			c.deliver(ev)
 		}
+	}
+	return nil
+}
+
+// publishTombstone hands a task's tombstone to every connection of the
+// tenant that may hold the task: it names no user, so every user
+// subscription is asked, and each connection keeps it only if it was
+// given the task (client.queueLive). Deletions are rare, so walking the
+// tenant's user subscriptions costs little. h.mu is held for reading.
+func (t *tenantIndex) publishTombstone(p schema.Progress) error {
+	targets := make(clientSet)
+	for c := range t.byTask[p.TaskID] {
+		targets[c] = struct{}{}
+	}
+	for _, set := range t.byUser {
+		for c := range set {
+			targets[c] = struct{}{}
+		}
+	}
+	for c := range t.all {
+		targets[c] = struct{}{}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	ev, err := newEvent(p)
+	if err != nil {
+		return err
+	}
+	for c := range targets {
+		c.deliver(ev)
 	}
 	return nil
 }

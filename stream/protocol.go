@@ -41,7 +41,9 @@ func (s Subscription) matches(p *schema.Progress) bool {
 	case s.TaskID != "":
 		return s.TaskID == p.TaskID
 	default:
-		return s.UserID == p.UserID
+		// A tombstone names no user: a user subscription may hold its
+		// task, which the client alone knows (see client.queueLive).
+		return s.UserID == p.UserID || p.Status == schema.StatusDeleted
 	}
 }
 

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,14 +18,18 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"github.com/taskpulse/taskpulse/client"
 	"github.com/taskpulse/taskpulse/internal/app"
 	"github.com/taskpulse/taskpulse/internal/config"
 )
 
-// loadgen posts progress events as fast as its workers can and prints the
-// ingest rate and ack latencies for each batch size, then the latency from
-// posting an event to receiving it over WebSocket. Without --target it
-// starts an all-in-one TaskPulse of its own on a temporary directory.
+// loadgen sends progress events through the Go client as fast as the
+// server takes them and prints the ingest rate and ack latencies for each
+// batch size, then the latency from sending an event to receiving it over
+// WebSocket. Without --target it starts an all-in-one TaskPulse of its
+// own on a temporary directory. Going through the client measures what
+// applications get: UUIDv7 event ids, one JSON array per batch, parallel
+// senders.
 func loadgen(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	target := fs.String("target", "", "base URL of a running TaskPulse (default: start one in-process on a temporary directory)")
@@ -36,8 +38,7 @@ func loadgen(ctx context.Context, args []string) error {
 	batches := fs.String("batches", "1,100,500", "comma list of events per request")
 	workers := fs.Int("concurrency", 8, "concurrent requests")
 	tasks := fs.Int("tasks", 1000, "distinct task ids")
-	format := fs.String("format", "json", "json (an array) or ndjson")
-	wsEvents := fs.Int("ws-events", 2000, "events timed from post to WebSocket (0 skips it)")
+	wsEvents := fs.Int("ws-events", 2000, "events timed from send to WebSocket (0 skips it)")
 	wsRate := fs.Int("ws-rate", 500, "events per second while timing WebSocket delivery")
 	if err := config.Parse(fs, args, ""); err != nil {
 		return err
@@ -46,8 +47,8 @@ func loadgen(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--batches: %w", err)
 	}
-	if *format != "json" && *format != "ndjson" {
-		return errors.New("--format must be json or ndjson")
+	if *workers <= 0 || *tasks <= 0 {
+		return errors.New("--concurrency and --tasks must be positive")
 	}
 	base := strings.TrimRight(*target, "/")
 	if base == "" {
@@ -58,17 +59,17 @@ func loadgen(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
-	lg := &loadGen{base: base, key: *apiKey, tasks: *tasks, format: *format, client: &http.Client{
-		Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2},
-		Timeout:   30 * time.Second,
-	}}
-	fmt.Printf("target %s, %d workers, %s bodies, %s per batch size\n", base, *workers, *format, *duration)
+	lg := &loadGen{base: base, key: *apiKey, tasks: *tasks}
+	fmt.Printf("target %s, %d workers, json bodies, %s per batch size\n", base, *workers, *duration)
 	fmt.Printf("%-8s %12s %10s %10s %10s %8s\n", "batch", "events/s", "req/s", "p50_ack", "p99_ack", "errors")
 	for _, size := range sizes {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r := lg.run(ctx, size, *workers, *duration)
+		r, err := lg.run(ctx, size, *workers, *duration)
+		if err != nil {
+			return err
+		}
 		fmt.Printf("%-8d %12.0f %10.0f %10s %10s %8d\n", size, r.events, r.requests, r.p50, r.p99, r.errors)
 	}
 	if *wsEvents > 0 {
@@ -76,16 +77,15 @@ func loadgen(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("ingest->websocket: %d of %d events received, p50 %s, p99 %s (from post sent to message received)\n", got, *wsEvents, p50, p99)
+		fmt.Printf("ingest->websocket: %d of %d events received, p50 %s, p99 %s (from event sent to message received)\n", got, *wsEvents, p50, p99)
 	}
 	return nil
 }
 
 type loadGen struct {
-	base, key, format string
-	tasks             int
-	client            *http.Client
-	seq               atomic.Int64
+	base, key string
+	tasks     int
+	seq       atomic.Int64
 }
 
 type runResult struct {
@@ -94,109 +94,98 @@ type runResult struct {
 	errors           int64
 }
 
-func (lg *loadGen) run(ctx context.Context, size, workers int, d time.Duration) runResult {
+// timedTransport times the requests a client sends, which the client
+// does not report: loadgen's latencies are those of its requests.
+type timedTransport struct {
+	next     http.RoundTripper
+	mu       sync.Mutex
+	acks     []time.Duration
+	failures atomic.Int64
+}
+
+func (t *timedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t0 := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode/100 != 2 {
+		t.failures.Add(1)
+		return resp, err
+	}
+	d := time.Since(t0)
+	t.mu.Lock()
+	t.acks = append(t.acks, d)
+	t.mu.Unlock()
+	return resp, nil
+}
+
+// newClient makes a client of workers senders and batches of size, whose
+// requests tr times.
+func (lg *loadGen) newClient(size, workers int, tr *timedTransport) (*client.Client, error) {
+	tr.next = &http.Transport{MaxIdleConnsPerHost: workers * 2}
+	return client.New(client.Config{
+		URL: lg.base, APIKey: lg.key, MaxBatch: size, Senders: workers,
+		HTTPClient: &http.Client{Transport: tr, Timeout: 30 * time.Second},
+	})
+}
+
+// run sends for d with batches of size, and reports what the server
+// acknowledged within d.
+func (lg *loadGen) run(ctx context.Context, size, workers int, d time.Duration) (runResult, error) {
+	tr := &timedTransport{}
+	c, err := lg.newClient(size, workers, tr)
+	if err != nil {
+		return runResult{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		accepted  atomic.Int64
-		failures  atomic.Int64
-		wg        sync.WaitGroup
-	)
-	// Bodies are made before the clock starts and then reused in turn, so
-	// that the load generator spends its CPU on sending, not on formatting:
-	// it shares the cores with the server it measures.
-	pool := make([][]byte, bodyPoolSize)
-	for i := range pool {
-		pool[i] = lg.body(size, "")
-	}
-	var next atomic.Uint64
 	start := time.Now()
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			for ctx.Err() == nil {
-				body := pool[next.Add(1)%bodyPoolSize]
-				t0 := time.Now()
-				if err := lg.post(ctx, body); err != nil {
-					if ctx.Err() == nil {
-						failures.Add(1)
-					}
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-				accepted.Add(int64(size))
-			}
-			mu.Lock()
-			latencies = append(latencies, mine...)
-			mu.Unlock()
-		}()
+	// Every sender's next batch waits, and no more: the server sets the
+	// pace, and the queue never fills and drops.
+	limit := uint64(2 * size * workers)
+	for ctx.Err() == nil {
+		if c.Stats().Queued >= limit {
+			time.Sleep(100 * time.Microsecond)
+			continue
+		}
+		for range size {
+			c.Progress(lg.event(""))
+		}
 	}
-	wg.Wait()
 	elapsed := time.Since(start).Seconds()
+	sent := c.Stats().Sent
+	tr.mu.Lock()
+	latencies := slices.Clone(tr.acks)
+	tr.mu.Unlock()
+	// What is still queued is sent, uncounted, so that the next batch
+	// size starts on an idle server.
+	closeCtx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	_ = c.Close(closeCtx)
 	slices.Sort(latencies)
 	return runResult{
-		events:   float64(accepted.Load()) / elapsed,
+		events:   float64(sent) / elapsed,
 		requests: float64(len(latencies)) / elapsed,
 		p50:      percentile(latencies, 0.50),
 		p99:      percentile(latencies, 0.99),
-		errors:   failures.Load(),
+		errors:   tr.failures.Load(),
+	}, nil
+}
+
+// event is a progress report of about 330 bytes, the size of a typical
+// one with a message and a few attributes; marker goes in its sent_ns
+// attribute.
+func (lg *loadGen) event(marker string) client.Progress {
+	n := lg.seq.Add(1)
+	task := n % int64(lg.tasks)
+	return client.Progress{
+		TaskID: "load-" + strconv.FormatInt(task, 10), UserID: "user-" + strconv.FormatInt(task%50, 10),
+		TaskType: "scrape_docs", TaskName: "Scrape documentation site " + strconv.FormatInt(task, 10),
+		Status: client.StatusRunning, Progress: client.Percent(float64(n % 100)), CurrentStep: "fetching pages",
+		StepsDone: n % 100, StepsTotal: 100, Message: "fetched page " + strconv.FormatInt(n, 10) + " of the documentation",
+		Seq: n, Attributes: map[string]string{"source": "loadgen", "region": "local", "sent_ns": marker},
 	}
 }
 
-// bodyPoolSize is how many distinct bodies each batch size cycles through.
-const bodyPoolSize = 64
-
-// body builds size events of about 330 bytes each, the size of a typical
-// progress report with a message and a few attributes.
-func (lg *loadGen) body(size int, marker string) []byte {
-	var buf bytes.Buffer
-	if lg.format == "json" {
-		buf.WriteByte('[')
-	}
-	for i := 0; i < size; i++ {
-		n := lg.seq.Add(1)
-		if i > 0 && lg.format == "json" {
-			buf.WriteByte(',')
-		}
-		task := n % int64(lg.tasks)
-		fmt.Fprintf(&buf, `{"task_id":"load-%d","user_id":"user-%d","task_type":"scrape_docs","task_name":"Scrape documentation site %d","status":"running","progress":%d,"current_step":"fetching pages","steps_done":%d,"steps_total":100,"message":"fetched page %d of the documentation","seq":%d,"attributes":{"source":"loadgen","region":"local","sent_ns":"%s"}}`,
-			task, task%50, task, n%100, n%100, n, n, marker)
-		if lg.format == "ndjson" {
-			buf.WriteByte('\n')
-		}
-	}
-	if lg.format == "json" {
-		buf.WriteByte(']')
-	}
-	return buf.Bytes()
-}
-
-func (lg *loadGen) post(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, lg.base+"/v1/progress", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", map[string]string{"json": "application/json", "ndjson": "application/x-ndjson"}[lg.format])
-	if lg.key != "" {
-		req.Header.Set("Authorization", "Bearer "+lg.key)
-	}
-	resp, err := lg.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
-	}
-	return nil
-}
-
-// wsLatency posts n single events at rate per second, each carrying its
+// wsLatency sends n single events at rate per second, each carrying its
 // send time, and times their arrival on a WebSocket subscribed to all
 // tasks.
 func (lg *loadGen) wsLatency(ctx context.Context, n, rate int) (p50, p99 time.Duration, got int, err error) {
@@ -210,7 +199,7 @@ func (lg *loadGen) wsLatency(ctx context.Context, n, rate int) (p50, p99 time.Du
 		return 0, 0, 0, fmt.Errorf("dial websocket: %w", err)
 	}
 	defer conn.Close()
-	// Post only once the subscription is live: its snapshot comes first,
+	// Send only once the subscription is live: its snapshot comes first,
 	// and may wait for a store still busy with the load before.
 	var first struct {
 		Type string `json:"type"`
@@ -238,16 +227,20 @@ func (lg *loadGen) wsLatency(ctx context.Context, n, rate int) (p50, p99 time.Du
 			}
 		}
 	}()
-	saved := lg.format
-	lg.format = "json"
-	defer func() { lg.format = saved }()
+	// Batches of one: each event is sent as soon as it is queued, by one
+	// of a few senders, so that one slow answer holds up no other event.
+	c, err := lg.newClient(1, 4, &timedTransport{})
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	tick := time.NewTicker(time.Second / time.Duration(max(rate, 1)))
 	defer tick.Stop()
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		<-tick.C
-		if err := lg.post(ctx, lg.body(1, strconv.FormatInt(time.Now().UnixNano(), 10))); err != nil {
-			return 0, 0, 0, err
-		}
+		c.Progress(lg.event(strconv.FormatInt(time.Now().UnixNano(), 10)))
+	}
+	if err := c.Close(ctx); err != nil {
+		return 0, 0, 0, err
 	}
 	select {
 	case <-done:

@@ -1,7 +1,7 @@
 // Command taskpulse is TaskPulse's one binary: it serves every service in
 // one process (the default, with an embedded bus and store) or any subset
-// of them against Kafka and ClickHouse, applies store migrations, and
-// generates load.
+// of them against Kafka and ClickHouse, applies store migrations, follows
+// a live stream, and generates load and data.
 package main
 
 import (
@@ -10,9 +10,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
+
+	"github.com/fasthttp/websocket"
 
 	"github.com/taskpulse/taskpulse/internal/app"
 	"github.com/taskpulse/taskpulse/internal/backend"
@@ -21,56 +26,92 @@ import (
 	"github.com/taskpulse/taskpulse/internal/querybench"
 )
 
-const usage = `usage: taskpulse [command] [flags]
+// command is one subcommand: its name, what it does, and how it runs.
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string) error
+}
 
-commands:
-  serve       run TaskPulse (the default): all services, or --services=...
-  migrate     apply pending store migrations and list them
-  loadgen     post progress events to a TaskPulse and print rates and latencies
-  datagen     fill a store with a realistic data set of jobs, logs and metrics
-  querybench  time the main queries on a store, beside the same SQL run directly
-  version     print the version
-
-Run "taskpulse COMMAND -h" for a command's flags.
-`
+// commands are listed by --help in this order; serve runs when none is
+// named.
+var commands = []command{
+	{"serve", "run TaskPulse (the default): all services, or --services=...", serve},
+	{"migrate", "apply pending store migrations and list them", migrate},
+	{"watch", "print each message of a WebSocket subscription (watch ws://...), one a line", watch},
+	{"loadgen", "send progress events to a TaskPulse through the Go client and print rates and latencies", loadgen},
+	{"datagen", "fill a store with a realistic data set of jobs, logs and metrics", func(ctx context.Context, args []string) error {
+		_, err := runDatagen(ctx, args, os.Stdout)
+		return err
+	}},
+	{"querybench", "time the main queries on a store, beside the same SQL run directly", func(ctx context.Context, args []string) error {
+		return runQuerybench(ctx, args, os.Stdout)
+	}},
+	{"version", "print the version", func(context.Context, []string) error {
+		fmt.Println("taskpulse", app.Version())
+		return nil
+	}},
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "taskpulse:", err)
-		}
-		os.Exit(2)
+	code := exitCode(run(ctx, os.Args[1:]), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitCode tells the user how a run ended: help on stdout and 0; a
+// command line that cannot be parsed in one line and 2, with where to
+// look; any other error on stderr and 1.
+func exitCode(err error, stdout, stderr io.Writer) int {
+	var help *config.HelpRequest
+	var bad *config.UsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &help):
+		printHelp(stdout, help.Flags)
+		return 0
+	case errors.As(err, &bad):
+		cmd := strings.TrimSpace("taskpulse " + bad.Command)
+		fmt.Fprintf(stderr, "%s: %v\nRun \"%s --help\" for help.\n", cmd, bad.Err, cmd)
+		return 2
 	}
+	fmt.Fprintln(stderr, "taskpulse:", err)
+	return 1
 }
 
 func run(ctx context.Context, args []string) error {
-	cmd := "serve"
+	if len(args) == 1 && slices.Contains([]string{"help", "-h", "-help", "--help"}, args[0]) {
+		return &config.HelpRequest{}
+	}
+	name := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+		name, args = args[0], args[1:]
 	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, args)
-	case "migrate":
-		return migrate(ctx, args)
-	case "loadgen":
-		return loadgen(ctx, args)
-	case "datagen":
-		_, err := runDatagen(ctx, args, os.Stdout)
-		return err
-	case "querybench":
-		return runQuerybench(ctx, args, os.Stdout)
-	case "version":
-		fmt.Println("taskpulse", app.Version())
-		return nil
-	case "help":
-		fmt.Print(usage)
-		return nil
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(ctx, args)
+		}
 	}
-	fmt.Fprint(os.Stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	return &config.UsageError{Err: fmt.Errorf("unknown command %q", name)}
+}
+
+// printHelp prints a command's flags, or with none the commands.
+func printHelp(w io.Writer, fs *flag.FlagSet) {
+	if fs == nil {
+		fmt.Fprint(w, "usage: taskpulse [command] [flags]\n\ncommands:\n")
+		for _, c := range commands {
+			fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+		}
+		fmt.Fprint(w, "\nRun \"taskpulse COMMAND --help\" for a command's flags.\n")
+		return
+	}
+	for _, c := range commands {
+		if c.name == fs.Name() {
+			fmt.Fprintf(w, "usage: taskpulse %s [flags]\n\n%s\n\nflags:\n", c.name, c.summary)
+		}
+	}
+	config.PrintFlags(w, fs)
 }
 
 func serve(ctx context.Context, args []string) error {
@@ -91,7 +132,7 @@ func migrate(ctx context.Context, args []string) error {
 	dataDir := fs.String("data-dir", "./data", "directory of the DuckDB store")
 	fs.String("config", "", "YAML file of settings, keyed by flag name")
 	var b backend.Flags
-	b.RegisterFlags(fs)
+	b.RegisterStoreFlags(fs)
 	if err := config.Parse(fs, args, "config"); err != nil {
 		return err
 	}
@@ -131,4 +172,57 @@ func parse(fs *flag.FlagSet, args []string, validate func() error) error {
 		return err
 	}
 	return validate()
+}
+
+// watch prints the messages of one WebSocket subscription as they come,
+// one JSON message a line, so that the stream can be tried with nothing
+// but the binary (curl speaks no WebSocket, and browsers' consoles are
+// not scripts).
+func watch(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
+	apiKey := fs.String("api-key", "", "API key to send")
+	messages := fs.Int("messages", 0, "stop after this many messages (default: until the server closes or Ctrl-C)")
+	timeout := fs.Duration("timeout", 0, "stop with an error when the messages have not all come within this long (default: no limit)")
+	if err := config.Parse(fs, args, ""); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &config.UsageError{Command: "watch", Err: errors.New("want one URL, such as ws://127.0.0.1:8080/v1/stream?task_id=skill-42")}
+	}
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	header := http.Header{}
+	if *apiKey != "" {
+		header.Set("Authorization", "Bearer "+*apiKey)
+	}
+	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, fs.Arg(0), header)
+	if err != nil {
+		if resp != nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			return fmt.Errorf("connect %s: %s %s", fs.Arg(0), resp.Status, body)
+		}
+		return fmt.Errorf("connect %s: %w", fs.Arg(0), err)
+	}
+	defer conn.Close()
+	// Reading blocks until a message or the connection closes; closing it
+	// when ctx ends is what stops a read that waits.
+	stopRead := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stopRead()
+	for n := 0; *messages == 0 || n < *messages; n++ {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			switch {
+			case errors.Is(ctx.Err(), context.DeadlineExceeded):
+				return fmt.Errorf("%d of %d messages came within %s", n, *messages, *timeout)
+			case ctx.Err() != nil, websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
+				return nil // stopped by Ctrl-C, or by the server
+			}
+			return fmt.Errorf("read: %w", err)
+		}
+		fmt.Printf("%s\n", msg)
+	}
+	return nil
 }

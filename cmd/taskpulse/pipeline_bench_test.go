@@ -16,9 +16,11 @@ import (
 
 // BenchmarkPipelineKafkaClickHouse measures the distributed pipeline with
 // every process on this machine: sustained rows/s from HTTP through Kafka
-// into ClickHouse for several writer batch sizes, beside a plain
-// clickhouse-go batch insert of the same rows as the ceiling, and the
-// latency from an ingest ack to the WebSocket and to the query API.
+// into ClickHouse for several writer batch sizes, each followed by a plain
+// clickhouse-go batch insert of as many rows, the ceiling, so that x_plain,
+// the ratio of the two, compares runs that saw the same load on a shared
+// machine; and the latency from an ingest ack to the WebSocket and to the
+// query API.
 //
 //	TASKPULSE_KAFKA_BROKERS=127.0.0.1:9092 TASKPULSE_CLICKHOUSE_ADDR=127.0.0.1:9000 \
 //	  go test -run '^$' -bench PipelineKafkaClickHouse -benchtime 1x ./cmd/taskpulse/
@@ -27,42 +29,15 @@ func BenchmarkPipelineKafkaClickHouse(b *testing.B) {
 	for _, batch := range []int{1_000, 10_000, 50_000} {
 		b.Run(fmt.Sprintf("writer_batch=%d", batch), func(b *testing.B) {
 			for range b.N {
-				c := requireCluster(b)
-				ingest := c.start(b, "ingest")
-				c.start(b, "writer", "--writer-batch", fmt.Sprint(batch), "--writer-wait", "500ms")
-				conn := clickhouseConn(b, c)
-				start := time.Now()
-				postRows(b, ingest.base, rows)
-				acked := time.Since(start)
-				waitRows(b, conn, "progress_events", rows)
-				elapsed := time.Since(start)
-				b.ReportMetric(float64(rows)/acked.Seconds(), "ingest_rows/s")
-				b.ReportMetric(float64(rows)/elapsed.Seconds(), "stored_rows/s")
+				ingested, stored := pipelineRates(b, batch, rows)
+				plain := plainInsertRate(b, rows)
+				b.ReportMetric(ingested, "ingest_rows/s")
+				b.ReportMetric(stored, "stored_rows/s")
+				b.ReportMetric(plain, "plain_rows/s")
+				b.ReportMetric(stored/plain, "x_plain")
 			}
 		})
 	}
-	b.Run("plain_clickhouse_insert", func(b *testing.B) {
-		for range b.N {
-			c := requireCluster(b)
-			c.start(b, "writer") // creates the database and its tables
-			conn := clickhouseConn(b, c)
-			ctx := context.Background()
-			start := time.Now()
-			for done := 0; done < rows; done += 50_000 {
-				batch, err := conn.PrepareBatch(ctx, "INSERT INTO progress_events (tenant, task_id, event_id, timestamp, seq, ingest_order, user_id, task_type, task_name, status, progress, current_step, steps_done, steps_total, message, eta, error, attr_keys, attr_values, version)")
-				require.NoError(b, err)
-				now := time.Now()
-				for i := done; i < done+50_000; i++ {
-					progress := float64(i % 100)
-					require.NoError(b, batch.Append("default", fmt.Sprintf("load-%d", i%1000), fmt.Sprintf("ev-%d", i), now.UnixMilli(), int64(i), now.UnixNano()+int64(i),
-						"user-1", "scrape_docs", "Scrape documentation site", "running", &progress, "fetching pages", int64(i%100), int64(100),
-						"fetched page of the documentation", (*int64)(nil), "", []string{"source", "region"}, []string{"loadgen", "local"}, uint64(1<<63)))
-				}
-				require.NoError(b, batch.Send())
-			}
-			b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "stored_rows/s")
-		}
-	})
 	b.Run("latency", func(b *testing.B) {
 		for range b.N {
 			c := requireCluster(b)
@@ -77,6 +52,48 @@ func BenchmarkPipelineKafkaClickHouse(b *testing.B) {
 			b.ReportMetric(float64(p99.Microseconds())/1000, "query_p99_ms")
 		}
 	})
+}
+
+// pipelineRates posts rows to an ingest process and returns the rows
+// acknowledged and stored per second, both counted from the first post.
+// The processes are stopped before it returns, so that what is measured
+// next does not share the machine with them.
+func pipelineRates(b *testing.B, batch, rows int) (ingested, stored float64) {
+	c := requireCluster(b)
+	ingest := c.start(b, "ingest")
+	writer := c.start(b, "writer", "--writer-batch", fmt.Sprint(batch), "--writer-wait", "500ms")
+	defer ingest.kill()
+	defer writer.kill()
+	conn := clickhouseConn(b, c)
+	start := time.Now()
+	postRows(b, ingest.base, rows)
+	acked := time.Since(start)
+	waitRows(b, conn, "progress_events", rows)
+	elapsed := time.Since(start)
+	return float64(rows) / acked.Seconds(), float64(rows) / elapsed.Seconds()
+}
+
+// plainInsertRate inserts rows like those postRows sends into a fresh
+// database with clickhouse-go, 50,000 a batch, and returns rows/s.
+func plainInsertRate(b *testing.B, rows int) float64 {
+	c := requireCluster(b)
+	c.start(b, "writer").kill() // creates the database and its tables
+	conn := clickhouseConn(b, c)
+	ctx := context.Background()
+	start := time.Now()
+	for done := 0; done < rows; done += 50_000 {
+		batch, err := conn.PrepareBatch(ctx, "INSERT INTO progress_events (tenant, task_id, event_id, timestamp, seq, ingest_order, user_id, task_type, task_name, status, progress, current_step, steps_done, steps_total, message, eta, error, attr_keys, attr_values, version)")
+		require.NoError(b, err)
+		now := time.Now()
+		for i := done; i < done+50_000; i++ {
+			progress := float64(i % 100)
+			require.NoError(b, batch.Append("default", fmt.Sprintf("load-%d", i%1000), fmt.Sprintf("ev-%d", i), now.UnixMilli(), int64(i), now.UnixNano()+int64(i),
+				"user-1", "scrape_docs", "Scrape documentation site", "running", &progress, "fetching pages", int64(i%100), int64(100),
+				"fetched page of the documentation", (*int64)(nil), "", []string{"source", "region"}, []string{"loadgen", "local"}, uint64(1<<63)))
+		}
+		require.NoError(b, batch.Send())
+	}
+	return float64(rows) / time.Since(start).Seconds()
 }
 
 func clickhouseConn(tb testing.TB, c *cluster) ch.Conn {

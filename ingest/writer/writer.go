@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,14 @@ type Inserter interface {
 	InsertMetrics(ctx context.Context, samples []schema.Metric) error
 }
 
+// SnapshotRefresher is what a store may offer besides Inserter: per-tenant
+// summaries its reads trust as far as they go and complete from the events
+// after them, which the writer brings up to date now and then for the
+// tenants it stored progress of, so that reads never write and stay cheap.
+type SnapshotRefresher interface {
+	RefreshTaskSnapshots(ctx context.Context, tenant string) error
+}
+
 // DefaultGroup is the consumer group writers share unless told otherwise.
 const DefaultGroup = "taskpulse-writer"
 
@@ -48,6 +57,11 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// DrainTimeout bounds the insert of the batch in hand at shutdown.
 	DrainTimeout time.Duration
+	// RefreshEvery is how often the store's snapshots are refreshed for
+	// the tenants stored since, when the store keeps any.
+	RefreshEvery time.Duration
+	// Members is how many members of the group the writer runs (see Run).
+	Members int
 }
 
 // Validate reports the first setting that cannot work.
@@ -61,6 +75,10 @@ func (c *Config) Validate() error {
 		return errors.New("writer: batch wait must be positive")
 	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
 		return errors.New("writer: retry backoff must be positive, min <= max")
+	case c.RefreshEvery <= 0:
+		return errors.New("writer: refresh interval must be positive")
+	case c.Members <= 0:
+		return errors.New("writer: members must be positive")
 	}
 	return nil
 }
@@ -83,6 +101,12 @@ func (c *Config) fillDefaults() {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
+	}
+	if c.RefreshEvery == 0 {
+		c.RefreshEvery = time.Minute
+	}
+	if c.Members == 0 {
+		c.Members = 2
 	}
 }
 
@@ -113,6 +137,12 @@ type Writer struct {
 	rows       *prometheus.CounterVec
 	batchSizes prometheus.Histogram
 	failures   prometheus.Counter
+
+	// refresher is the store's, or nil; stale holds the tenants stored
+	// since their last refresh.
+	refresher SnapshotRefresher
+	mu        sync.Mutex
+	stale     map[string]bool
 }
 
 // New makes a writer; Run starts it.
@@ -153,6 +183,8 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 			Help: "Store inserts that failed and were retried.",
 		}),
 	}
+	w.refresher, _ = deps.Store.(SnapshotRefresher)
+	w.stale = map[string]bool{}
 	for _, c := range []prometheus.Collector{w.rows, w.batchSizes, w.failures} {
 		if err := deps.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("register writer metrics: %w", err)
@@ -164,14 +196,35 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 // Group is the consumer group the writer reads in.
 func (w *Writer) Group() string { return w.cfg.Group }
 
-// Run consumes until ctx ends. Every topic is read in one consumer group
-// by one Consume: the topics end in the same store, so an outage of it
-// stalls them all alike and separate consumers would buy nothing, while
-// one group keeps a single lag to watch and, on Kafka, members that agree
-// on what they subscribe to. A batch in hand when ctx ends is still
-// inserted and committed (bounded by DrainTimeout), so a graceful stop
-// leaves nothing to redeliver.
+// Run consumes until ctx ends. Every topic is read in one consumer group:
+// the topics end in the same store, so an outage of it stalls them all
+// alike and separate groups would buy nothing, while one group keeps a
+// single lag to watch and, on Kafka, members that agree on what they
+// subscribe to. The writer is Config.Members members of that group, each
+// its own Consume, so that one member's batch is decoded and inserted
+// while the store still inserts another's: a store insert mostly waits on
+// the server, and one member at a time leaves the writer idle for that
+// wait. A bus shares records among members by key, so each task's records
+// still go through one member in order. A batch in hand when ctx ends is
+// still inserted and committed (bounded by DrainTimeout), so a graceful
+// stop leaves nothing to redeliver. Beside them the store's snapshots are
+// refreshed, when it keeps any.
 func (w *Writer) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if w.refresher != nil {
+		wg.Go(func() { w.refreshLoop(ctx) })
+	}
+	for range w.cfg.Members - 1 {
+		wg.Go(func() { w.consume(ctx) })
+	}
+	w.consume(ctx)
+	return nil
+}
+
+// consume runs one member of the writer's group until ctx ends,
+// consuming again after every failure.
+func (w *Writer) consume(ctx context.Context) {
 	opts := bus.ConsumeOptions{MaxBatch: w.cfg.BatchSize, MaxWait: w.cfg.BatchWait}
 	policy := backoff.Policy{Min: w.cfg.RetryMin, Max: w.cfg.RetryMax, ResetAfter: w.cfg.RetryMax,
 		OnRetry: func(err error, wait time.Duration) {
@@ -184,7 +237,6 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		return cmp.Or(err, errConsumeReturned)
 	})
-	return nil
 }
 
 // errConsumeReturned is a Consume that ended while its context had not:
@@ -194,7 +246,8 @@ var errConsumeReturned = errors.New("consume returned before the writer stopped"
 // Handle stores one batch. It returns nil only once every record is in the
 // store or in the dead-letter topic; until then it retries, so the bus
 // never commits a record that is not stored. A batch may mix topics; each
-// topic's records go to the store in one insert.
+// topic's records go to the store in one insert. The members of Run call
+// it at once.
 func (w *Writer) Handle(ctx context.Context, batch []bus.Record) error {
 	var (
 		events  []schema.Progress
@@ -245,10 +298,56 @@ func (w *Writer) Handle(ctx context.Context, batch []bus.Record) error {
 	if err := insert(w, drain, batch, schema.TopicProgress, events, w.store.InsertProgress); err != nil {
 		return err
 	}
+	w.noteTenants(events)
 	if err := insert(w, drain, batch, schema.TopicLogs, logs, w.store.InsertLogs); err != nil {
 		return err
 	}
 	return insert(w, drain, batch, schema.TopicMetrics, samples, w.store.InsertMetrics)
+}
+
+// noteTenants marks the tenants of stored events for the next refresh.
+func (w *Writer) noteTenants(events []schema.Progress) {
+	if w.refresher == nil || len(events) == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	last := ""
+	for i := range events {
+		if t := events[i].Tenant; t != last {
+			w.stale[t], last = true, t
+		}
+	}
+}
+
+// refreshLoop refreshes the snapshots of the tenants stored since the last
+// round every RefreshEvery until ctx ends. A tenant whose refresh failed
+// waits for the next round; its reads stay right meanwhile, only slower.
+func (w *Writer) refreshLoop(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.RefreshEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		w.mu.Lock()
+		tenants := w.stale
+		w.stale = map[string]bool{}
+		w.mu.Unlock()
+		for tenant := range tenants {
+			if err := w.refresher.RefreshTaskSnapshots(ctx, tenant); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				w.log.Warn("refresh task snapshots failed; retrying next round", "tenant", tenant, "err", err)
+				w.mu.Lock()
+				w.stale[tenant] = true
+				w.mu.Unlock()
+			}
+		}
+	}
 }
 
 // insert stores the records of one topic, decoded from batch, retrying

@@ -120,3 +120,53 @@ func TestWriterSendsPoisonToDeadLetterAndKeepsGoing(t *testing.T) {
 		return err1 == nil && err2 == nil
 	}, 5*time.Second, 10*time.Millisecond, "records around the poison ones are stored")
 }
+
+// refreshingStore is a real store that also keeps snapshots, and says
+// which tenants it was asked to refresh.
+type refreshingStore struct {
+	*duckdb.Store
+	refreshed chan string
+}
+
+func (s refreshingStore) RefreshTaskSnapshots(_ context.Context, tenant string) error {
+	s.refreshed <- tenant
+	return nil
+}
+
+// TestWriterRefreshesSnapshotsOfStoredTenants checks that the writer
+// refreshes the snapshots of each tenant it stored progress of, once a
+// round, and of no other.
+func TestWriterRefreshesSnapshotsOfStoredTenants(t *testing.T) {
+	b, st := ingesttest.OpenPipeline(t)
+	rs := refreshingStore{Store: st, refreshed: make(chan string, 10)}
+	w, err := New(Config{RefreshEvery: 20 * time.Millisecond}, Deps{Bus: b, Store: rs})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+
+	other := progressRecord(t, "b", 1, schema.StatusRunning, 10)
+	p, err := schema.DecodeProgress(other.Value)
+	require.NoError(t, err)
+	p.Tenant = "other"
+	other.Value, err = schema.EncodeProgress(&p)
+	require.NoError(t, err)
+	require.NoError(t, b.Publish(ctx, progressRecord(t, "a", 1, schema.StatusRunning, 10), progressRecord(t, "a", 2, schema.StatusRunning, 20), other))
+
+	got := map[string]int{}
+	for len(got) < 2 {
+		select {
+		case tenant := <-rs.refreshed:
+			got[tenant]++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("refreshed %v, want acme and other", got)
+		}
+	}
+	require.Equal(t, map[string]int{"acme": 1, "other": 1}, got)
+	select {
+	case tenant := <-rs.refreshed:
+		t.Fatalf("refreshed %s again with nothing stored since", tenant)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

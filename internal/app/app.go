@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -43,8 +44,11 @@ func WithApp(f func(*fiber.App)) Option {
 func Serve(ctx context.Context, s *Settings) error {
 	log := NewLogger(s.logLevel, s.logFormat)
 	ln, err := net.Listen("tcp", s.listen)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on %s: another process is using that address; stop it, or give another with --listen (such as --listen 127.0.0.1:8081)", s.listen)
+	}
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("cannot listen on %s: %w", s.listen, err)
 	}
 	return Run(ctx, s, ln, log)
 }
@@ -79,6 +83,8 @@ func Run(ctx context.Context, s *Settings, ln net.Listener, log *slog.Logger, op
 	}
 	be, err := backend.Open(ctx, &s.backend, backend.Options{
 		DataDir: s.dataDir, Bus: needBus, Store: needStore, Topics: allTopics(), Logger: log, Registerer: reg,
+		// The writer owns the store's writes, so it keeps its retention.
+		Retain: s.runs("writer"),
 	})
 	if err != nil {
 		ln.Close()
@@ -96,6 +102,8 @@ func Run(ctx context.Context, s *Settings, ln net.Listener, log *slog.Logger, op
 
 	app := fiber.New(fiber.Config{
 		ErrorHandler: httpx.ErrorHandler,
+		// Answers end with a newline, as terminals and line tools expect.
+		JSONEncoder: httpx.EncodeJSON,
 		// The server reads a few KiB of a body before the handlers run;
 		// httpx.ReadBody reads the rest, bounded, once the key is checked.
 		StreamRequestBody:     true,

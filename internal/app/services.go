@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/taskpulse/taskpulse/alerting"
+	"github.com/taskpulse/taskpulse/eta"
 	"github.com/taskpulse/taskpulse/ingest"
 	"github.com/taskpulse/taskpulse/ingest/writer"
 	"github.com/taskpulse/taskpulse/internal/bus"
@@ -22,6 +23,7 @@ import (
 	"github.com/taskpulse/taskpulse/query"
 	"github.com/taskpulse/taskpulse/schema"
 	"github.com/taskpulse/taskpulse/stream"
+	"github.com/taskpulse/taskpulse/tasks"
 	"github.com/taskpulse/taskpulse/web"
 )
 
@@ -55,6 +57,18 @@ type deps struct {
 	reg     prometheus.Registerer
 	log     *slog.Logger
 	tracing trace.TracerProvider
+	eta     *eta.Tracker // made by the first service that asks
+}
+
+// etaTracker returns the process's one ETA tracker, which every service
+// that renders tasks shares, and the function that runs it to the first
+// caller only.
+func (d *deps) etaTracker() (*eta.Tracker, func(context.Context) error) {
+	if d.eta != nil {
+		return d.eta, nil
+	}
+	d.eta = eta.NewTracker(eta.Config{}, d.bus, d.store, d.log)
+	return d.eta, d.eta.Run
 }
 
 // unit is a built service: its routes, what runs it, its readiness check
@@ -81,6 +95,24 @@ var services = []service{
 		},
 	},
 	{
+		// The task API's operations are events, limited as ingest's are.
+		name: "tasks", bus: true, store: true,
+		topics: []string{schema.TopicProgress},
+		start: func(d *deps) (unit, error) {
+			deps := tasks.Deps{Bus: d.bus, Store: d.store, Limiter: d.limits, Registerer: d.reg, Logger: d.log, TracerProvider: d.tracing}
+			if l, ok := d.bus.(lagger); ok && d.s.runs("writer") {
+				// An embedded bus is this process's alone: once its writer
+				// has caught up, the store holds every task there is.
+				deps.Settled = func() bool { return l.Lag(writer.DefaultGroup) == 0 }
+			}
+			svc, err := tasks.New(tasks.Config{}, deps)
+			if err != nil {
+				return unit{}, err
+			}
+			return unit{routes: svc.Routes}, nil
+		},
+	},
+	{
 		name: "writer", bus: true, store: true, drain: true,
 		topics: []string{schema.TopicProgress, schema.TopicLogs, schema.TopicMetrics, schema.TopicDeadLetter},
 		start: func(d *deps) (unit, error) {
@@ -93,9 +125,18 @@ var services = []service{
 		},
 	},
 	{
-		name: "query", store: true, queries: true,
+		// The bus feeds the ETA history with the tasks that complete.
+		name: "query", bus: true, store: true, queries: true,
+		topics: []string{schema.TopicProgress},
 		start: func(d *deps) (unit, error) {
-			return unit{routes: query.New(query.Deps{Store: d.store, Logger: d.log}).Routes}, nil
+			tracker, run := d.etaTracker()
+			q := query.New(query.Deps{Store: d.store, ETA: tracker, Logger: d.log})
+			routes := func(r fiber.Router) {
+				q.Routes(r)
+				alias(r, q.Routes, "/v1/tasks", "/api/v1/progress/tasks")
+				alias(r, q.Routes, "/v1/tasks/:id", "/api/v1/progress/tasks/:id")
+			}
+			return unit{routes: routes, run: run}, nil
 		},
 	},
 	{
@@ -107,7 +148,11 @@ var services = []service{
 			if err != nil {
 				return unit{}, err
 			}
-			return unit{routes: svc.Routes, run: svc.Run, ready: svc.Ready}, nil
+			routes := func(r fiber.Router) {
+				svc.Routes(r)
+				alias(r, svc.Routes, "/v1/stream", stream.LegacyPath, stream.LegacyConnect)
+			}
+			return unit{routes: routes, run: svc.Run, ready: svc.Ready}, nil
 		},
 	},
 	{
@@ -115,6 +160,23 @@ var services = []service{
 		topics: []string{schema.TopicProgress, schema.TopicNotifications},
 		start:  startAlerting,
 	},
+}
+
+// alias mounts at path, behind before, the handlers mount puts on the
+// GET route native, so that the read routes of the platform's former
+// progress module (/api/v1/progress/...) run the very code of the native
+// routes they stand for. A router cannot give a route's handlers back, so
+// they are taken from a throwaway app that mount is run on.
+func alias(r fiber.Router, mount func(fiber.Router), native, path string, before ...fiber.Handler) {
+	probe := fiber.New()
+	mount(probe)
+	for _, rt := range probe.GetRoutes(true) {
+		if rt.Method == fiber.MethodGet && rt.Path == native {
+			r.Get(path, append(before, rt.Handlers...)...)
+			return
+		}
+	}
+	panic("BUG: no route GET " + native + " to alias")
 }
 
 // allServices are the names --services takes, "all" aside.

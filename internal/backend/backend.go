@@ -34,41 +34,67 @@ const (
 	StoreClickHouse = "clickhouse"
 )
 
-// Flags choose the bus and the store. Kafka and ClickHouse are chosen by
-// name rather than by the presence of their addresses, so that a stray
-// TASKPULSE_KAFKA_BROKERS never moves a process to another bus.
+// Flags choose the bus and the store, and how long the store keeps each
+// signal. Kafka and ClickHouse are chosen by name rather than by the
+// presence of their addresses, so that a stray TASKPULSE_KAFKA_BROKERS
+// never moves a process to another bus.
 type Flags struct {
 	Bus        string
 	Store      string
 	Kafka      kafka.Config
 	ClickHouse clickhouse.Config
+	Retention  Retention
+
+	// busFlags and storeFlags say which flags were registered: a command
+	// that never opens a bus neither offers nor checks its flags.
+	busFlags, storeFlags bool
 }
 
-// RegisterFlags adds --bus, --store and the Kafka and ClickHouse flags.
+// RegisterFlags adds the bus and the store flags, for serve.
 func (f *Flags) RegisterFlags(fs *flag.FlagSet) {
+	f.RegisterBusFlags(fs)
+	f.RegisterStoreFlags(fs)
+}
+
+// RegisterBusFlags adds --bus and the Kafka flags.
+func (f *Flags) RegisterBusFlags(fs *flag.FlagSet) {
+	f.busFlags = true
 	fs.StringVar(&f.Bus, "bus", BusEmbedded, "bus: embedded (a log under --data-dir) or kafka")
-	fs.StringVar(&f.Store, "store", StoreDuckDB, "store: duckdb (a file under --data-dir) or clickhouse")
 	f.Kafka.RegisterFlags(fs)
+}
+
+// RegisterStoreFlags adds --store, the ClickHouse flags and the
+// retention flags.
+func (f *Flags) RegisterStoreFlags(fs *flag.FlagSet) {
+	f.storeFlags = true
+	fs.StringVar(&f.Store, "store", StoreDuckDB, "store: duckdb (a file under --data-dir) or clickhouse")
 	f.ClickHouse = clickhouse.DefaultConfig()
 	f.ClickHouse.RegisterFlags(fs)
+	f.Retention.RegisterFlags(fs)
 }
 
-// Validate checks the names and the chosen backends' settings only.
+// Validate checks the names and the chosen backends' settings, of the
+// flags registered only.
 func (f *Flags) Validate() error {
 	var errs []error
-	switch f.Bus {
-	case BusEmbedded:
-	case BusKafka:
-		errs = append(errs, f.Kafka.Validate())
-	default:
-		errs = append(errs, fmt.Errorf("--bus %q: want embedded or kafka", f.Bus))
+	if f.busFlags {
+		switch f.Bus {
+		case BusEmbedded:
+		case BusKafka:
+			errs = append(errs, f.Kafka.Validate())
+		default:
+			errs = append(errs, fmt.Errorf("--bus %q: want embedded or kafka", f.Bus))
+		}
 	}
-	switch f.Store {
-	case StoreDuckDB:
-	case StoreClickHouse:
-		errs = append(errs, f.ClickHouse.Validate())
-	default:
-		errs = append(errs, fmt.Errorf("--store %q: want duckdb or clickhouse", f.Store))
+	if f.storeFlags {
+		switch f.Store {
+		case StoreDuckDB:
+		case StoreClickHouse:
+			errs = append(errs, f.ClickHouse.Validate())
+		default:
+			errs = append(errs, fmt.Errorf("--store %q: want duckdb or clickhouse", f.Store))
+		}
+		errs = append(errs, f.Retention.Validate())
 	}
 	return errors.Join(errs...)
 }
@@ -105,6 +131,12 @@ type Options struct {
 	// Direct also opens a connection of its own to the store's database,
 	// for running its SQL beside it.
 	Direct bool
+	// Retain runs retention passes on the store in the background, one at
+	// Open and one an hour after, until Close. The process that owns the
+	// store's writes sets it: the writer service's. On ClickHouse two
+	// writers may both run them; a pass only sets TTLs to the same value
+	// or deletes rows already expired, so the second changes nothing.
+	Retain bool
 }
 
 // Backends are the open bus and store; either is nil when not asked for.
@@ -117,11 +149,16 @@ type Backends struct {
 	Direct Direct
 
 	duck *duckdb.Store
+	ch   *clickhouse.Store
+
+	retention     Retention
+	stopRetention context.CancelFunc
+	retentionDone <-chan struct{}
 }
 
 // Open opens the bus and store f names, as far as o asks for them.
 func Open(ctx context.Context, f *Flags, o Options) (*Backends, error) {
-	b := &Backends{}
+	b := &Backends{retention: f.Retention}
 	if f.Local(o.Bus, o.Store) {
 		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
@@ -137,6 +174,13 @@ func Open(ctx context.Context, f *Flags, o Options) (*Backends, error) {
 			b.Close()
 			return nil, err
 		}
+	}
+	if o.Store && o.Retain {
+		log := o.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		b.startRetention(ctx, log)
 	}
 	if o.Direct {
 		d, err := openDirect(f, o.DataDir)
@@ -191,7 +235,10 @@ func (b *Backends) openStore(ctx context.Context, f *Flags, o Options) error {
 		if o.QueryLog != nil {
 			opts = append(opts, clickhouse.WithQueryLog(func(q string) { o.QueryLog(q, nil) }))
 		}
-		b.Store, err = clickhouse.Open(ctx, f.ClickHouse, opts...)
+		b.ch, err = clickhouse.Open(ctx, f.ClickHouse, opts...)
+		if err == nil {
+			b.Store = b.ch
+		}
 		b.StoreName = "clickhouse " + f.ClickHouse.Addr[0] + "/" + f.ClickHouse.Database
 	} else {
 		path := StorePath(o.DataDir)
@@ -207,9 +254,13 @@ func (b *Backends) openStore(ctx context.Context, f *Flags, o Options) error {
 	return nil
 }
 
-// Close closes what Open opened: the direct connection first, then the
-// bus, then the store.
+// Close closes what Open opened: the retention loop first, waiting for a
+// pass under way, then the direct connection, the bus and the store.
 func (b *Backends) Close() error {
+	if b.stopRetention != nil {
+		b.stopRetention()
+		<-b.retentionDone
+	}
 	var errs []error
 	if b.Direct != nil {
 		errs = append(errs, b.Direct.Close())

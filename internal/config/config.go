@@ -5,8 +5,10 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -19,12 +21,38 @@ func EnvName(flagName string) string {
 	return "TASKPULSE_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(flagName))
 }
 
+// HelpRequest is what Parse returns for -h or --help: the caller prints
+// the flags of Flags where the user asked for them, and succeeds.
+type HelpRequest struct{ Flags *flag.FlagSet }
+
+func (h *HelpRequest) Error() string { return "help requested" }
+
+func (h *HelpRequest) Unwrap() error { return flag.ErrHelp }
+
+// UsageError is a command line the flag set cannot parse: a flag it does
+// not define, or a value the flag refuses. The caller names it in one
+// line rather than printing every flag.
+type UsageError struct {
+	Command string // the flag set's name
+	Err     error
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+func (e *UsageError) Unwrap() error { return e.Err }
+
 // Parse parses args into fs, then sets every flag the command line left
 // alone from the environment, then from the YAML file named by the flag
-// configFlag (if fs has it and it is set).
+// configFlag (if fs has it and it is set). The flag set prints nothing:
+// help and mistakes come back as a *HelpRequest and a *UsageError.
 func Parse(fs *flag.FlagSet, args []string, configFlag string) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return &HelpRequest{Flags: fs}
+		}
+		return &UsageError{Command: fs.Name(), Err: err}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -88,4 +116,13 @@ func yamlString(v any) string {
 		return strings.Join(parts, ",")
 	}
 	return fmt.Sprint(v)
+}
+
+// PrintFlags writes fs's flags to w as the flag package words them, and
+// how the environment sets them.
+func PrintFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.SetOutput(w)
+	defer fs.SetOutput(io.Discard)
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nEvery flag can also be set in the environment as TASKPULSE_<FLAG>, dashes as underscores.")
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -43,4 +44,29 @@ func TestParseRejectsUnknownFileSettingsAndBadEnv(t *testing.T) {
 
 func TestEnvName(t *testing.T) {
 	require.Equal(t, "TASKPULSE_KAFKA_BROKERS", EnvName("kafka-brokers"))
+}
+
+// Help and mistakes come back as values for the caller to word; the flag
+// set itself prints nothing.
+func TestParseHelpAndMistakes(t *testing.T) {
+	var printed strings.Builder
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(&printed)
+	fs.String("listen", "", "")
+	fs.Int("batch", 1, "")
+
+	var help *HelpRequest
+	require.ErrorAs(t, Parse(fs, []string{"--help"}, ""), &help)
+	require.Same(t, fs, help.Flags)
+
+	var bad *UsageError
+	require.ErrorAs(t, Parse(fs, []string{"--lisen", "x"}, ""), &bad)
+	require.Equal(t, "serve", bad.Command)
+	require.EqualError(t, bad, "flag provided but not defined: -lisen")
+	require.ErrorAs(t, Parse(fs, []string{"--batch", "many"}, ""), &bad)
+	require.Empty(t, printed.String())
+
+	PrintFlags(&printed, fs)
+	require.Contains(t, printed.String(), "-listen")
+	require.Contains(t, printed.String(), "TASKPULSE_")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/backend"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
 )
@@ -72,27 +73,57 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Counts, error) {
 	defer be.Close()
 	fmt.Fprintf(out, "datagen: %d events over %d days to %s into %s, %d tenants, seed %d\n",
 		cfg.Events, d.Days, d.End.Format(time.RFC3339), be.StoreName, cfg.Tenants, cfg.Seed)
-	return generate(ctx, be.Store, cfg, d.From(), d.End.UnixMilli(), out)
+	var retain retainFunc
+	if h := d.Backend.Retention.Shortest(); h > 0 && h < time.Duration(d.Days)*24*time.Hour {
+		fmt.Fprintf(out, "datagen: retention %s, enforced at the end of every generated day\n", d.Backend.Retention)
+		retain = be.EnforceRetention
+	}
+	return generate(ctx, be.Store, retain, cfg, d.From(), d.End.UnixMilli(), out)
 }
+
+// retainFunc runs a retention pass as of now.
+type retainFunc func(ctx context.Context, now time.Time) (backend.RetentionResult, error)
 
 // taskKind is a kind of Skill Seekers job: how often it runs, how long,
 // how many progress events it reports and the steps it goes through.
+// Runs of a kind differ in length by sigma (the log-normal spread: a big
+// site takes longer to scrape), and the share of a run each step takes
+// varies around shares by stepSigma. Jobs report progress by steps, an
+// equal part each, so a long step moves progress slowly: the shape of a
+// kind's runs is what its history tells and its progress rate does not.
 type taskKind struct {
 	name   string
 	weight int
 	median time.Duration
+	sigma  float64
 	events float64 // median progress events of a run
 	title  string
 	steps  []string
+	shares []float64 // of a run's time, per step
 }
 
+// stepSigma is the run-to-run spread of a step's share of the run.
+const stepSigma = 0.4
+
 var taskKinds = []taskKind{
-	{"scrape_docs", 35, 4 * time.Minute, 16, "Scrape docs", []string{"resolving site", "reading sitemap", "fetching pages", "extracting content", "deduplicating"}},
-	{"create_skill", 25, 12 * time.Minute, 20, "Create skill", []string{"scraping", "categorizing", "building references", "writing SKILL.md", "enhancing"}},
-	{"enhance_skill", 12, 6 * time.Minute, 10, "Enhance skill", []string{"loading skill", "prompting model", "merging answers", "writing SKILL.md"}},
-	{"package_skill", 15, 40 * time.Second, 6, "Package skill", []string{"collecting files", "validating", "compressing", "writing zip"}},
-	{"upload_skill", 8, 20 * time.Second, 4, "Upload skill", []string{"authenticating", "uploading", "verifying"}},
-	{"validate_skill", 5, 15 * time.Second, 4, "Validate skill", []string{"parsing", "checking links", "checking references"}},
+	{"scrape_docs", 35, 4 * time.Minute, 0.8, 16, "Scrape docs",
+		[]string{"resolving site", "reading sitemap", "fetching pages", "extracting content", "deduplicating"},
+		[]float64{0.05, 0.10, 0.60, 0.20, 0.05}},
+	{"create_skill", 25, 12 * time.Minute, 0.7, 20, "Create skill",
+		[]string{"scraping", "categorizing", "building references", "writing SKILL.md", "enhancing"},
+		[]float64{0.45, 0.10, 0.20, 0.05, 0.20}},
+	{"enhance_skill", 12, 6 * time.Minute, 0.5, 10, "Enhance skill",
+		[]string{"loading skill", "prompting model", "merging answers", "writing SKILL.md"},
+		[]float64{0.05, 0.70, 0.15, 0.10}},
+	{"package_skill", 15, 40 * time.Second, 0.4, 6, "Package skill",
+		[]string{"collecting files", "validating", "compressing", "writing zip"},
+		[]float64{0.20, 0.10, 0.60, 0.10}},
+	{"upload_skill", 8, 20 * time.Second, 0.6, 4, "Upload skill",
+		[]string{"authenticating", "uploading", "verifying"},
+		[]float64{0.05, 0.85, 0.10}},
+	{"validate_skill", 5, 15 * time.Second, 0.3, 4, "Validate skill",
+		[]string{"parsing", "checking links", "checking references"},
+		[]float64{0.20, 0.60, 0.20}},
 }
 
 // docSites are the documentation sites jobs work on, most popular first.
@@ -212,7 +243,11 @@ type metricSeries struct {
 	total  float64 // of a counter
 }
 
-func generate(ctx context.Context, st store.Store, cfg Config, from, end int64, out io.Writer) (Counts, error) {
+// generate writes the data set into st. When retain is not nil, it runs
+// after each generated day as of the day's end, as a server's passes would
+// have, so that the store ends as a server running the whole span with
+// that retention would hold it.
+func generate(ctx context.Context, st store.Store, retain retainFunc, cfg Config, from, end int64, out io.Writer) (Counts, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7a5c_9e11))
 	g := &generator{
 		rng: rng, cfg: cfg, from: from, end: end, nextTick: from,
@@ -228,15 +263,24 @@ func generate(ctx context.Context, st store.Store, cfg Config, from, end int64, 
 	s := newSink(ctx, st, cfg.Batch, out)
 	start := time.Now()
 	slot := float64(end-from) / float64(len(shapes))
+	nextPass := from + dayMillis
 	for i := range shapes {
 		if s.ctx.Err() != nil {
 			break
 		}
 		at := from + int64((float64(i)+g.rng.Float64())*slot)
+		if retain != nil && at >= nextPass {
+			g.metricsUntil(s, nextPass)
+			s.retain(retain, nextPass)
+			nextPass += dayMillis
+		}
 		g.metricsUntil(s, at)
 		g.task(s, i, at, &shapes[i])
 	}
 	g.metricsUntil(s, end)
+	if retain != nil {
+		s.retain(retain, end)
+	}
 	stored, err := s.close()
 	if err != nil {
 		return stored, err
@@ -260,7 +304,7 @@ func (g *generator) shapes(budget int) []taskShape {
 			kind:     k,
 			events:   events,
 			logs:     g.logNormal(1.5*k.events, 0.7, 1, 500),
-			duration: int64(g.logNormal(float64(k.median.Milliseconds()), 1.0, 1000, 6*3600_000)),
+			duration: int64(g.logNormal(float64(k.median.Milliseconds()), k.sigma, 1000, 6*3600_000)),
 			outcome:  schema.StatusCompleted,
 		}
 		switch r := g.rng.IntN(1000); {
@@ -372,6 +416,9 @@ type job struct {
 	*taskShape
 	tenant, id, user, site, host, trace string
 	start                               int64
+	// bounds[s] is the share of the run done when step s starts; the
+	// last is 1.
+	bounds []float64
 }
 
 // task writes one job's progress events and logs; those that would fall
@@ -386,6 +433,7 @@ func (g *generator) task(s *sink, i int, start int64, sh *taskShape) {
 		host:      hostName(g.rng.IntN(genHosts)),
 		trace:     fmt.Sprintf("%016x%016x", g.rng.Uint64(), g.rng.Uint64()),
 		start:     start,
+		bounds:    g.stepBounds(sh.kind),
 	}
 	stored := g.progress(s, &j)
 	g.logs(s, &j)
@@ -411,7 +459,7 @@ func (g *generator) progress(s *sink, j *job) int {
 	sendsETA := g.rng.IntN(2) == 0
 	attrs := map[string]string{"site": j.site, "worker": j.host}
 	name := j.kind.title + ": " + j.site
-	at := g.spread(n, j.start, j.duration)
+	at := g.spread(n, j.start, j.duration, j.bounds)
 	stored := 0
 	for k := range n {
 		if at[k] >= g.end {
@@ -464,7 +512,7 @@ func (g *generator) logs(s *sink, j *job) {
 		}
 		attrs := map[string]string{
 			"site": j.site, "worker": j.host,
-			"step": j.kind.steps[int(float64(ts-j.start)/float64(j.duration+1)*float64(len(j.kind.steps)))],
+			"step": j.kind.steps[j.stepAt(float64(ts-j.start)/float64(j.duration+1))],
 		}
 		if line.level.Rank() >= schema.LevelWarning.Rank() {
 			attrs["attempt"] = strconv.Itoa(1 + g.rng.IntN(3))
@@ -497,17 +545,46 @@ func (g *generator) logLine() logLine {
 }
 
 // spread returns n times from start to start+duration, the first at start
-// and the last at the end, with random gaps between.
-func (g *generator) spread(n int, start, duration int64) []int64 {
+// and the last at the end, with random gaps between. The events are
+// spaced evenly in steps, so each step's events share the step's part of
+// the run, given by bounds.
+func (g *generator) spread(n int, start, duration int64, bounds []float64) []int64 {
 	cum := make([]float64, n)
 	for k := 1; k < n; k++ {
 		cum[k] = cum[k-1] + g.rng.ExpFloat64()
 	}
+	steps := float64(len(bounds) - 1)
 	at := make([]int64, n)
 	for k := range n {
-		at[k] = start + int64(cum[k]/cum[n-1]*float64(duration))
+		x := cum[k] / cum[n-1] * steps
+		s := min(int(x), len(bounds)-2)
+		done := bounds[s] + (x-float64(s))*(bounds[s+1]-bounds[s])
+		at[k] = start + int64(done*float64(duration))
 	}
 	return at
+}
+
+// stepBounds draws the share of a run of kind k each step takes and
+// returns where each step starts, as a share of the run.
+func (g *generator) stepBounds(k *taskKind) []float64 {
+	bounds := make([]float64, len(k.shares)+1)
+	for s, share := range k.shares {
+		bounds[s+1] = bounds[s] + share*math.Exp(stepSigma*g.rng.NormFloat64())
+	}
+	for s := range bounds {
+		bounds[s] /= bounds[len(bounds)-1]
+	}
+	return bounds
+}
+
+// stepAt is the step the job is in once done, a share of its run, has
+// passed.
+func (j *job) stepAt(done float64) int {
+	s := 0
+	for s < len(j.bounds)-2 && done >= j.bounds[s+1] {
+		s++
+	}
+	return s
 }
 
 func (g *generator) nextOrder() int64 {
@@ -586,6 +663,24 @@ func (s *sink) run() {
 
 func (s *sink) counts() Counts {
 	return Counts{Tasks: s.tasks.Load(), Progress: s.progress.stored.Load(), Logs: s.logs.stored.Load(), Metrics: s.metrics.stored.Load()}
+}
+
+const dayMillis = 24 * 3600_000
+
+// retain runs a retention pass as of now after the batches flushed so
+// far. The records still pending are all newer than anything it removes.
+func (s *sink) retain(retain retainFunc, now int64) {
+	s.jobs <- func(ctx context.Context) error {
+		at := time.UnixMilli(now).UTC()
+		res, err := retain(ctx, at)
+		if err != nil {
+			return err
+		}
+		if !res.Empty() {
+			fmt.Fprintf(s.out, "datagen: retention as of %s: %s\n", at.Format(time.DateTime), res)
+		}
+		return nil
+	}
 }
 
 // close stores what is pending and waits for every insert.

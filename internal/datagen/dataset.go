@@ -19,7 +19,7 @@ type Dataset struct {
 	End     time.Time
 }
 
-// RegisterFlags adds --data-dir, --days, --end and the backend flags.
+// RegisterFlags adds --data-dir, --days, --end and the store flags.
 func (d *Dataset) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&d.DataDir, "data-dir", "./data", "directory of the DuckDB store")
 	fs.IntVar(&d.Days, "days", 30, "days the data spans, ending at --end")
@@ -33,10 +33,10 @@ func (d *Dataset) RegisterFlags(fs *flag.FlagSet) {
 		d.End = t
 		return err
 	})
-	d.Backend.RegisterFlags(fs)
+	d.Backend.RegisterStoreFlags(fs)
 }
 
-// Validate checks the span and the backend flags.
+// Validate checks the span and the store flags.
 func (d *Dataset) Validate() error {
 	if d.Days <= 0 {
 		return errors.New("--days must be positive")

@@ -10,6 +10,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,26 +24,43 @@ type Problem struct {
 	Reason string
 }
 
-func (p *Problem) Error() string { return p.Field + " " + p.Reason }
+func (p Problem) Error() string { return p.Field + " " + p.Reason }
 
 // Syntax reports whether the body could not be read as JSON at all, as
 // opposed to a JSON value that does not fit the target.
-func (p *Problem) Syntax() bool { return p.Field == "body" }
+func (p Problem) Syntax() bool { return p.Field == "body" }
+
+// Problems are everything Decode found wrong with a body, at least one:
+// every unknown field, and the first value that does not fit its field.
+// A body that is not JSON at all has one, its syntax.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	reasons := make([]string, len(ps))
+	for i, p := range ps {
+		reasons[i] = p.Error()
+	}
+	return strings.Join(reasons, "; ")
+}
+
+// Syntax reports whether the body could not be read as JSON at all.
+func (ps Problems) Syntax() bool { return len(ps) == 1 && ps[0].Syntax() }
 
 // surrogateEscape finds a \u escape of half a surrogate pair.
 var surrogateEscape = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
 
 // Decode decodes data, one JSON value, into v strictly. It returns nil or
-// a *Problem.
+// Problems. Unknown fields do not stop it: the rest is decoded still, so
+// that one answer names every mistake of the body.
 func Decode(data []byte, v any) error {
 	// Only a body with bad bytes or a surrogate escape needs the walk
 	// that names the string holding them.
 	if !utf8.Valid(data) || surrogateEscape.Match(data) {
 		if p := textProblem(data); p != nil {
-			return p
+			return Problems{*p}
 		}
 		if !utf8.Valid(data) {
-			return &Problem{"body", "is not valid UTF-8"}
+			return Problems{{"body", "is not valid UTF-8"}}
 		}
 	}
 	var generic any
@@ -50,20 +68,33 @@ func Decode(data []byte, v any) error {
 	dec.UseNumber() // so that 1e400 is named by its field in the second pass
 	if err := dec.Decode(&generic); err != nil {
 		if errors.Is(err, io.EOF) {
-			return &Problem{"body", "is empty"}
+			return Problems{{"body", "is empty"}}
 		}
-		return &Problem{"body", "is not valid JSON: " + Reason(err)}
+		return Problems{{"body", "is not valid JSON: " + Reason(err)}}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &Problem{"body", "has data after the JSON value"}
+		return Problems{{"body", "has data after the JSON value"}}
 	}
-	if p := checkKeys(generic, reflect.TypeOf(v), ""); p != nil {
-		return p
-	}
+	var unknown Problems
+	checkKeys(generic, reflect.TypeOf(v), "", &unknown)
+	// Map order made the walk's order; the answer's is by path.
+	slices.SortFunc(unknown, func(a, b Problem) int { return cmp.Compare(a.Field, b.Field) })
 	dec = json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	if len(unknown) == 0 {
+		// The walk found every unknown key; this is the guard should
+		// it ever miss one.
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
-		return fieldProblem(err)
+		// encoding/json folds an unknown "Count" into count; it is named
+		// once, as unknown.
+		if p := fieldProblem(err); !slices.Contains(unknown, unknownField(p.Field)) {
+			unknown = append(unknown, p)
+		}
+		return unknown
+	}
+	if len(unknown) > 0 {
+		return unknown
 	}
 	return nil
 }
@@ -78,32 +109,37 @@ func Reason(err error) string {
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
-func fieldProblem(err error) *Problem {
+func fieldProblem(err error) Problem {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		field := cmp.Or(typeErr.Field, "body")
 		if want := kind(typeErr.Type); want == "number" && strings.HasPrefix(typeErr.Value, "number") {
-			return &Problem{field, "is out of range: " + typeErr.Value}
+			return Problem{field, "is out of range: " + typeErr.Value}
 		}
-		return &Problem{field, "must be a JSON " + kind(typeErr.Type) + ", not " + typeErr.Value}
+		return Problem{field, "must be a JSON " + kind(typeErr.Type) + ", not " + typeErr.Value}
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return unknown(strings.Trim(name, `"`))
+		return unknownField(strings.Trim(name, `"`))
 	}
-	var p *Problem
+	var p Problem
 	if errors.As(err, &p) {
 		return p
 	}
 	// A field's own UnmarshalJSON refused its value; its error says why
 	// but not where, which encoding/json does not tell.
-	return &Problem{"body", "has a value that is not valid: " + Reason(err)}
+	return Problem{"body", "has a value that is not valid: " + Reason(err)}
 }
 
-func unknown(path string) *Problem {
+// ReasonUnknownField is the reason of a field v has no place for. When
+// every problem Decode returns has it, the rest of data was decoded into
+// v whole, so v can be checked further.
+const ReasonUnknownField = "is not a known field"
+
+func unknownField(path string) Problem {
 	if path == "" || strings.HasSuffix(path, ".") {
-		return &Problem{"body", "has a field with an empty name"}
+		return Problem{"body", "has a field with an empty name"}
 	}
-	return &Problem{path, "is not a known field"}
+	return Problem{path, ReasonUnknownField}
 }
 
 // kind names a Go type as JSON does.
@@ -130,50 +166,44 @@ var (
 )
 
 // checkKeys walks a decoded value beside the type it will be decoded
-// into and refuses any object key that is not exactly a field's name.
-// Types that decode themselves are left to their own decoder.
-func checkKeys(v any, t reflect.Type, path string) *Problem {
+// into and adds to unknown every object key that is not exactly a
+// field's name. Types that decode themselves are left to their own
+// decoder.
+func checkKeys(v any, t reflect.Type, path string, unknown *Problems) {
 	if t == nil {
-		return nil
+		return
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if reflect.PointerTo(t).Implements(unmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) && t.Kind() != reflect.Map {
-		return nil
+		return
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return nil // a type mismatch, which Decode words
+			return // a type mismatch, which Decode words
 		}
 		fields := fieldsOf(t)
 		for key, val := range obj {
-			ft, ok := fields[key]
-			if !ok {
-				return unknown(join(path, key))
-			}
-			if p := checkKeys(val, ft, join(path, key)); p != nil {
-				return p
+			if ft, ok := fields[key]; ok {
+				checkKeys(val, ft, join(path, key), unknown)
+			} else {
+				*unknown = append(*unknown, unknownField(join(path, key)))
 			}
 		}
 	case reflect.Map:
 		obj, _ := v.(map[string]any)
 		for key, val := range obj {
-			if p := checkKeys(val, t.Elem(), join(path, key)); p != nil {
-				return p
-			}
+			checkKeys(val, t.Elem(), join(path, key), unknown)
 		}
 	case reflect.Slice, reflect.Array:
 		arr, _ := v.([]any)
 		for i, val := range arr {
-			if p := checkKeys(val, t.Elem(), path+"["+strconv.Itoa(i)+"]"); p != nil {
-				return p
-			}
+			checkKeys(val, t.Elem(), path+"["+strconv.Itoa(i)+"]", unknown)
 		}
 	}
-	return nil
 }
 
 func join(path, key string) string {

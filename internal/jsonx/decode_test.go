@@ -1,6 +1,7 @@
 package jsonx
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -35,8 +36,8 @@ func TestDecode(t *testing.T) {
 			}
 			return
 		}
-		p, ok := err.(*Problem)
-		if !ok || p.Field != wantField || !strings.Contains(p.Reason, wantReason) {
+		ps, ok := err.(Problems)
+		if !ok || len(ps) != 1 || ps[0].Field != wantField || !strings.Contains(ps[0].Reason, wantReason) {
 			t.Errorf("Decode(%q) = %v, want %s %s", body, err, wantField, wantReason)
 		}
 	}
@@ -60,4 +61,39 @@ func TestDecode(t *testing.T) {
 	f(`[1]`, "body", "must be a JSON object, not array")
 	f(`{"count":1e400}`, "count", "is out of range: number 1e400")
 	f(`{"count":3000000000000000000000}`, "count", "is out of range")
+}
+
+// An unknown field hides nothing: every one is named, by path, and so is
+// a value of a known field that does not fit.
+func TestDecodeNamesEveryProblem(t *testing.T) {
+	var v target
+	err := Decode([]byte(`{"stauts":"running","count":"two","panels":[{"qeury":"q"}],"Count":1,"labels":{"a":"b"}}`), &v)
+	want := Problems{
+		{"Count", "is not a known field"},
+		{"panels[0].qeury", "is not a known field"},
+		{"stauts", "is not a known field"},
+		{"count", "must be a JSON number, not string"},
+	}
+	if fmt.Sprint(err) != fmt.Sprint(want) {
+		t.Fatalf("Decode = %v, want %v", err, want)
+	}
+	if v.Labels["a"] != "b" {
+		t.Errorf("the known fields were not decoded: %+v", v)
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	for name, body := range map[string]string{
+		"valid":   `{"note":"n","status":"running","count":3,"labels":{"a":"b","c":"d"},"panels":[{"query":"q1"},{"query":"q2"}],"when":"2026-12-04T00:00:00Z"}`,
+		"unknown": `{"note":"n","stauts":"running","count":3,"labels":{"a":"b","c":"d"},"panels":[{"query":"q1"},{"qeury":"q2"}],"when":"2026-12-04T00:00:00Z"}`,
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var v target
+				_ = Decode([]byte(body), &v)
+			}
+		})
+	}
 }

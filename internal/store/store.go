@@ -35,8 +35,26 @@ type Store interface {
 //   - Isolation: every read names its tenant and returns only its rows.
 //   - Visibility: once InsertProgress returns nil, every read sees the
 //     events.
+//   - Deletion: an event with status schema.StatusDeleted is the task's
+//     tombstone, and is not stored as an event. It deletes what came
+//     before it: the task's events whose order key (timestamp, seq,
+//     ingest_order, event_id; see schema.Order) is at or before the
+//     tombstone's, and the logs and metric samples with its task_id whose
+//     timestamp is at or before the tombstone's millisecond (they have no
+//     seq, so a tie counts as before). Once InsertProgress returns nil, no
+//     read returns any of them: Task answers ErrNotFound, listings, the
+//     timeline, log searches, metric series (raw and rollup alike),
+//     statistics and exports leave them out, as if they had never been
+//     stored, however long the store takes to remove them physically. What
+//     a deletion covers is dropped by every later insert too, so an older
+//     event arriving late cannot bring the task back, while an event after
+//     the tombstone starts the task again, made of the events after it
+//     only. A task's deletion is its latest tombstone; an earlier or
+//     redelivered one changes nothing, and inserting the tombstone before
+//     or after the events it covers gives the same state.
 type TaskStore interface {
-	// InsertProgress stores events, all or none. Every event has its
+	// InsertProgress stores events, all or none, and applies the
+	// tombstones among them (see Deletion above). Every event has its
 	// tenant, event_id, timestamp, task_id and status set.
 	InsertProgress(ctx context.Context, events []schema.Progress) error
 

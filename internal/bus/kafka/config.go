@@ -16,10 +16,14 @@ import (
 type Config struct {
 	// Brokers are the bootstrap addresses, host:port each.
 	Brokers []string
-	// Partitions and ReplicationFactor apply to the topics this bus
-	// creates; existing topics keep what they have.
+	// Partitions, ReplicationFactor and MinInSyncReplicas apply to the
+	// topics this bus creates; existing topics keep what they have.
 	Partitions        int
 	ReplicationFactor int
+	// MinInSyncReplicas is how many replicas must hold a record before a
+	// Publish returns. Zero means two on topics of three or more replicas
+	// and the brokers' default otherwise.
+	MinInSyncReplicas int
 	// Compression is one of none, gzip, snappy, lz4, zstd.
 	Compression string
 	// BatchTimeout is how long a partial batch waits for more records
@@ -85,6 +89,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*brokerList)(&c.Brokers), "kafka-brokers", "Kafka bootstrap brokers, comma separated host:port")
 	fs.IntVar(&c.Partitions, "kafka-partitions", DefaultPartitions, "partitions of the topics TaskPulse creates")
 	fs.IntVar(&c.ReplicationFactor, "kafka-replication-factor", DefaultReplicationFactor, "replication factor of the topics TaskPulse creates")
+	fs.IntVar(&c.MinInSyncReplicas, "kafka-min-insync-replicas", 0, "min.insync.replicas of the topics TaskPulse creates (default: 2 with 3 or more replicas, else the brokers' default)")
 	fs.StringVar(&c.Compression, "kafka-compression", DefaultCompression, "record compression: "+strings.Join(compressions, ", "))
 	fs.DurationVar(&c.BatchTimeout, "kafka-batch-timeout", DefaultBatchTimeout, "how long a partial batch waits for more records before it is sent")
 	fs.IntVar(&c.BatchSize, "kafka-batch-size", DefaultBatchSize, "records of one partition sent in one request at most")
@@ -117,6 +122,11 @@ func (c Config) Validate() error {
 	}
 	if c.ReplicationFactor < 0 {
 		errs = append(errs, fmt.Errorf("kafka replication factor %d: must not be negative", c.ReplicationFactor))
+	}
+	// More than the replicas would refuse every write, and Kafka does not
+	// check it when it creates the topic.
+	if rf := c.withDefaults().ReplicationFactor; c.MinInSyncReplicas < 0 || c.MinInSyncReplicas > rf {
+		errs = append(errs, fmt.Errorf("kafka min in-sync replicas %d: want 0 (default) to the replication factor %d", c.MinInSyncReplicas, rf))
 	}
 	if c.Compression != "" && !slices.Contains(compressions, c.Compression) {
 		errs = append(errs, fmt.Errorf("kafka compression %q: want one of %s", c.Compression, strings.Join(compressions, ", ")))

@@ -27,6 +27,10 @@ func TestConfigValidate(t *testing.T) {
 	f("no brokers", func(c *Config) { c.Brokers = nil }, "none given")
 	f("broker without port", func(c *Config) { c.Brokers = []string{"localhost"} }, "want host:port")
 	f("negative partitions", func(c *Config) { c.Partitions = -1 }, "partitions")
+	f("negative min in-sync replicas", func(c *Config) { c.MinInSyncReplicas = -1 }, "min in-sync replicas")
+	f("min in-sync replicas above the default replication", func(c *Config) { c.MinInSyncReplicas = 2 }, "replication factor 1")
+	f("min in-sync replicas above the replication", func(c *Config) { c.ReplicationFactor, c.MinInSyncReplicas = 3, 4 }, "replication factor 3")
+	f("min in-sync replicas at the replication", func(c *Config) { c.ReplicationFactor, c.MinInSyncReplicas = 3, 3 }, "")
 	f("unknown compression", func(c *Config) { c.Compression = "brotli" }, "compression")
 	f("every compression", func(c *Config) {
 		for _, name := range compressions {
@@ -54,6 +58,8 @@ func TestRegisterFlags(t *testing.T) {
 	err := fs.Parse([]string{
 		"--kafka-brokers", "a:9092, b:9092",
 		"--kafka-partitions", "12",
+		"--kafka-replication-factor", "3",
+		"--kafka-min-insync-replicas", "2",
 		"--kafka-compression", "zstd",
 		"--kafka-batch-timeout", "2ms",
 		"--kafka-tls",
@@ -63,7 +69,7 @@ func TestRegisterFlags(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	if !slices.Equal(c.Brokers, []string{"a:9092", "b:9092"}) || c.Partitions != 12 || c.Compression != "zstd" ||
+	if !slices.Equal(c.Brokers, []string{"a:9092", "b:9092"}) || c.Partitions != 12 || c.ReplicationFactor != 3 || c.MinInSyncReplicas != 2 || c.Compression != "zstd" ||
 		c.BatchTimeout != 2*time.Millisecond || !c.TLS.Enable || c.SASL.Mechanism != "scram-sha-256" || c.SASL.Username != "ingest" {
 		t.Fatalf("parsed %+v", c)
 	}

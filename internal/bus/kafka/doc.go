@@ -13,7 +13,8 @@
 //     all, which would let ingest acknowledge records the broker never
 //     stored. With acks=all, Publish returns only once every in-sync
 //     replica has the records; topics this package creates with three or
-//     more replicas also get min.insync.replicas=2.
+//     more replicas also get min.insync.replicas=2, unless
+//     Config.MinInSyncReplicas sets another value.
 //   - BatchTimeout is a few milliseconds (5 ms by default). kafka-go holds
 //     a partial batch for BatchTimeout, one second by default, so every
 //     synchronous Publish would wait a second. A short timeout instead

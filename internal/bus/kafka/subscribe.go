@@ -117,9 +117,16 @@ func forward(ctx context.Context, r *kafka.Reader, msgs chan<- kafka.Message, fa
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				fail <- err
+			if ctx.Err() != nil {
+				return
 			}
+			if unavailable(err) {
+				// A partition whose leader is down: the reader goes on
+				// trying, with backoff, and only reports each failed
+				// round; the subscriber waits for the new leader.
+				continue
+			}
+			fail <- err
 			return
 		}
 		select {

@@ -134,18 +134,23 @@ func topicsReady(resp *metadataAPI.Response, topics []string) error {
 	return nil
 }
 
-// topicConfig asks for min.insync.replicas=2 on replicated topics, so that
-// acks=all means "on two brokers" even if the cluster's default is 1. With
-// fewer than three replicas that would stop writes whenever one broker is
-// down, so those topics keep the cluster's default.
+// topicConfig sets min.insync.replicas when it is configured, and
+// otherwise to 2 on topics of three or more replicas, so that acks=all
+// means "on two brokers" even if the cluster's default is 1. With fewer
+// than three replicas that would stop writes whenever one broker is down,
+// so those topics keep the cluster's default.
 func (b *Bus) topicConfig(topic string) kafka.TopicConfig {
 	tc := kafka.TopicConfig{
 		Topic:             topic,
 		NumPartitions:     b.cfg.Partitions,
 		ReplicationFactor: b.cfg.ReplicationFactor,
 	}
-	if b.cfg.ReplicationFactor >= 3 {
-		tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(2)}}
+	minISR := b.cfg.MinInSyncReplicas
+	if minISR == 0 && b.cfg.ReplicationFactor >= 3 {
+		minISR = 2
+	}
+	if minISR > 0 {
+		tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(minISR)}}
 	}
 	return tc
 }

@@ -21,7 +21,10 @@
 // view adds with every insert and sorts by each task's latest update
 // (schema/clickhouse/0013_task_updates.sql), reading only a recent window
 // of them and widening it while the page is short, and then computes the
-// state of that page only.
+// state of that page only, from task_events, a copy of the events in small
+// granules that a materialized view keeps, so a page reads its own tasks'
+// rows rather than whole 8,192-row granules
+// (schema/clickhouse/0017_task_events.sql).
 //
 // Logs and metric samples are deduplicated the same way, by (tenant,
 // event_id). Log reads find their records through log_times (by level and
@@ -42,10 +45,18 @@
 // Stats folds, on the server, each task's span from task_snapshots, plain
 // rows computed from the deduplicated events, and recomputes from the
 // events the tasks that task_changes, a log of inserts a materialized view
-// keeps, shows changed since (schema/clickhouse/0015_task_snapshots.sql);
-// it writes those back now and then (stats.go). Dashboards and documents are
+// keeps, shows changed since (schema/clickhouse/0015_task_snapshots.sql).
+// Reads never write: the writer refreshes the snapshots of the tenants it
+// stored progress for about once a minute (RefreshTaskSnapshots). Dashboards and documents are
 // ReplacingMergeTree rows read with FINAL; a delete is a row marked deleted.
 // A dashboard write that names a version checks, writes and reads back,
 // which is as close to a compare-and-set as the engine comes
 // (dashboards.go says how close).
+//
+// A task's tombstone goes to task_deletions, not among the events
+// (schema/clickhouse/0020_task_deletions.sql). Every read of events, logs
+// and samples joins it to leave out what a deletion covers, inserts drop
+// such records, and ALTER TABLE ... DELETE mutations remove the stored ones
+// in the background; the per-task tables are computed again from the
+// events left (delete.go).
 package clickhouse

@@ -11,17 +11,21 @@ import (
 
 // selectEvents reads one task through the primary key. The tenant and task
 // are a PREWHERE, which FINAL allows because they are sorting key columns
-// (see stateSelect). The cursor compares non-key columns, so it is a WHERE
-// and applies after FINAL has kept the first copy of each event.
+// (see stateSelect). The deletion and the cursor compare non-key columns,
+// so they are a WHERE and apply after FINAL has kept the first copy of
+// each event. Arguments: tenant, task id, the same for deletedKey, the
+// cursor's when paging on, limit.
 const selectEvents = `SELECT event_id, timestamp, seq, ingest_order, user_id, task_type, task_name, status, progress,
     current_step, steps_done, steps_total, message, eta, error, attr_keys, attr_values
 FROM progress_events FINAL
-PREWHERE tenant = ? AND task_id = ?%s
+PREWHERE tenant = ? AND task_id = ?
+WHERE (timestamp, seq, ingest_order, event_id) > ` + deletedKey + `%s
 ORDER BY timestamp, seq, ingest_order, event_id
 LIMIT ?`
 
 // TaskEvents returns one task's events, oldest first by (timestamp, seq,
-// ingest_order, event_id), each once however often it was stored.
+// ingest_order, event_id), each once however often it was stored, and
+// none its deletion covers.
 func (s *Store) TaskEvents(ctx context.Context, tenant, taskID string, f store.EventFilter) ([]schema.Progress, error) {
 	if tenant == "" {
 		return nil, errors.New("read task events: tenant is required")
@@ -30,9 +34,9 @@ func (s *Store) TaskEvents(ctx context.Context, tenant, taskID string, f store.E
 		return nil, errors.New("read task events: limit must be positive")
 	}
 	after := ""
-	args := []any{tenant, taskID}
+	args := []any{tenant, taskID, tenant, taskID}
 	if c := f.After; c != nil {
-		after = "\nWHERE (timestamp, seq, ingest_order, event_id) > (?, ?, ?, ?)"
+		after = "\n    AND (timestamp, seq, ingest_order, event_id) > (?, ?, ?, ?)"
 		args = append(args, c.Timestamp, c.Seq, c.IngestOrder, c.EventID)
 	}
 	args = append(args, f.Limit)

@@ -20,7 +20,9 @@ const insertProgress = `INSERT INTO progress_events (tenant, task_id, event_id, 
 // InsertProgress stores events as one block (see insertColumns), so the
 // batch is stored all or none. Each row's version follows firstWins, so of
 // several copies of one event the one stored first wins, in this call or
-// across calls (see the events table).
+// across calls (see the events table). Tombstones delete their tasks
+// first, and events a deletion covers are dropped (see delete.go); a
+// redelivered tombstone, which a stored deletion covers, changes nothing.
 func (s *Store) InsertProgress(ctx context.Context, events []schema.Progress) error {
 	if len(events) == 0 {
 		return nil
@@ -30,8 +32,22 @@ func (s *Store) InsertProgress(ctx context.Context, events []schema.Progress) er
 			return fmt.Errorf("insert progress batch: event %d lacks tenant, event_id, task_id, timestamp or a valid status", i)
 		}
 	}
+	del, err := deletionsOf(ctx, s, events, progressTask)
+	if err != nil {
+		return fmt.Errorf("insert progress batch: %w", err)
+	}
+	tombs, events := splitTombstones(events, del)
+	events = withoutCovered(events, del, progressTask, func(e *schema.Progress, o schema.Order) bool { return !e.Order().After(o) })
+	if len(tombs) > 0 {
+		if err := s.applyDeletions(ctx, tombs); err != nil {
+			return fmt.Errorf("insert progress batch: %w", err)
+		}
+	}
+	if len(events) == 0 {
+		return nil
+	}
 	keys, values := attributeColumns(events, func(e *schema.Progress) map[string]string { return e.Attributes })
-	err := s.insertColumns(ctx, insertProgress,
+	err = s.insertColumns(ctx, insertProgress,
 		column(events, func(e *schema.Progress) string { return e.Tenant }),
 		column(events, func(e *schema.Progress) string { return e.TaskID }),
 		column(events, func(e *schema.Progress) string { return e.EventID }),
@@ -56,6 +72,8 @@ func (s *Store) InsertProgress(ctx context.Context, events []schema.Progress) er
 	}
 	return nil
 }
+
+func progressTask(e *schema.Progress) taskKey { return taskKey{e.Tenant, e.TaskID} }
 
 // firstWins is the version of the first row of a batch inserted now into a
 // table where the copy of a row stored first must win: 2^64-1 minus the

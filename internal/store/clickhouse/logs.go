@@ -58,7 +58,8 @@ const insertLogs = `INSERT INTO logs (` + logColumns + `, version)`
 //
 // The tenant and the candidates are a PREWHERE, as sorting key columns
 // (see stateSelect); every other filter is in the WHERE, which applies
-// after FINAL has kept the first copy of each record.
+// after FINAL has kept the first copy of each record. The join then
+// leaves out the records a task's deletion covers (see delete.go).
 const (
 	selectLogWindow = `SELECT count(), min(timestamp)
 FROM
@@ -70,9 +71,14 @@ FROM
     LIMIT ?
 )`
 	selectLogRound = `SELECT ` + logColumns + `
-FROM logs FINAL
-PREWHERE tenant = ? AND event_id IN (SELECT event_id FROM %s WHERE tenant = ?%s)
-WHERE %s
+FROM
+(
+    SELECT ` + logColumns + `
+    FROM logs FINAL
+    PREWHERE tenant = ? AND event_id IN (SELECT event_id FROM %s WHERE tenant = ?%s)
+    WHERE %s
+)` + deletedAtJoin + `
+WHERE timestamp > task_deleted_at
 ORDER BY timestamp DESC, event_id DESC
 LIMIT ?`
 )
@@ -137,7 +143,8 @@ func andConds(where []string) string {
 
 // InsertLogs stores logs as one block, all or none. A record whose
 // (tenant, event_id) is stored already, or repeated in the batch, keeps its
-// first copy (see firstWins and schema/clickhouse/0007_logs.sql).
+// first copy (see firstWins and schema/clickhouse/0007_logs.sql). Records
+// a task's deletion covers are dropped (see delete.go).
 func (s *Store) InsertLogs(ctx context.Context, logs []schema.Log) error {
 	if len(logs) == 0 {
 		return nil
@@ -147,8 +154,16 @@ func (s *Store) InsertLogs(ctx context.Context, logs []schema.Log) error {
 			return fmt.Errorf("insert logs batch: log %d lacks tenant, event_id, timestamp or a valid level", i)
 		}
 	}
+	logTask := func(l *schema.Log) taskKey { return taskKey{l.Tenant, l.TaskID} }
+	del, err := deletionsOf(ctx, s, logs, logTask)
+	if err != nil {
+		return fmt.Errorf("insert logs batch: %w", err)
+	}
+	if logs = withoutCovered(logs, del, logTask, func(l *schema.Log, o schema.Order) bool { return l.Timestamp <= o.Timestamp }); len(logs) == 0 {
+		return nil
+	}
 	keys, values := attributeColumns(logs, func(l *schema.Log) map[string]string { return l.Attributes })
-	err := s.insertColumns(ctx, insertLogs,
+	err = s.insertColumns(ctx, insertLogs,
 		column(logs, func(l *schema.Log) string { return l.Tenant }),
 		column(logs, func(l *schema.Log) string { return l.EventID }),
 		column(logs, func(l *schema.Log) int64 { return l.Timestamp }),
@@ -278,7 +293,7 @@ func (s *Store) logRound(ctx context.Context, tenant string, idx logIndex, w win
 	outer = append(outer, filters...)
 	args := append(append(innerArgs, outerArgs...), filterArgs...)
 	query := fmt.Sprintf(selectLogRound, idx.table, idx.cond+andConds(inner), strings.Join(outer, " AND "))
-	return collect(ctx, s.conn, scanLog, query, append(args, limit)...)
+	return collect(ctx, s.conn, scanLog, query, append(args, groupSet([]string{tenant}), limit)...)
 }
 
 // scanLog reads a row selected with logColumns.

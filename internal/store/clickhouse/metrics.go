@@ -26,7 +26,8 @@ const minuteOf = `intDiv(timestamp, 60000) * 60000`
 // inserts them whole; metric_rollup keeps the row of each series and minute
 // that saw the most samples (see schema/clickhouse/0008_metrics.sql).
 // metric_minutes names the candidate events; the WHERE, after FINAL, keeps
-// those whose winning copy is in one of the minutes.
+// those whose winning copy is in one of the minutes, and the join leaves
+// out those a task's deletion covers (see delete.go).
 //
 // The quantile sketch is built at the level of the aggregates: 18.16 lets a
 // lambda read the aliases of its own level but not the columns of a
@@ -44,12 +45,13 @@ FROM
         arrayMap(b -> countEqual(binned, b), bin_list) AS bin_counts
     FROM
     (
-        SELECT tenant, name, ` + minuteOf + ` AS minute, label_keys, label_values, value,
+        SELECT tenant, name, ` + minuteOf + ` AS minute, label_keys, label_values, value, task_id, timestamp,
             (timestamp, ingest_order, event_id) AS key
         FROM metrics FINAL
         PREWHERE tenant IN ? AND event_id IN (SELECT event_id FROM metric_minutes WHERE (tenant, name, minute) IN ?)
         WHERE (tenant, name, minute) IN ?
-    )
+    )` + deletedAtJoin + `
+    WHERE timestamp > task_deleted_at
     GROUP BY tenant, name, minute, label_keys, label_values
 )`
 
@@ -74,19 +76,25 @@ func (s *Store) InsertMetrics(ctx context.Context, samples []schema.Metric) erro
 	if len(samples) == 0 {
 		return nil
 	}
-	type minuteKey struct {
-		tenant, name string
-		minute       int64
-	}
-	touched := make(map[minuteKey]bool)
 	for i, m := range samples {
 		if err := checkSample(&m); err != nil {
 			return fmt.Errorf("insert metrics batch: sample %d: %w", i, err)
 		}
+	}
+	sampleTask := func(m *schema.Metric) taskKey { return taskKey{m.Tenant, m.TaskID} }
+	del, err := deletionsOf(ctx, s, samples, sampleTask)
+	if err != nil {
+		return fmt.Errorf("insert metrics batch: %w", err)
+	}
+	if samples = withoutCovered(samples, del, sampleTask, func(m *schema.Metric, o schema.Order) bool { return m.Timestamp <= o.Timestamp }); len(samples) == 0 {
+		return nil
+	}
+	touched := make(map[minuteKey]bool)
+	for _, m := range samples {
 		touched[minuteKey{m.Tenant, m.Name, floorMinute(m.Timestamp)}] = true
 	}
 	labelKeys, labelValues := attributeColumns(samples, func(m *schema.Metric) map[string]string { return m.Labels })
-	err := s.insertColumns(ctx, insertMetrics,
+	err = s.insertColumns(ctx, insertMetrics,
 		column(samples, func(m *schema.Metric) string { return m.Tenant }),
 		column(samples, func(m *schema.Metric) string { return m.EventID }),
 		column(samples, func(m *schema.Metric) int64 { return m.Timestamp }),
@@ -103,6 +111,21 @@ func (s *Store) InsertMetrics(ctx context.Context, samples []schema.Metric) erro
 		return fmt.Errorf("insert metrics batch: %w", err)
 	}
 
+	if err := s.recomputeRollup(ctx, touched); err != nil {
+		return fmt.Errorf("insert metrics batch: %w", err)
+	}
+	return nil
+}
+
+// minuteKey names the rollup rows of one metric of a tenant in a minute.
+type minuteKey struct {
+	tenant, name string
+	minute       int64
+}
+
+// recomputeRollup computes the rollup rows of the minutes touched again
+// from the samples stored in them.
+func (s *Store) recomputeRollup(ctx context.Context, touched map[minuteKey]bool) error {
 	keys := make([]minuteKey, 0, len(touched))
 	for k := range touched {
 		keys = append(keys, k)
@@ -120,8 +143,8 @@ func (s *Store) InsertMetrics(ctx context.Context, samples []schema.Metric) erro
 			triples[i] = clickhouse.GroupSet{Value: []any{k.tenant, k.name, k.minute}}
 		}
 		set := clickhouse.GroupSet{Value: triples}
-		if err := s.conn.Exec(ctx, rollupMinutes, groupSet(tenants), set, set); err != nil {
-			return fmt.Errorf("insert metrics batch: recompute rollup: %w", err)
+		if err := s.conn.Exec(ctx, rollupMinutes, groupSet(tenants), set, set, groupSet(tenants)); err != nil {
+			return fmt.Errorf("recompute rollup: %w", err)
 		}
 	}
 	return nil

@@ -65,7 +65,7 @@ func TestBaseSchemaIsPortable(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, ms)
 	require.Empty(t, ms[0].requires, "the first migration is the base schema")
-	modern := regexp.MustCompile(`(?i)\b(LowCardinality|DateTime64|TTL|CODEC|INDEX|Map\(|JSONExtract\w*|toStartOfInterval|WITH\s+FILL|OVER\s*\()`)
+	modern := regexp.MustCompile(`(?i)\b(LowCardinality|DateTime64|TTL|CODEC|INDEX\b|Map\(|JSONExtract\w*|toStartOfInterval|WITH\s+FILL|OVER\s*\()`)
 	for _, m := range ms {
 		if m.requires != "" {
 			continue
@@ -78,6 +78,8 @@ func TestBaseSchemaIsPortable(t *testing.T) {
 		stateSelect, selectEvents, insertProgress, createMigrationsTable,
 		insertLogs, selectLogWindow, selectLogRound, insertMetrics, rollupMinutes, rollupExact, rawExact, rollupPoints, rawPoints, selectSeries,
 		statsFoldHead + snapshotSpans + staleSpans + statsFoldTail, selectStaleTasks, selectChangedSpans, selectCandidates, selectErrorLogs, insertDashboard, selectDashboards, insertDocument, selectStoredVersions, selectDocuments,
+		insertDeletions, insertTombstoneEvents, insertTaskChanges, selectTenantDeletions, selectTaskDeletions, deletedAtJoin, deletedKeyJoin, deletedKey, deletedLogIDs, refoldSummary, refoldSpans, refoldUpdates,
+		refoldSnapshots, selectDeletedMinutes, insertStaleMinutes, deleteRollupMinutes, staleRange,
 	} {
 		require.Empty(t, modern.FindString(stmt), "a query uses a feature 18.16 lacks:\n%s", strings.TrimSpace(stmt))
 	}

@@ -21,7 +21,9 @@ import (
 // bucket's range (see schema/clickhouse/0008_metrics.sql).
 //
 // Each part select takes, in order, the group key's arguments, the bucket
-// origin and step, then its range, then the matchers' arguments. The
+// origin and step, then its range, then the matchers' arguments, and a raw
+// part then the tenant of the join that leaves out the samples a task's
+// deletion covers (see delete.go). The
 // matchers apply after FINAL in the raw part, like every filter on a column
 // outside the sorting key; in the rollup the labels are sorting key columns,
 // so they may be a PREWHERE.
@@ -31,13 +33,23 @@ const (
 	rollupBucket = `toInt64(minute - (minute - toInt64(?)) %% toInt64(?))`
 	rawBucket    = `toInt64(timestamp - (timestamp - toInt64(?)) %% toInt64(?))`
 
-	rollupRange = `PREWHERE tenant = ? AND name = ? AND minute >= ? AND minute < ?`
+	// rollupRange leaves out the minutes that held samples of a deleted
+	// task, which staleRange reads from the samples instead (see
+	// schema/clickhouse/0021_metric_stale_minutes.sql).
+	rollupRange = `PREWHERE tenant = ? AND name = ? AND minute >= ? AND minute < ?
+    AND minute NOT IN (SELECT minute FROM metric_stale_minutes WHERE tenant = ? AND name = ?)`
 	// rawRange reads the samples in a range through metric_minutes, whose
 	// minutes [floor of from, until) hold every candidate, and keeps those
 	// whose winning copy is in the range.
 	rawRange = `PREWHERE tenant = ? AND event_id IN
     (SELECT event_id FROM metric_minutes WHERE tenant = ? AND name = ? AND minute >= ? AND minute < ?)
 WHERE name = ? AND timestamp >= ? AND timestamp < ?`
+	// staleRange reads, in the same way, the samples of the stale minutes
+	// in a range of whole minutes.
+	staleRange = `PREWHERE tenant = ? AND event_id IN
+    (SELECT event_id FROM metric_minutes WHERE tenant = ? AND name = ? AND minute IN ` + staleMinutes + `)
+WHERE name = ? AND ` + minuteOf + ` IN ` + staleMinutes
+	staleMinutes = `(SELECT minute FROM metric_stale_minutes WHERE tenant = ? AND name = ? AND minute >= ? AND minute < ?)`
 
 	// The parts of the exact aggregations: n samples summing to s, lo and
 	// hi the least and greatest, lv the last value and lk its order key.
@@ -48,10 +60,11 @@ FROM metric_rollup FINAL
 	rawExact = `SELECT g, t, count() AS n, sum(value) AS s, min(value) AS lo, max(value) AS hi, argMax(value, key) AS lv, max(key) AS lk
 FROM
 (
-    SELECT %s AS g, ` + rawBucket + ` AS t, value, (timestamp, ingest_order, event_id) AS key
+    SELECT %s AS g, ` + rawBucket + ` AS t, value, (timestamp, ingest_order, event_id) AS key, tenant, task_id, timestamp
     FROM metrics FINAL
-    ` + rawRange + `%s
-)
+    %s%s
+)` + deletedAtJoin + `
+WHERE timestamp > task_deleted_at
 GROUP BY g, t`
 
 	// The parts of the quantiles are weighted points: a raw sample stands
@@ -60,9 +73,14 @@ GROUP BY g, t`
 FROM metric_rollup FINAL
 ARRAY JOIN bins AS bin, counts AS weight
 ` + rollupRange + `%s`
-	rawPoints = `SELECT %s AS g, ` + rawBucket + ` AS t, value AS v, toUInt64(1) AS w
-FROM metrics FINAL
-` + rawRange + `%s`
+	rawPoints = `SELECT g, t, v, w
+FROM
+(
+    SELECT %s AS g, ` + rawBucket + ` AS t, value AS v, toUInt64(1) AS w, tenant, task_id, timestamp
+    FROM metrics FINAL
+    %s%s
+)` + deletedAtJoin + `
+WHERE timestamp > task_deleted_at`
 
 	selectSeries = `SELECT g, t, toFloat64(%s) AS v
 FROM
@@ -156,14 +174,21 @@ func seriesQuery(q store.SeriesQuery) (string, []any, error) {
 		args  []any
 	)
 	p := planSeries(q)
+	tenants := groupSet([]string{q.Tenant})
 	if p.rollupUntil > p.rollupFrom {
 		parts = append(parts, fmt.Sprintf(rollupPart, group, matchers))
-		args = append(append(append(args, head...), q.Tenant, q.Name, p.rollupFrom, p.rollupUntil), matchArgs...)
+		args = append(append(append(args, head...), q.Tenant, q.Name, p.rollupFrom, p.rollupUntil, q.Tenant, q.Name), matchArgs...)
+		stale := []any{q.Tenant, q.Name, p.rollupFrom, p.rollupUntil}
+		parts = append(parts, fmt.Sprintf(rawPart, group, staleRange, matchers))
+		args = append(append(append(append(append(append(args, head...), q.Tenant, q.Tenant, q.Name), stale...), q.Name), stale...),
+			matchArgs...)
+		args = append(args, tenants)
 	}
 	if p.rawUntil > p.rawFrom {
-		parts = append(parts, fmt.Sprintf(rawPart, group, matchers))
+		parts = append(parts, fmt.Sprintf(rawPart, group, rawRange, matchers))
 		args = append(append(append(args, head...), q.Tenant, q.Tenant, q.Name, floorMinute(p.rawFrom), p.rawUntil,
 			q.Name, p.rawFrom, p.rawUntil), matchArgs...)
+		args = append(args, tenants)
 	}
 	return fmt.Sprintf(selectSeries, agg, strings.Join(parts, "\nUNION ALL\n")), args, nil
 }

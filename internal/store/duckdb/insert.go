@@ -86,7 +86,8 @@ type eventKey struct{ tenant, eventID string }
 
 // InsertProgress stores events in one transaction. Events already stored,
 // and repeats within the batch, are skipped: the first copy of an event id
-// is the one kept.
+// is the one kept. Tombstones delete their tasks, and events a deletion
+// covers are dropped (see delete.go).
 func (s *Store) InsertProgress(ctx context.Context, events []schema.Progress) error {
 	batch, err := distinctEvents(events)
 	if err != nil {
@@ -97,7 +98,11 @@ func (s *Store) InsertProgress(ctx context.Context, events []schema.Progress) er
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if err := s.insert(ctx, batch); err != nil {
+	added, live, err := s.splitTombstones(ctx, batch)
+	if err != nil {
+		return fmt.Errorf("insert progress batch: %w", err)
+	}
+	if err := s.insert(ctx, live, added); err != nil {
 		return fmt.Errorf("insert progress batch: %w", err)
 	}
 	return nil
@@ -124,14 +129,25 @@ func distinctEvents(events []schema.Progress) ([]*schema.Progress, error) {
 	return batch, nil
 }
 
-func (s *Store) insert(ctx context.Context, batch []*schema.Progress) error {
+// insert applies the deletions added, then stores batch, in one
+// transaction.
+func (s *Store) insert(ctx context.Context, batch []*schema.Progress, added deletions) error {
+	if len(batch) == 0 {
+		return s.inTx(ctx, func(tx *sql.Tx) error { return s.applyDeletions(ctx, tx, added) })
+	}
 	fill := func(row []driver.Value, i int) []driver.Value { return eventRow(row, batch[i]) }
 	return s.writeBatch(ctx, func(tx *sql.Tx) error {
+		if err := s.applyDeletions(ctx, tx, added); err != nil {
+			return err
+		}
 		if err := s.appendRows(ctx, "progress_events", eventColumnNames, len(batch), fill); err != nil {
 			return fmt.Errorf("append events: %w", err)
 		}
 		return s.mergeTasks(ctx, tx, foldEvents(batch))
 	}, func(tx *sql.Tx) error {
+		if err := s.applyDeletions(ctx, tx, added); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, createStagingEvents); err != nil {
 			return fmt.Errorf("create staging_events: %w", err)
 		}

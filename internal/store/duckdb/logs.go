@@ -30,7 +30,8 @@ SELECT ` + logColumns + ` FROM staging_logs`
 )
 
 // InsertLogs stores logs in one transaction, all or none. Records already
-// stored, and repeats within the batch, are skipped.
+// stored, repeats within the batch and records of a deleted task from
+// before its deletion (see delete.go) are skipped.
 func (s *Store) InsertLogs(ctx context.Context, logs []schema.Log) error {
 	batch, err := distinctLogs(logs)
 	if err != nil {
@@ -41,6 +42,13 @@ func (s *Store) InsertLogs(ctx context.Context, logs []schema.Log) error {
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	batch, err = undeleted(ctx, s, batch, func(l *schema.Log) (taskKey, int64) { return taskKey{l.Tenant, l.TaskID}, l.Timestamp })
+	if err != nil {
+		return fmt.Errorf("insert logs batch: %w", err)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
 	if err := s.insertLogs(ctx, batch); err != nil {
 		return fmt.Errorf("insert logs batch: %w", err)
 	}

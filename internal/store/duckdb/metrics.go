@@ -41,7 +41,8 @@ SELECT ` + rollupColumns + ` FROM staging_rollup`
 // InsertMetrics stores samples and folds the new ones into the rollup, in
 // one transaction, all or none. Samples already stored, and repeats within
 // the batch, are skipped and never reach the rollup, so a redelivered
-// batch counts once there too.
+// batch counts once there too; so are samples of a deleted task from
+// before its deletion (see delete.go).
 func (s *Store) InsertMetrics(ctx context.Context, samples []schema.Metric) error {
 	batch, err := distinctMetrics(samples)
 	if err != nil {
@@ -52,6 +53,13 @@ func (s *Store) InsertMetrics(ctx context.Context, samples []schema.Metric) erro
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	batch, err = undeleted(ctx, s, batch, func(m *schema.Metric) (taskKey, int64) { return taskKey{m.Tenant, m.TaskID}, m.Timestamp })
+	if err != nil {
+		return fmt.Errorf("insert metrics batch: %w", err)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
 	if err := s.insertMetrics(ctx, batch); err != nil {
 		return fmt.Errorf("insert metrics batch: %w", err)
 	}
