@@ -272,8 +272,11 @@ func (e *env) taskEvent(t testing.TB, p schema.Progress) {
 	}
 	raw, err := schema.EncodeProgress(&p)
 	require.NoError(t, err)
-	require.NoError(t, e.store.InsertProgress(context.Background(), []schema.Progress{p}))
+	// Published first, as ingest does before the writer stores it: the
+	// evaluator sees the event as fresh as its timestamp says, however
+	// long the store takes.
 	require.NoError(t, e.bus.Publish(context.Background(), bus.Record{Topic: schema.TopicProgress, Key: []byte(p.TaskID), Value: raw}))
+	require.NoError(t, e.store.InsertProgress(context.Background(), []schema.Progress{p}))
 }
 
 // received is one request a receiver took.

@@ -87,38 +87,17 @@ LOGFILE="$DIR/server.log"
 
 log() { echo "kafka.sh${_TASKPULSE_KAFKA_NODE_ID:+ node $_TASKPULSE_KAFKA_NODE_ID}: $*" >&2; }
 
-# resolve_jars copies Kafka and its runtime dependencies into $CACHE/libs
-# once per version. The copy lands in a temporary folder first, so an
-# interrupted download is never mistaken for a complete one.
-resolve_jars() {
-	if [[ -f "$CACHE/libs/.complete" ]]; then
-		return
-	fi
-	command -v mvn >/dev/null || { log "mvn is required (apt-get install maven)"; exit 1; }
-	mkdir -p "$CACHE"
-	cat >"$CACHE/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.taskpulse</groupId>
-  <artifactId>kafka-server-jars</artifactId>
-  <version>$VERSION</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$VERSION</version></dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId><version>$SLF4J_VERSION</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>$LOG4J_VERSION</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$LOG4J_VERSION</version></dependency>
-  </dependencies>
-</project>
-EOF
-	log "resolving Kafka $VERSION jars from Maven Central into $CACHE"
-	rm -rf "$CACHE/libs.tmp"
-	mvn -q -B -f "$CACHE/pom.xml" dependency:copy-dependencies \
-		-Dstyle.color=never -DincludeScope=runtime -DoutputDirectory="$CACHE/libs.tmp" >&2
-	touch "$CACHE/libs.tmp/.complete"
-	rm -rf "$CACHE/libs"
-	mv "$CACHE/libs.tmp" "$CACHE/libs"
-}
+# The server's jars and those of its own distribution that its pom leaves
+# to the application.
+JARS=(
+	"org.apache.kafka:kafka_2.13:$VERSION"
+	"org.slf4j:slf4j-api:$SLF4J_VERSION"
+	"org.apache.logging.log4j:log4j-slf4j2-impl:$LOG4J_VERSION"
+	"org.apache.logging.log4j:log4j-core:$LOG4J_VERSION"
+)
+# shellcheck source=deploy/maven.sh
+source "$(dirname "${BASH_SOURCE[0]}")/maven.sh"
+
 
 # write_config writes a KRaft node that is both broker and controller,
 # listening on loopback only, sized for a 2-core development machine. The
@@ -210,7 +189,7 @@ start() {
 			log "127.0.0.1:$PORT is taken by another process; set TASKPULSE_KAFKA_PORT"
 			exit 1
 		fi
-		resolve_jars
+		resolve_jars kafka "${JARS[@]}"
 		write_config
 		format_storage
 		# setsid detaches the server from this shell's process group, so
@@ -311,7 +290,7 @@ node_number() {
 cluster() {
 	case "${1:-}" in
 	start)
-		resolve_jars
+		resolve_jars kafka "${JARS[@]}"
 		mkdir -p "$DIR"
 		[[ -s "$DIR/cluster.id" ]] || random_cluster_id >"$DIR/cluster.id"
 		each start

@@ -39,38 +39,17 @@ LOGFILE="$DIR/server.log"
 
 log() { echo "zookeeper.sh: $*" >&2; }
 
-# resolve_jars copies ZooKeeper and its runtime dependencies into
-# $CACHE/libs once per version, through a temporary folder so that an
-# interrupted download is never mistaken for a complete one.
-resolve_jars() {
-	if [[ -f "$CACHE/libs/.complete" ]]; then
-		return
-	fi
-	command -v mvn >/dev/null || { log "mvn is required (apt-get install maven)"; exit 1; }
-	mkdir -p "$CACHE"
-	cat >"$CACHE/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.taskpulse</groupId>
-  <artifactId>zookeeper-server-jars</artifactId>
-  <version>$VERSION</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.zookeeper</groupId><artifactId>zookeeper</artifactId><version>$VERSION</version></dependency>
-    <dependency><groupId>ch.qos.logback</groupId><artifactId>logback-classic</artifactId><version>$LOGBACK_VERSION</version></dependency>
-    <dependency><groupId>io.dropwizard.metrics</groupId><artifactId>metrics-core</artifactId><version>$METRICS_VERSION</version></dependency>
-    <dependency><groupId>org.xerial.snappy</groupId><artifactId>snappy-java</artifactId><version>$SNAPPY_VERSION</version></dependency>
-  </dependencies>
-</project>
-EOF
-	log "resolving ZooKeeper $VERSION jars from Maven Central into $CACHE"
-	rm -rf "$CACHE/libs.tmp"
-	mvn -q -B -f "$CACHE/pom.xml" dependency:copy-dependencies \
-		-Dstyle.color=never -DincludeScope=runtime -DoutputDirectory="$CACHE/libs.tmp" >&2
-	touch "$CACHE/libs.tmp/.complete"
-	rm -rf "$CACHE/libs"
-	mv "$CACHE/libs.tmp" "$CACHE/libs"
-}
+# The server's jars and those of its own distribution that its pom leaves
+# to the application.
+JARS=(
+	"org.apache.zookeeper:zookeeper:$VERSION"
+	"ch.qos.logback:logback-classic:$LOGBACK_VERSION"
+	"io.dropwizard.metrics:metrics-core:$METRICS_VERSION"
+	"org.xerial.snappy:snappy-java:$SNAPPY_VERSION"
+)
+# shellcheck source=deploy/maven.sh
+source "$(dirname "${BASH_SOURCE[0]}")/maven.sh"
+
 
 # write_config writes a standalone server on loopback. The admin server
 # (an HTTP port of its own) is off; srvr is the one four-letter command
@@ -123,7 +102,7 @@ start() {
 			log "127.0.0.1:$PORT is taken by another process; set TASKPULSE_ZOOKEEPER_PORT"
 			exit 1
 		fi
-		resolve_jars
+		resolve_jars zookeeper "${JARS[@]}"
 		write_config
 		# Detached from this shell's process group, writing its own pid,
 		# as deploy/kafka.sh does.

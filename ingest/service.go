@@ -11,7 +11,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/taskpulse/taskpulse/ingest/otlp"
 	"github.com/taskpulse/taskpulse/internal/auth"
@@ -96,15 +95,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Bus == nil {
 		panic("BUG: ingest.New without a bus")
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.DiscardHandler)
-	}
-	if deps.Registerer == nil {
-		deps.Registerer = prometheus.NewRegistry()
-	}
-	if deps.TracerProvider == nil {
-		deps.TracerProvider = noop.NewTracerProvider()
-	}
+	deps.Logger, deps.Registerer, deps.TracerProvider = telemetry.Defaults(deps.Logger, deps.Registerer, deps.TracerProvider)
 	s := &Service{
 		cfg:    cfg,
 		bus:    deps.Bus,

@@ -12,7 +12,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/store"
@@ -125,15 +124,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Bus == nil || deps.Store == nil {
 		panic("BUG: tasks.New without a bus or a store")
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.DiscardHandler)
-	}
-	if deps.Registerer == nil {
-		deps.Registerer = prometheus.NewRegistry()
-	}
-	if deps.TracerProvider == nil {
-		deps.TracerProvider = noop.NewTracerProvider()
-	}
+	deps.Logger, deps.Registerer, deps.TracerProvider = telemetry.Defaults(deps.Logger, deps.Registerer, deps.TracerProvider)
 	s := &Service{
 		cfg:     cfg,
 		bus:     deps.Bus,

@@ -46,13 +46,17 @@ type browser struct {
 	out *bufio.Scanner
 }
 
-func startBrowser(t *testing.T) *browser {
+func startBrowser(t *testing.T) *browser { return startScript(t, "livepage.mjs") }
+
+// startScript runs headless Chromium driven by the testdata script, which
+// reads one command a line and answers each with one line.
+func startScript(t *testing.T, script string) *browser {
 	t.Helper()
 	chromium, playwright := requireBrowser(t)
 	node, err := exec.LookPath("node")
 	require.NoError(t, err, "node runs playwright-core")
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, filepath.Join("testdata", "livepage.mjs"))
+	cmd := exec.CommandContext(ctx, node, filepath.Join("testdata", script))
 	cmd.Env = append(os.Environ(), "TASKPULSE_CHROMIUM="+chromium, "TASKPULSE_PLAYWRIGHT="+playwright,
 		"PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1")
 	var stderr bytes.Buffer
@@ -75,10 +79,13 @@ func startBrowser(t *testing.T) *browser {
 		}
 		cancel()
 		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("livepage.mjs stderr:\n%s", stderr.String())
+			t.Logf("%s stderr:\n%s", script, stderr.String())
 		}
 	})
-	return &browser{t: t, in: in, out: bufio.NewScanner(out)}
+	// Answers can carry screenshots' and axe-core's findings.
+	scanner := bufio.NewScanner(out)
+	scanner.Buffer(make([]byte, 1<<20), 64<<20)
+	return &browser{t: t, in: in, out: scanner}
 }
 
 // do sends one command and returns its answer's value; a command that

@@ -1,21 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -23,42 +19,6 @@ import (
 // screenshotsEnv names the directory the UI test saves its screenshots
 // in, for CI to keep; without it they go to the test's artifact directory.
 const screenshotsEnv = "TASKPULSE_UI_SCREENSHOTS"
-
-// startUIBrowser is headless Chromium driven by testdata/ui.mjs.
-func startUIBrowser(t *testing.T) *browser {
-	t.Helper()
-	chromium, playwright := requireBrowser(t)
-	node, err := exec.LookPath("node")
-	require.NoError(t, err, "node runs playwright-core")
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, filepath.Join("testdata", "ui.mjs"))
-	cmd.Env = append(os.Environ(), "TASKPULSE_CHROMIUM="+chromium, "TASKPULSE_PLAYWRIGHT="+playwright, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	in, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		in.Close() // the script closes the browser at the end of its input
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cancel()
-			<-done
-		}
-		cancel()
-		if t.Failed() && stderr.Len() > 0 {
-			t.Logf("ui.mjs stderr:\n%s", stderr.String())
-		}
-	})
-	scanner := bufio.NewScanner(out)
-	scanner.Buffer(make([]byte, 1<<20), 64<<20)
-	return &browser{t: t, in: in, out: scanner}
-}
 
 // uiVisit drives one page of the UI at one width: it checks what every
 // page must hold, saves the screenshot and fails on what axe-core finds
@@ -110,7 +70,7 @@ func (v uiVisit) waitCount(sel string, n int) {
 // the alerts page (a silence made from the firing alert, then expired; a
 // notification marked read). Names hold markup, which must show as text.
 func TestUIPages(t *testing.T) {
-	b := startUIBrowser(t)
+	b := startScript(t, "ui.mjs")
 	shots := os.Getenv(screenshotsEnv)
 	if shots == "" {
 		shots = t.ArtifactDir()

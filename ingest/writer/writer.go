@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/taskpulse/taskpulse/internal/backoff"
 	"github.com/taskpulse/taskpulse/internal/bus"
@@ -154,15 +153,7 @@ func New(cfg Config, deps Deps) (*Writer, error) {
 	if deps.Bus == nil || deps.Store == nil {
 		panic("BUG: writer.New without a bus or a store")
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.DiscardHandler)
-	}
-	if deps.Registerer == nil {
-		deps.Registerer = prometheus.NewRegistry()
-	}
-	if deps.TracerProvider == nil {
-		deps.TracerProvider = noop.NewTracerProvider()
-	}
+	deps.Logger, deps.Registerer, deps.TracerProvider = telemetry.Defaults(deps.Logger, deps.Registerer, deps.TracerProvider)
 	w := &Writer{
 		cfg:    cfg,
 		bus:    deps.Bus,
