@@ -137,23 +137,39 @@ func TestClickHouseClusterReplicatesAndShards(t *testing.T) {
 	for _, i := range all {
 		want = append(want, fmt.Sprintf("e%04d", i))
 	}
+	// Replication is asynchronous: a replica may lag the one that took
+	// the insert for a moment, so each shard is read until its replicas
+	// agree.
+	replicas := map[uint32][]driver.Conn{}
+	for _, a := range addrs {
+		replicas[shards[a]] = append(replicas[shards[a]], connect(t, a))
+	}
 	byShard := map[uint32][]string{}
+	for shard, conns := range replicas {
+		require.Eventually(t, func() bool {
+			var first []string
+			for i, conn := range conns {
+				local, err := eventIDs(conn, "SELECT event_id FROM "+db+".events_local")
+				if err != nil || i > 0 && !slices.Equal(first, local) {
+					return false
+				}
+				first = local
+			}
+			byShard[shard] = first
+			return true
+		}, 30*time.Second, 100*time.Millisecond, "the replicas of shard %d hold the same rows", shard)
+	}
+	// A Distributed read asks one replica of each shard, which may still
+	// lag; once replication has caught up, every server reads every row
+	// once.
 	for _, a := range addrs {
 		conn := connect(t, a)
-		shard := shards[a]
-		var local []string
-		// Replication is asynchronous: a replica may lag the one that
-		// took the insert for a moment.
+		var ids []string
 		require.Eventually(t, func() bool {
 			var err error
-			local, err = eventIDs(conn, "SELECT event_id FROM "+db+".events_local")
-			prev, seen := byShard[shard]
-			return err == nil && (!seen || slices.Equal(prev, local))
-		}, 30*time.Second, 100*time.Millisecond, "the replicas of shard %d hold the same rows", shard)
-		byShard[shard] = local
-		ids, err := eventIDs(conn, "SELECT event_id FROM "+db+".events FINAL")
-		require.NoError(t, err)
-		require.Equal(t, want, ids, "server %s reads every row once through the Distributed table", a)
+			ids, err = eventIDs(conn, "SELECT event_id FROM "+db+".events FINAL")
+			return err == nil && slices.Equal(want, ids)
+		}, 30*time.Second, 100*time.Millisecond, "server %s reads every row once through the Distributed table", a)
 	}
 	require.Len(t, byShard, 2, "two shards")
 	var union []string
