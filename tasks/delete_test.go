@@ -66,9 +66,18 @@ func newPipeline(t *testing.T) *pipeline {
 // do sends one request and returns the status and the body.
 func (p *pipeline) do(method, path, body string) (int, string) {
 	p.t.Helper()
+	return p.doWith(method, path, body, nil)
+}
+
+// doWith sends one request with headers besides its body's type.
+func (p *pipeline) doWith(method, path, body string, header map[string]string) (int, string) {
+	p.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := p.app.Test(req, -1)
 	require.NoError(p.t, err)
@@ -196,3 +205,19 @@ func TestDeleteAnswers503WhenTheBusIsDown(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestIdempotencyKeyNamesOneKindOfOperation reuses a create's
+// Idempotency-Key on a delete: the delete is not taken for a retry of
+// the create, and deletes the task.
+func TestIdempotencyKeyNamesOneKindOfOperation(t *testing.T) {
+	p := newPipeline(t)
+	key := map[string]string{"Idempotency-Key": "job-41"}
+	req := func(method, path, body string) (int, string) { return p.doWith(method, path, body, key) }
+	code, body := req(fiber.MethodPost, "/v1/tasks", `{"task_id":"job-41"}`)
+	require.Equal(t, fiber.StatusCreated, code, body)
+	code, body = req(fiber.MethodPost, "/v1/tasks", `{"task_id":"job-41"}`)
+	require.Equal(t, fiber.StatusCreated, code, "a retried create answers as the first: %s", body)
+	code, body = req(fiber.MethodDelete, "/v1/tasks/job-41", "")
+	require.Equal(t, fiber.StatusAccepted, code, body)
+	p.eventually("/v1/tasks/job-41", fiber.StatusNotFound)
+}

@@ -8,8 +8,9 @@
 // durable before the answer, keyed by task so that it keeps its place in
 // the task's order, and seen by the writer, the stream and alerting as
 // any other. Its event id is the client's (event_id, or a UUIDv5 of the
-// tenant and the Idempotency-Key header) when it names one, so a retry is
-// stored once and answered as the first time; a UUIDv7 otherwise.
+// tenant, the kind of operation and the Idempotency-Key header) when it
+// names one, so a retry is stored once and answered as the first time; a
+// UUIDv7 otherwise.
 //
 // A request flows through apply: every operation is checked on its own
 // (fields its kind takes, ids), its task looked up, checked against the

@@ -170,7 +170,7 @@ func prepare(tenant string, index int, op operation, inBatch bool, pathID, key s
 	}
 	p := &pending{operation: op, index: index, taskID: pathID}
 	if key != "" {
-		p.EventID = keyEventID(tenant, key)
+		p.EventID = keyEventID(tenant, op.Op, key)
 	}
 	p.retry = p.EventID != ""
 	if !p.retry {
@@ -239,8 +239,9 @@ func idempotencyKey(c *fiber.Ctx) (string, error) {
 var keySpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/taskpulse/taskpulse/idempotency-key"))
 
 // keyEventID is the event id of an operation sent with an idempotency
-// key: the same for the same tenant and key, on any process, so that the
-// store keeps a retried operation once.
-func keyEventID(tenant, key string) string {
-	return uuid.NewSHA1(keySpace, []byte(tenant+"\x00"+key)).String()
+// key: the same for the same tenant, kind of operation and key, on any
+// process, so that the store keeps a retried operation once, while a key
+// a client reuses for another kind of operation names another event.
+func keyEventID(tenant string, op kind, key string) string {
+	return uuid.NewSHA1(keySpace, []byte(tenant+"\x00"+string(op)+"\x00"+key)).String()
 }
