@@ -95,8 +95,8 @@ JARS=(
 	"org.apache.logging.log4j:log4j-slf4j2-impl:$LOG4J_VERSION"
 	"org.apache.logging.log4j:log4j-core:$LOG4J_VERSION"
 )
-# shellcheck source=deploy/maven.sh
-source "$(dirname "${BASH_SOURCE[0]}")/maven.sh"
+# shellcheck source=deploy/java.sh
+source "$(dirname "${BASH_SOURCE[0]}")/java.sh"
 
 
 # write_config writes a KRaft node that is both broker and controller,
@@ -192,39 +192,13 @@ start() {
 		resolve_jars kafka "${JARS[@]}"
 		write_config
 		format_storage
-		# setsid detaches the server from this shell's process group, so
-		# the caller's exit or Ctrl-C does not take it down. setsid may
-		# fork, so the server writes its own pid, which exec keeps.
-		rm -f "$PIDFILE"
-		setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
-			java -Xms128m -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+		pid="$(start_detached java -Xms128m -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
 			-Djava.awt.headless=true \
 			-Dlog4j2.configurationFile="$DIR/log4j2.properties" \
-			-cp "$CACHE/libs/*" kafka.Kafka "$DIR/server.properties" \
-			>"$LOGFILE" 2>&1 </dev/null &
-		for _ in $(seq 1 100); do
-			[[ -s "$PIDFILE" ]] && break
-			sleep 0.1
-		done
-		pid="$(cat "$PIDFILE")"
+			-cp "$CACHE/libs/*" kafka.Kafka "$DIR/server.properties")"
 		log "started Kafka $VERSION (pid $pid), log in $LOGFILE"
 	fi
-	local deadline=$((SECONDS + WAIT))
-	until ready; do
-		# The process itself, not running_pid: its command line is
-		# briefly unreadable while it execs into java.
-		if ! kill -0 "$pid" 2>/dev/null; then
-			log "server exited; last log lines:"
-			tail -n 30 "$LOGFILE" >&2 || true
-			exit 1
-		fi
-		if ((SECONDS >= deadline)); then
-			log "server did not start within ${WAIT}s; see $LOGFILE"
-			exit 1
-		fi
-		sleep 0.5
-	done
-	log "ready on 127.0.0.1:$PORT"
+	await "$pid" ready
 	echo "TASKPULSE_KAFKA_BROKERS=127.0.0.1:$PORT"
 }
 

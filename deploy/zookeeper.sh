@@ -47,8 +47,8 @@ JARS=(
 	"io.dropwizard.metrics:metrics-core:$METRICS_VERSION"
 	"org.xerial.snappy:snappy-java:$SNAPPY_VERSION"
 )
-# shellcheck source=deploy/maven.sh
-source "$(dirname "${BASH_SOURCE[0]}")/maven.sh"
+# shellcheck source=deploy/java.sh
+source "$(dirname "${BASH_SOURCE[0]}")/java.sh"
 
 
 # write_config writes a standalone server on loopback. The admin server
@@ -104,35 +104,12 @@ start() {
 		fi
 		resolve_jars zookeeper "${JARS[@]}"
 		write_config
-		# Detached from this shell's process group, writing its own pid,
-		# as deploy/kafka.sh does.
-		rm -f "$PIDFILE"
-		setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
-			java -Xms32m -Xmx"$HEAP" -Djava.awt.headless=true \
+		pid="$(start_detached java -Xms32m -Xmx"$HEAP" -Djava.awt.headless=true \
 			-Dlogback.configurationFile="$DIR/logback.xml" -Dzookeeper.jmx.log4j.disable=true \
-			-cp "$CACHE/libs/*" org.apache.zookeeper.server.quorum.QuorumPeerMain "$DIR/zoo.cfg" \
-			>"$LOGFILE" 2>&1 </dev/null &
-		for _ in $(seq 1 100); do
-			[[ -s "$PIDFILE" ]] && break
-			sleep 0.1
-		done
-		pid="$(cat "$PIDFILE")"
+			-cp "$CACHE/libs/*" org.apache.zookeeper.server.quorum.QuorumPeerMain "$DIR/zoo.cfg")"
 		log "started ZooKeeper $VERSION (pid $pid), log in $LOGFILE"
 	fi
-	local deadline=$((SECONDS + WAIT))
-	until answers; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			log "server exited; last log lines:"
-			tail -n 30 "$LOGFILE" >&2 || true
-			exit 1
-		fi
-		if ((SECONDS >= deadline)); then
-			log "server did not answer within ${WAIT}s; see $LOGFILE"
-			exit 1
-		fi
-		sleep 0.5
-	done
-	log "ready on 127.0.0.1:$PORT"
+	await "$pid" answers
 	env_line
 }
 
