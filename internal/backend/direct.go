@@ -8,6 +8,8 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
+
+	"github.com/taskpulse/taskpulse/internal/store/duckdb"
 )
 
 // Direct runs SQL on the database under a store, bypassing the store, to
@@ -38,7 +40,7 @@ func openDirect(f *Flags, dataDir string) (Direct, error) {
 		}
 		return clickhouseDirect{conn}, nil
 	}
-	db, err := sql.Open("duckdb", StorePath(dataDir))
+	db, err := sql.Open("duckdb", duckdb.DSN(StorePath(dataDir), duckdb.Options{}))
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb: %w", err)
 	}

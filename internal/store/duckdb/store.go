@@ -65,7 +65,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	connector, err := duckdb.NewConnector(dsn(path, opts), nil)
+	connector, err := duckdb.NewConnector(DSN(path, opts), nil)
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
 	}
@@ -103,7 +103,10 @@ func (s *Store) open(ctx context.Context) error {
 // longer log to replay after a crash.
 const DefaultCheckpointThreshold = "256MB"
 
-func dsn(path string, opts Options) string {
+// DSN is the data source name Open connects with. Another connection to
+// the same file in this process must use it too: DuckDB refuses a second
+// connection with a different configuration.
+func DSN(path string, opts Options) string {
 	q := url.Values{}
 	q.Set("checkpoint_threshold", cmp.Or(opts.CheckpointThreshold, DefaultCheckpointThreshold))
 	if opts.Threads > 0 {
