@@ -21,10 +21,10 @@
 # knows the cluster as `taskpulse` in remote_servers, with
 # internal_replication (a Distributed table writes each row to one replica
 # of its shard, and replication copies it), has the macros {cluster},
-# {shard} and {replica}, and runs ON CLUSTER queries. `kill NODE` sends
-# SIGKILL to one server; `restart NODE` starts it again. The cluster's
-# defaults keep away from the single server's ports and directory, so both
-# can run at once.
+# {shard} and {replica}, runs ON CLUSTER queries and has load_balancing
+# in_order in its default profile. `kill NODE` sends SIGKILL to one
+# server; `restart NODE` starts it again. The cluster's defaults keep away
+# from the single server's ports and directory, so both can run at once.
 #
 # Environment:
 #   TASKPULSE_CLICKHOUSE_DIR        state directory (default /tmp/taskpulse-clickhouse,
@@ -278,6 +278,21 @@ $shards        </taskpulse>
     <distributed_ddl>
         <path>/clickhouse/task_queue/ddl</path>
     </distributed_ddl>
+</yandex>
+EOF
+	# A Distributed table sends an insert to a replica of each shard by
+	# the session's load_balancing, which clickhouse-go cannot send to
+	# 18.16 (schema/clickhouse/CLUSTER.md): in_order from the profile sends
+	# inserts where the store's reads go, the first live replica.
+	mkdir -p "$DIR/node-$k/users.d"
+	cat >"$DIR/node-$k/users.d/cluster.xml" <<EOF
+<?xml version="1.0"?>
+<yandex>
+    <profiles>
+        <default>
+            <load_balancing>in_order</load_balancing>
+        </default>
+    </profiles>
 </yandex>
 EOF
 }

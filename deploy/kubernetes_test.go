@@ -1,11 +1,15 @@
 package deploy_test
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -240,6 +244,7 @@ func TestKubernetesDeploymentsRunEachService(t *testing.T) {
 	for key := range settings.Data {
 		require.True(t, strings.HasPrefix(key, "TASKPULSE_"), key)
 	}
+	requireServeSettings(t, settings.Data, settings.file)
 	host, listenPort, err := net.SplitHostPort(settings.Data["TASKPULSE_LISTEN"])
 	require.NoError(t, err)
 	require.Equal(t, "0.0.0.0", host)
@@ -389,9 +394,172 @@ func subset(small, big map[string]string) bool {
 
 func readCompose(t *testing.T) composeFile {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "docker-compose.yml"))
+	return readComposeFile(t, "docker-compose.yml")
+}
+
+// clusterDir is the component that turns the base into the clustered shape.
+var clusterDir = filepath.Join(kubeDir, "cluster")
+
+type clusterComponent struct {
+	Kind    string `yaml:"kind"`
+	Patches []struct {
+		Path   string `yaml:"path"`
+		Target *struct {
+			Kind string `yaml:"kind"`
+		} `yaml:"target"`
+	} `yaml:"patches"`
+	Replicas []struct {
+		Name  string `yaml:"name"`
+		Count int    `yaml:"count"`
+	} `yaml:"replicas"`
+}
+
+// TestKubernetesClusterComponentFitsTheBase holds deploy/kubernetes/cluster
+// to the base it patches: its settings are serve's and name three brokers
+// or more and every server of a ClickHouse cluster; every Deployment runs
+// twice or more, its pods spread over nodes by component.
+func TestKubernetesClusterComponentFitsTheBase(t *testing.T) {
+	byKind := manifests(t)
+	raw, err := os.ReadFile(filepath.Join(clusterDir, "kustomization.yaml"))
 	require.NoError(t, err)
-	var c composeFile
-	require.NoError(t, yaml.Unmarshal(raw, &c))
-	return c
+	var k clusterComponent
+	require.NoError(t, yaml.Unmarshal(raw, &k))
+	require.Equal(t, "Component", k.Kind)
+
+	deployments := map[string]deploymentSpec{}
+	for _, d := range byKind["Deployment"] {
+		deployments[d.Metadata.Name] = decodeSpec[deploymentSpec](t, d)
+	}
+	scaled := map[string]int{}
+	for _, r := range k.Replicas {
+		require.Contains(t, deployments, r.Name, "replicas of a Deployment of the base")
+		scaled[r.Name] = r.Count
+	}
+	for name, d := range deployments {
+		require.GreaterOrEqual(t, cmp.Or(scaled[name], d.Replicas), 2, "%s runs twice or more", name)
+	}
+
+	require.Len(t, k.Patches, 2)
+	for _, p := range k.Patches {
+		raw, err := os.ReadFile(filepath.Join(clusterDir, p.Path))
+		require.NoError(t, err)
+		var patch object
+		require.NoError(t, yaml.Unmarshal(raw, &patch), p.Path)
+		switch patch.Kind {
+		case "ConfigMap":
+			require.Nil(t, p.Target, "the settings patch names its ConfigMap")
+			base := byKind["ConfigMap"][0]
+			require.Equal(t, base.Metadata.Name, patch.Metadata.Name)
+			requireServeSettings(t, patch.Data, p.Path)
+			settings := maps.Clone(base.Data)
+			maps.Copy(settings, patch.Data)
+			checkClusterSettings(t, settings)
+		case "Deployment":
+			require.Equal(t, "Deployment", p.Target.Kind, "%s applies to every Deployment", p.Path)
+			spread := decodeSpec[struct {
+				Template struct {
+					Spec struct {
+						TopologySpreadConstraints []struct {
+							TopologyKey    string        `yaml:"topologyKey"`
+							LabelSelector  labelSelector `yaml:"labelSelector"`
+							MatchLabelKeys []string      `yaml:"matchLabelKeys"`
+						} `yaml:"topologySpreadConstraints"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			}](t, patch)
+			constraints := spread.Template.Spec.TopologySpreadConstraints
+			require.Len(t, constraints, 1)
+			c := constraints[0]
+			require.Equal(t, "kubernetes.io/hostname", c.TopologyKey)
+			for name, d := range deployments {
+				labels := d.Template.Metadata.Labels
+				require.True(t, subset(c.LabelSelector.MatchLabels, labels), "the spread selects the pods of %s", name)
+				for _, key := range c.MatchLabelKeys {
+					require.Contains(t, d.Selector.MatchLabels, key, "%s: the spread counts the pods of its own component", name)
+				}
+			}
+		default:
+			t.Fatalf("%s patches a %s", p.Path, patch.Kind)
+		}
+	}
+}
+
+// checkClusterSettings holds the clustered settings together: three
+// brokers or more and no more replicas than brokers, a ClickHouse cluster
+// named, and its servers, two shards of two replicas or more.
+func checkClusterSettings(t *testing.T, settings map[string]string) {
+	t.Helper()
+	brokers := strings.Split(settings["TASKPULSE_KAFKA_BROKERS"], ",")
+	require.GreaterOrEqual(t, len(brokers), 3)
+	servers := strings.Split(settings["TASKPULSE_CLICKHOUSE_ADDR"], ",")
+	require.GreaterOrEqual(t, len(servers), 4)
+	for _, addr := range append(brokers, servers...) {
+		_, _, err := net.SplitHostPort(addr)
+		require.NoError(t, err)
+	}
+	replicas, err := strconv.Atoi(settings["TASKPULSE_KAFKA_REPLICATION_FACTOR"])
+	require.NoError(t, err)
+	insync, err := strconv.Atoi(settings["TASKPULSE_KAFKA_MIN_INSYNC_REPLICAS"])
+	require.NoError(t, err)
+	require.LessOrEqual(t, replicas, len(brokers))
+	require.Less(t, insync, replicas, "a broker may go away and ingest still acknowledge")
+	require.NotEmpty(t, settings["TASKPULSE_CLICKHOUSE_CLUSTER"])
+}
+
+// TestKubernetesClusterComponentBuilds renders the base with the component
+// through kubectl's kustomize, as a user's kustomization does, when kubectl
+// is installed.
+func TestKubernetesClusterComponentBuilds(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed")
+	}
+	// A kustomization may not name an absolute path, so the user's is
+	// written next to the repository's and names it relatively.
+	dir := t.TempDir()
+	base, err := filepath.Abs(kubeDir)
+	require.NoError(t, err)
+	rel, err := filepath.Rel(dir, base)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"),
+		fmt.Appendf(nil, "resources: [%s]\ncomponents: [%s]\n", rel, filepath.Join(rel, "cluster")), 0o644))
+	out, err := exec.Command(kubectl, "kustomize", dir).Output()
+	require.NoError(t, err, "kubectl kustomize: %s", stderrOf(err))
+
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	deployments := 0
+	for {
+		var o object
+		err := dec.Decode(&o)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		switch o.Kind {
+		case "ConfigMap":
+			checkClusterSettings(t, o.Data)
+		case "Deployment":
+			deployments++
+			spec := decodeSpec[deploymentSpec](t, o)
+			require.Equal(t, 2, spec.Replicas, o.Metadata.Name)
+			var spread struct {
+				Template struct {
+					Spec struct {
+						TopologySpreadConstraints []any `yaml:"topologySpreadConstraints"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			}
+			require.NoError(t, o.Spec.Decode(&spread))
+			require.Len(t, spread.Template.Spec.TopologySpreadConstraints, 1, o.Metadata.Name)
+		}
+	}
+	require.Len(t, acceptedServices(t), deployments)
+}
+
+func stderrOf(err error) string {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return string(exit.Stderr)
+	}
+	return ""
 }

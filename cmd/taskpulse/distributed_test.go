@@ -190,8 +190,13 @@ func (l *loadClient) finish() map[string]int {
 func (l *loadClient) total() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return sumCounts(l.accepted)
+}
+
+// sumCounts is the number of events accepted over all tasks.
+func sumCounts(accepted map[string]int) int {
 	n := 0
-	for _, v := range l.accepted {
+	for _, v := range accepted {
 		n += v
 	}
 	return n

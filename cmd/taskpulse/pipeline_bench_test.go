@@ -39,19 +39,28 @@ func BenchmarkPipelineKafkaClickHouse(b *testing.B) {
 		})
 	}
 	b.Run("latency", func(b *testing.B) {
-		for range b.N {
-			c := requireCluster(b)
-			ingest := c.start(b, "ingest")
-			c.start(b, "writer", "--writer-wait", "50ms")
-			query := c.start(b, "query")
-			stream := c.start(b, "stream")
-			ws, p50, p99 := measureLatencies(b, ingest, query, stream, 300)
-			b.ReportMetric(float64(ws[0].Microseconds())/1000, "ws_p50_ms")
-			b.ReportMetric(float64(ws[1].Microseconds())/1000, "ws_p99_ms")
-			b.ReportMetric(float64(p50.Microseconds())/1000, "query_p50_ms")
-			b.ReportMetric(float64(p99.Microseconds())/1000, "query_p99_ms")
-		}
+		reportLatencies(b, []string{"--writer-wait", "50ms"})
 	})
+}
+
+// reportLatencies starts ingest, query, stream and a writer for each of
+// writers (its extra arguments), and reports the latencies
+// measureLatencies finds through them.
+func reportLatencies(b *testing.B, writers ...[]string) {
+	for range b.N {
+		c := requireCluster(b)
+		ingest := c.start(b, "ingest")
+		for _, extra := range writers {
+			c.start(b, "writer", extra...)
+		}
+		query := c.start(b, "query")
+		stream := c.start(b, "stream")
+		ws, p50, p99 := measureLatencies(b, ingest, query, stream, 300)
+		b.ReportMetric(float64(ws[0].Microseconds())/1000, "ws_p50_ms")
+		b.ReportMetric(float64(ws[1].Microseconds())/1000, "ws_p99_ms")
+		b.ReportMetric(float64(p50.Microseconds())/1000, "query_p50_ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000, "query_p99_ms")
+	}
 }
 
 // pipelineRates posts rows to an ingest process and returns the rows

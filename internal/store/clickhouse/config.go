@@ -19,10 +19,15 @@ type Config struct {
 	DialTimeout  time.Duration
 	ReadTimeout  time.Duration // bounds every read of a query's result
 	MaxOpenConns int
+	// Cluster names a cluster of the servers' remote_servers. When set,
+	// Migrate makes every table replicated within its shard on every node
+	// and the store reads and writes through Distributed tables over them.
+	Cluster string
 }
 
-// databaseName is what Validate accepts as a database name. DDL cannot take
-// the name as a query parameter, so it is checked instead of quoted.
+// databaseName is what Validate accepts as a database or cluster name. DDL
+// cannot take the name as a query parameter, so it is checked instead of
+// quoted.
 var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // DefaultConfig returns the configuration of a server on the local machine,
@@ -52,6 +57,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DialTimeout, "clickhouse-dial-timeout", c.DialTimeout, "timeout for connecting to ClickHouse")
 	fs.DurationVar(&c.ReadTimeout, "clickhouse-read-timeout", c.ReadTimeout, "timeout for reading a ClickHouse query result")
 	fs.IntVar(&c.MaxOpenConns, "clickhouse-max-open-conns", c.MaxOpenConns, "maximum open connections to ClickHouse")
+	fs.StringVar(&c.Cluster, "clickhouse-cluster", c.Cluster, "ClickHouse cluster (remote_servers) to replicate and shard the tables over; empty for a single server")
 }
 
 func splitAddrs(s string) []string {
@@ -77,6 +83,9 @@ func (c Config) Validate() error {
 	}
 	if !databaseName.MatchString(c.Database) {
 		errs = append(errs, fmt.Errorf("clickhouse-database: %q must be letters, digits and underscores, not starting with a digit", c.Database))
+	}
+	if c.Cluster != "" && !databaseName.MatchString(c.Cluster) {
+		errs = append(errs, fmt.Errorf("clickhouse-cluster: %q must be letters, digits and underscores, not starting with a digit", c.Cluster))
 	}
 	if c.DialTimeout <= 0 {
 		errs = append(errs, errors.New("clickhouse-dial-timeout: must be positive"))

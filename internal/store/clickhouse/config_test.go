@@ -19,6 +19,7 @@ func TestConfigFlags(t *testing.T) {
 		"--clickhouse-password", "secret",
 		"--clickhouse-tls",
 		"--clickhouse-dial-timeout", "2s",
+		"--clickhouse-cluster", "taskpulse",
 	}))
 	require.Equal(t, []string{"ch-1:9000", "ch-2:9000"}, cfg.Addr)
 	require.Equal(t, "tp_prod", cfg.Database)
@@ -26,6 +27,7 @@ func TestConfigFlags(t *testing.T) {
 	require.Equal(t, "secret", cfg.Password)
 	require.True(t, cfg.TLS)
 	require.Equal(t, 2*time.Second, cfg.DialTimeout)
+	require.Equal(t, "taskpulse", cfg.Cluster)
 	require.NoError(t, cfg.Validate())
 }
 
@@ -46,6 +48,8 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) { c.Addr = []string{"localhost"} }, "not host:port")
 	f(func(c *Config) { c.Database = "tp; DROP TABLE x" }, "clickhouse-database")
 	f(func(c *Config) { c.Database = "1abc" }, "clickhouse-database")
+	f(func(c *Config) { c.Cluster = "taskpulse" }, "")
+	f(func(c *Config) { c.Cluster = "x' ON CLUSTER y" }, "clickhouse-cluster")
 	f(func(c *Config) { c.DialTimeout = 0 }, "clickhouse-dial-timeout")
 	f(func(c *Config) { c.MaxOpenConns = 0 }, "clickhouse-max-open-conns")
 }

@@ -115,7 +115,8 @@ WHERE task_id = ? AND timestamp <= ?`
 
 const insertStaleMinutes = `INSERT INTO metric_stale_minutes (tenant, name, minute)`
 
-const deleteRollupMinutes = `ALTER TABLE metric_rollup DELETE WHERE (tenant, name, minute) IN ?`
+// deleteRollupMinutes follows the ALTER TABLE of metric_rollup (layout.alter).
+const deleteRollupMinutes = ` DELETE WHERE (tenant, name, minute) IN ?`
 
 // deletedKeyJoin follows a subquery of one tenant's events, with a
 // task_id column, and joins them to the order key of their task's
@@ -360,7 +361,7 @@ func (s *Store) applyDeletions(ctx context.Context, tombs deletions) error {
 			conds[i] = m.cond
 			args = append(args, m.args(k, tombs[k])...)
 		}
-		stmt := "ALTER TABLE " + m.table + " DELETE WHERE " + strings.Join(conds, " OR ")
+		stmt := s.tables.alter(m.table) + " DELETE WHERE " + strings.Join(conds, " OR ")
 		if err := s.conn.Exec(ctx, stmt, args...); err != nil {
 			return fmt.Errorf("delete from %s: %w", m.table, err)
 		}
@@ -423,7 +424,7 @@ func (s *Store) deleteMinutes(ctx context.Context, minutes map[minuteKey]bool) e
 		for i, m := range chunk {
 			triples[i] = clickhouse.GroupSet{Value: []any{m.tenant, m.name, m.minute}}
 		}
-		if err := s.conn.Exec(ctx, deleteRollupMinutes, clickhouse.GroupSet{Value: triples}); err != nil {
+		if err := s.conn.Exec(ctx, s.tables.alter("metric_rollup")+deleteRollupMinutes, clickhouse.GroupSet{Value: triples}); err != nil {
 			return fmt.Errorf("delete from metric_rollup: %w", err)
 		}
 	}

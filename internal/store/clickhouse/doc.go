@@ -59,4 +59,9 @@
 // such records, and ALTER TABLE ... DELETE mutations remove the stored ones
 // in the background; the per-task tables are computed again from the
 // events left (delete.go).
+//
+// With Config.Cluster the same schema is replicated and sharded over a
+// cluster: the migrations are rewritten into replicated local tables and
+// Distributed tables under the names the queries use, a task's rows all on
+// one shard (cluster.go, schema/clickhouse/CLUSTER.md).
 package clickhouse

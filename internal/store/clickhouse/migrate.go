@@ -69,10 +69,10 @@ func Migrate(ctx context.Context, cfg Config, opts ...Option) ([]MigrationResult
 		return nil, err
 	}
 	defer conn.Close()
-	return migrate(ctx, conn, o)
+	return migrate(ctx, conn, o, cfg.layout())
 }
 
-func migrate(ctx context.Context, conn driver.Conn, o options) ([]MigrationResult, error) {
+func migrate(ctx context.Context, conn driver.Conn, o options, l layout) ([]MigrationResult, error) {
 	migrations, err := loadMigrations(schema.ClickHouseMigrations)
 	if err != nil {
 		return nil, err
@@ -85,10 +85,7 @@ func migrate(ctx context.Context, conn driver.Conn, o options) ([]MigrationResul
 	if err != nil {
 		return nil, fmt.Errorf("read server version: %w", err)
 	}
-	if err := conn.Exec(ctx, createMigrationsTable); err != nil {
-		return nil, fmt.Errorf("create migrations table: %w", err)
-	}
-	applied, err := appliedMigrations(ctx, conn)
+	applied, err := l.appliedMigrations(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
@@ -105,8 +102,14 @@ func migrate(ctx context.Context, conn driver.Conn, o options) ([]MigrationResul
 			continue
 		}
 		for _, stmt := range m.statements {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			stmts, err := l.rewrite(stmt)
+			if err != nil {
 				return results, fmt.Errorf("apply migration %04d_%s: %w", m.version, m.name, err)
+			}
+			for _, stmt := range stmts {
+				if err := conn.Exec(ctx, stmt); err != nil {
+					return results, fmt.Errorf("apply migration %04d_%s: %w", m.version, m.name, err)
+				}
 			}
 		}
 		if err := recordMigration(ctx, conn, m, serverVersion); err != nil {
@@ -131,7 +134,27 @@ func recordMigration(ctx context.Context, conn driver.Conn, m migration, serverV
 	return batch.Send()
 }
 
-func appliedMigrations(ctx context.Context, conn driver.Conn) (map[int]bool, error) {
+// appliedMigrations creates the bookkeeping table and reads it. On a
+// cluster, creating it waits for every server, so a table that exists
+// already is only read, and a process opening the store while a server is
+// down has nothing to wait for when no migration is pending.
+func (l layout) appliedMigrations(ctx context.Context, conn driver.Conn) (map[int]bool, error) {
+	if l.clustered() {
+		var n uint8
+		if err := conn.QueryRow(ctx, "EXISTS TABLE taskpulse_migrations").Scan(&n); err != nil {
+			return nil, fmt.Errorf("find migrations table: %w", err)
+		}
+		if n > 0 {
+			return readAppliedMigrations(ctx, conn)
+		}
+	}
+	if err := conn.Exec(ctx, l.migrationsTable()); err != nil {
+		return nil, fmt.Errorf("create migrations table: %w", err)
+	}
+	return readAppliedMigrations(ctx, conn)
+}
+
+func readAppliedMigrations(ctx context.Context, conn driver.Conn) (map[int]bool, error) {
 	rows, err := conn.Query(ctx, selectAppliedMigrations)
 	if err != nil {
 		return nil, fmt.Errorf("read applied migrations: %w", err)

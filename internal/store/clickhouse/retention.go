@@ -126,7 +126,8 @@ func (s *Store) EnforceRetention(ctx context.Context, r Retention, now time.Time
 	}
 	useTTL := compareVersions(server, ttlSince) >= 0
 	for _, e := range expiries {
-		engine, ok := engines[e.table]
+		// On a cluster the TTL is the local table's, which holds the rows.
+		engine, ok := engines[s.tables.localName(e.table)]
 		if !ok {
 			continue
 		}
@@ -178,13 +179,13 @@ func (s *Store) setTTL(ctx context.Context, e expiry, engine string, h time.Dura
 	case h <= 0 && !canRemove:
 		return "", fmt.Errorf("keeping it forever takes REMOVE TTL, which this server lacks (ClickHouse 20.12 has it)")
 	case h <= 0:
-		return "TTL removed", s.conn.Exec(ctx, "ALTER TABLE "+e.table+" REMOVE TTL")
+		return "TTL removed", s.conn.Exec(ctx, s.tables.alter(e.table)+" REMOVE TTL")
 	}
 	want := e.ttl(h)
 	if strings.Contains(engine, " TTL "+want) {
 		return "", nil
 	}
-	return "TTL " + want, s.conn.Exec(ctx, "ALTER TABLE "+e.table+" MODIFY TTL "+want)
+	return "TTL " + want, s.conn.Exec(ctx, s.tables.alter(e.table)+" MODIFY TTL "+want)
 }
 
 // deleteExpired starts a mutation deleting e's rows past horizon h as of
@@ -201,7 +202,7 @@ func (s *Store) deleteExpired(ctx context.Context, e expiry, h time.Duration, no
 	}
 	var running uint64
 	if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = ? AND is_done = 0`,
-		e.table).Scan(&running); err != nil {
+		s.tables.localName(e.table)).Scan(&running); err != nil {
 		return "", fmt.Errorf("read running mutations: %w", err)
 	}
 	if running > 0 {
@@ -215,7 +216,7 @@ func (s *Store) deleteExpired(ctx context.Context, e expiry, h time.Duration, no
 	if expired == 0 {
 		return "", nil
 	}
-	if err := s.conn.Exec(ctx, "ALTER TABLE "+e.table+" DELETE WHERE "+where); err != nil {
+	if err := s.conn.Exec(ctx, s.tables.alter(e.table)+" DELETE WHERE "+where); err != nil {
 		return "", fmt.Errorf("delete expired rows: %w", err)
 	}
 	return fmt.Sprintf("deleting %d rows before %s", expired, cutoff.Format(time.DateOnly)), nil

@@ -18,6 +18,8 @@ import (
 // Store is a store.Store, the whole contract, on a ClickHouse server.
 type Store struct {
 	conn driver.Conn
+	// tables says where the tables are: on one server or on a cluster.
+	tables layout
 
 	// lastWrite is the latest stamp writeStamp gave.
 	lastWrite atomic.Int64
@@ -37,11 +39,11 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := migrate(ctx, conn, o); err != nil {
+	if _, err := migrate(ctx, conn, o, cfg.layout()); err != nil {
 		conn.Close()
 		return nil, err
 	}
-	return &Store{conn: conn}, nil
+	return &Store{conn: conn, tables: cfg.layout()}, nil
 }
 
 // openDatabase creates cfg.Database when it is missing and returns a
@@ -56,8 +58,7 @@ func openDatabase(ctx context.Context, cfg Config, o options) (driver.Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	// The name is checked by Validate; DDL takes no parameters.
-	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database)
+	err = createDatabase(ctx, boot, cfg.layout())
 	boot.Close()
 	if err != nil {
 		return nil, fmt.Errorf("create database %s: %w", cfg.Database, err)
@@ -65,7 +66,43 @@ func openDatabase(ctx context.Context, cfg Config, o options) (driver.Conn, erro
 	return connect(ctx, cfg, cfg.Database, o)
 }
 
+// createDatabase creates l's database. On a cluster it does so on every
+// server, which waits for all of them, so a database that exists already
+// is left alone: a process restarting while a server is down still opens.
+func createDatabase(ctx context.Context, conn driver.Conn, l layout) error {
+	// The names are checked by Validate; DDL takes no parameters.
+	if !l.clustered() {
+		return conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+l.database)
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.databases WHERE name = ?", l.database).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	return conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+l.database+l.onCluster())
+}
+
 func connect(ctx context.Context, cfg Config, database string, o options) (driver.Conn, error) {
+	conn, err := dial(ctx, cfg, database, o, false)
+	if err != nil || !cfg.layout().clustered() {
+		return conn, err
+	}
+	reopen, err := checkReplicaOrder(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse cluster %s: %w", cfg.Cluster, err)
+	}
+	if reopen {
+		conn.Close()
+		if conn, err = dial(ctx, cfg, database, o, true); err != nil {
+			return nil, err
+		}
+	}
+	return clusterConn{conn}, nil
+}
+
+// dial opens a connection pool to cfg's servers; withStrings sends a
+// cluster's string settings too.
+func dial(ctx context.Context, cfg Config, database string, o options, withStrings bool) (driver.Conn, error) {
 	opts := &clickhouse.Options{
 		Addr: cfg.Addr,
 		Auth: clickhouse.Auth{
@@ -80,6 +117,9 @@ func connect(ctx context.Context, cfg Config, database string, o options) (drive
 		// LZ4 is what 18.16 and current servers both speak, and it cuts
 		// the bytes of large insert batches several times over.
 		Compression: &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+	}
+	if cfg.layout().clustered() {
+		opts.Settings = clusterSettings(withStrings)
 	}
 	if cfg.TLS {
 		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}

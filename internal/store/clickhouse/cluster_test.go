@@ -1,0 +1,220 @@
+package clickhouse_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/taskpulse/taskpulse/internal/store"
+	"github.com/taskpulse/taskpulse/internal/store/clickhouse"
+	"github.com/taskpulse/taskpulse/internal/store/storetest"
+	"github.com/taskpulse/taskpulse/schema"
+)
+
+// clusterAddrs returns the servers of the ClickHouse cluster the tests
+// use (deploy/clickhouse.sh start --shards 2 --replicas 2). In CI a missing
+// cluster is a failure; elsewhere the tests skip.
+func clusterAddrs(t testing.TB) []string {
+	t.Helper()
+	addrs := os.Getenv("TASKPULSE_CLICKHOUSE_CLUSTER_ADDRS")
+	switch {
+	case addrs != "":
+		return strings.Split(addrs, ",")
+	case os.Getenv("CI") == "true":
+		t.Fatal("TASKPULSE_CLICKHOUSE_CLUSTER_ADDRS is not set; CI must run the ClickHouse cluster tests (deploy/clickhouse.sh start --shards 2 --replicas 2)")
+	default:
+		t.Skip("TASKPULSE_CLICKHOUSE_CLUSTER_ADDRS is not set; start a cluster with deploy/clickhouse.sh start --shards 2 --replicas 2 to run these tests")
+	}
+	return nil
+}
+
+// clusterName is the cluster of the servers' remote_servers the tests
+// use, TASKPULSE_CLICKHOUSE_CLUSTER or the one deploy/clickhouse.sh makes.
+func clusterName() string {
+	if name := os.Getenv("TASKPULSE_CLICKHOUSE_CLUSTER"); name != "" {
+		return name
+	}
+	return "taskpulse"
+}
+
+// freshClusterConfig returns a configuration of the cluster naming a
+// database of its own, dropped on every server when the test ends.
+func freshClusterConfig(t testing.TB) clickhouse.Config {
+	t.Helper()
+	addrs := clusterAddrs(t)
+	cfg := clickhouse.DefaultConfig()
+	cfg.Addr = addrs
+	cfg.Cluster = clusterName()
+	cfg.Database = fmt.Sprintf("taskpulse_test_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		admin, err := ch.Open(&ch.Options{Addr: addrs, DialTimeout: 10 * time.Second})
+		require.NoError(t, err)
+		defer admin.Close()
+		require.NoError(t, admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database+" ON CLUSTER "+cfg.Cluster))
+	})
+	return cfg
+}
+
+// nodeConn connects to one server of the cluster only.
+func nodeConn(t testing.TB, addr, database string) ch.Conn {
+	t.Helper()
+	conn, err := ch.Open(&ch.Options{Addr: []string{addr}, Auth: ch.Auth{Database: database}, DialTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	return conn
+}
+
+// TestClusterConformance runs the conformance suites on one store on the
+// cluster: every scenario writes under tenants of its own, and migrating a
+// database on the cluster takes several seconds.
+func TestClusterConformance(t *testing.T) {
+	cfg := freshClusterConfig(t)
+	s := openStore(t, cfg, nil)
+	shared := func(testing.TB) store.Store { return s }
+	t.Run("Store", func(t *testing.T) { storetest.Run(t, shared) })
+	t.Run("Deletion", func(t *testing.T) { storetest.RunDeletion(t, shared) })
+	t.Run("Export", func(t *testing.T) { storetest.RunExport(t, shared) })
+}
+
+// TestClusterMigrateConcurrently migrates one database on the cluster from
+// two processes at once and then again: both succeed, the second pass
+// applies nothing, and every server holds every table and the record of
+// every migration.
+func TestClusterMigrateConcurrently(t *testing.T) {
+	cfg := freshClusterConfig(t)
+	ctx := t.Context()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := clickhouse.Migrate(ctx, cfg)
+			errs <- err
+		}()
+	}
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	again, err := clickhouse.Migrate(ctx, cfg)
+	require.NoError(t, err)
+	var applied []int
+	for _, r := range again {
+		if r.Status == clickhouse.MigrationApplied {
+			applied = append(applied, r.Version)
+		}
+	}
+	require.Empty(t, applied, "a migrated cluster takes no migration again")
+
+	for _, addr := range cfg.Addr {
+		conn := nodeConn(t, addr, cfg.Database)
+		defer conn.Close()
+		var tables uint64
+		require.NoError(t, conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name IN ('progress_events', 'progress_events_local', 'task_snapshots', 'task_snapshots_local')").Scan(&tables))
+		require.Equal(t, uint64(4), tables, "server %s", addr)
+		// Replication may lag the server that recorded a migration.
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			var recorded uint64
+			require.NoError(c, conn.QueryRow(ctx, "SELECT count() FROM taskpulse_migrations FINAL WHERE version = 1").Scan(&recorded))
+			require.Equal(c, uint64(1), recorded, "server %s", addr)
+		}, 30*time.Second, 200*time.Millisecond)
+	}
+}
+
+// TestClusterPlacement writes through one server and checks where the
+// rows are: every server reads every event once, each task's events and
+// logs are on one shard, and the replicas of each shard hold the same
+// rows.
+func TestClusterPlacement(t *testing.T) {
+	cfg := freshClusterConfig(t)
+	ctx := t.Context()
+	writer := cfg
+	writer.Addr = cfg.Addr[:1]
+	s := openStore(t, writer, nil)
+
+	const tenant, tasks, perTask = "acme", 40, 5
+	var events []schema.Progress
+	var logs []schema.Log
+	for i := range tasks {
+		task := fmt.Sprintf("task-%02d", i)
+		for j := range perTask {
+			id := fmt.Sprintf("%s-e%d", task, j)
+			ts := int64(1_750_000_000_000 + j)
+			events = append(events, schema.Progress{Tenant: tenant, TaskID: task, EventID: id, Timestamp: ts, Status: schema.StatusRunning})
+			logs = append(logs, schema.Log{Tenant: tenant, TaskID: task, EventID: id, Timestamp: ts, Level: schema.LevelInfo, Message: "m"})
+		}
+	}
+	require.NoError(t, s.InsertProgress(ctx, events))
+	require.NoError(t, s.InsertProgress(ctx, events[:tasks]), "a redelivered batch")
+	require.NoError(t, s.InsertLogs(ctx, logs))
+
+	shards := map[string]uint32{}
+	first := nodeConn(t, cfg.Addr[0], cfg.Database)
+	defer first.Close()
+	rows, err := first.Query(ctx, "SELECT host_address, port, shard_num FROM system.clusters WHERE cluster = ?", cfg.Cluster)
+	require.NoError(t, err)
+	for rows.Next() {
+		var host string
+		var port uint16
+		var shard uint32
+		require.NoError(t, rows.Scan(&host, &port, &shard))
+		shards[fmt.Sprintf("%s:%d", host, port)] = shard
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+
+	taskShards := map[string]map[uint32]bool{} // the shards holding a task's events or logs
+	replicaRows := map[uint32][]string{}
+	for _, addr := range cfg.Addr {
+		conn := nodeConn(t, addr, cfg.Database)
+		defer conn.Close()
+		// A replica may still be fetching parts from the other.
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			var total, distinct uint64
+			require.NoError(c, conn.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM progress_events FINAL WHERE tenant = ?", tenant).Scan(&total, &distinct))
+			require.Equal(c, uint64(tasks*perTask), total, "server %s reads every event once", addr)
+			require.Equal(c, total, distinct)
+		}, 30*time.Second, 200*time.Millisecond)
+
+		shard, ok := shards[addr]
+		require.True(t, ok, "server %s is in cluster %s", addr, cfg.Cluster)
+		var local []string
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			local = nil
+			for _, table := range []string{"progress_events_local", "logs_local"} {
+				rows, err := conn.Query(ctx, "SELECT DISTINCT event_id, task_id FROM "+table+" FINAL WHERE tenant = ? ORDER BY event_id", tenant)
+				require.NoError(c, err)
+				for rows.Next() {
+					var id, task string
+					require.NoError(c, rows.Scan(&id, &task))
+					local = append(local, table+"/"+id+"/"+task)
+				}
+				require.NoError(c, rows.Err())
+				rows.Close()
+			}
+			if other, seen := replicaRows[shard]; seen {
+				require.Equal(c, other, local, "the replicas of shard %d agree", shard)
+			}
+		}, 30*time.Second, 200*time.Millisecond)
+		replicaRows[shard] = local
+		for _, r := range local {
+			task := r[strings.LastIndexByte(r, '/')+1:]
+			if taskShards[task] == nil {
+				taskShards[task] = map[uint32]bool{}
+			}
+			taskShards[task][shard] = true
+		}
+	}
+	require.Len(t, replicaRows, 2, "rows on both shards")
+	stored := 0
+	for _, rows := range replicaRows {
+		stored += len(rows)
+	}
+	require.Equal(t, 2*tasks*perTask, stored, "every event and log is on one shard")
+	require.Len(t, taskShards, tasks)
+	for task, on := range taskShards {
+		require.Len(t, on, 1, "task %s's events and logs are on one shard", task)
+	}
+}
