@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/taskpulse/taskpulse/internal/store"
@@ -295,6 +296,31 @@ func (e *evaluator) alertsOf(tenant string) []Alert {
 		}
 	}
 	return out
+}
+
+// alertView is an alert as the API answers it: with whether a silence
+// holds back its notifications now, and which one.
+type alertView struct {
+	Alert
+	Silenced   bool   `json:"silenced"`
+	SilencedBy string `json:"silenced_by,omitempty"`
+}
+
+// silenceAlerts says of each of a tenant's alerts whether a silence
+// active at now holds it. The silences are read from the store, as the
+// evaluator reads them before every notification, so the answer is the
+// same on every alerting process.
+func silenceAlerts(ctx context.Context, docs store.DocumentStore, log *slog.Logger, tenant string, alerts []Alert, now int64) ([]alertView, error) {
+	silences, err := readSilences(ctx, docs, log, tenant)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]alertView, len(alerts))
+	for i, a := range alerts {
+		id := silencedBy(silences, a.Labels, now)
+		views[i] = alertView{Alert: a, Silenced: id != "", SilencedBy: id}
+	}
+	return views, nil
 }
 
 // alertState is where the alert of k stands.

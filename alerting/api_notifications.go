@@ -11,9 +11,11 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// listNotifications lists a tenant's notifications, newest first. It reads
-// every stored notification of the tenant and filters in memory, which
-// suits the small volumes notifications come in.
+// listNotifications lists a tenant's notifications, newest first, and
+// counts the unread ones among those the filters other than unread and
+// limit select, so that a badge needs no second request and no page as
+// long as the list. It reads every stored notification of the tenant and
+// filters in memory, which suits the small volumes notifications come in.
 func (a *api) listNotifications(c *fiber.Ctx) error {
 	q, err := query(c, "user_id", "unread", "severity", "since", "until", "limit")
 	if err != nil {
@@ -55,13 +57,18 @@ func (a *api) listNotifications(c *fiber.Ctx) error {
 		return a.storeError(err, "notification")
 	}
 	out := []schema.Notification{}
+	unreadCount := 0
 	for _, n := range all {
 		switch {
 		case userID != "" && n.UserID != userID,
-			unread && n.ReadAt != 0,
 			len(severities) > 0 && !slices.Contains(severities, n.Severity),
 			since != 0 && n.CreatedAt < since,
 			until != 0 && n.CreatedAt >= until:
+			continue
+		}
+		if n.ReadAt == 0 {
+			unreadCount++
+		} else if unread {
 			continue
 		}
 		n.Tenant = ""
@@ -73,7 +80,7 @@ func (a *api) listNotifications(c *fiber.Ctx) error {
 	if len(out) > limit {
 		out = out[:limit]
 	}
-	return c.JSON(fiber.Map{"notifications": out})
+	return c.JSON(fiber.Map{"notifications": out, "unread": unreadCount})
 }
 
 // markRead marks a notification read.

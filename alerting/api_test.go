@@ -77,10 +77,7 @@ func TestNewRefusesABadRuleFile(t *testing.T) {
 
 func TestSilenceHoldsBackNotifications(t *testing.T) {
 	r := newReceiver(t, nil)
-	e := newEnv(t, fmt.Sprintf(`
-channels:
-  hook: {type: webhook, url: %s}
-rules:
+	e := newEnv(t, hookRules(r, `
   - id: quiet
     kind: task_failed
     channels: [hook]
@@ -88,7 +85,7 @@ rules:
     kind: task_failed
     task_type: scrape_docs
     channels: [hook]
-`, r.URL))
+`))
 	s := e.start(t)
 	status, body := s.call(t, "POST", "/v1/silences", `{"matchers":[{"name":"rule","op":"=","value":"quiet"}],"duration":"1h","comment":"maintenance"}`)
 	require.Equal(t, http.StatusCreated, status, "%v", body)

@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -18,16 +17,13 @@ import (
 func TestDeletedTaskResolvesItsAlerts(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open storeOpener) {
 		r := newReceiver(t, nil)
-		e := newEnvOn(t, open, fmt.Sprintf(`
-channels:
-  hook: {type: webhook, url: %s}
-rules:
+		e := newEnvOn(t, open, hookRules(r, `
   - id: failed
     kind: task_failed
     task_type: build_package
     channels: [hook]
     notify_resolved: true
-`, r.URL))
+`))
 		s := e.start(t)
 		failedAt := time.Now().UnixMilli()
 		e.taskEvent(t, schema.Progress{TaskID: "t1", TaskType: "build_package", Status: schema.StatusFailed, Timestamp: failedAt})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/backoff"
 	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
 )
@@ -37,6 +38,7 @@ type evaluator struct {
 	tasks   TaskReader
 	series  SeriesReader
 	logs    LogReader
+	control *control.Registry
 	rules   *registry
 	notify  notifyFunc
 	log     *slog.Logger

@@ -23,6 +23,7 @@ import (
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/bus"
 	"github.com/taskpulse/taskpulse/internal/bus/embedded"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/internal/store/duckdb"
@@ -69,6 +70,8 @@ type env struct {
 	// documents, when set, is the document store of the services
 	// started, in place of store.
 	documents store.DocumentStore
+	// control, when set, holds the tasks' control requests.
+	control *control.Registry
 }
 
 func newEnv(t testing.TB, rulesYAML string) *env {
@@ -117,7 +120,7 @@ func (e *env) start(t testing.TB) *service {
 
 func (e *env) startWith(t testing.TB, cfg Config) *service {
 	t.Helper()
-	deps := Deps{Bus: e.bus, Documents: e.store, Tasks: e.store, Series: e.series, Logs: e.logs, Registerer: e.registerer, Logger: e.logger}
+	deps := Deps{Bus: e.bus, Documents: e.store, Tasks: e.store, Series: e.series, Logs: e.logs, Registerer: e.registerer, Logger: e.logger, Control: e.control}
 	if e.documents != nil {
 		deps.Documents = e.documents
 	}
@@ -293,6 +296,12 @@ type receiver struct {
 	mu     sync.Mutex
 	got    []received
 	answer func(n int, w http.ResponseWriter) int
+}
+
+// hookRules is a rules file whose rules, YAML list items, may send to
+// one webhook channel, hook, that r receives.
+func hookRules(r *receiver, rules string) string {
+	return "channels:\n  hook: {type: webhook, url: " + r.URL + "}\nrules:\n" + rules
 }
 
 func newReceiver(t testing.TB, answer func(n int, w http.ResponseWriter) int) *receiver {

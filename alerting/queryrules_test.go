@@ -1,7 +1,6 @@
 package alerting
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -18,10 +17,7 @@ import (
 
 func TestMetricThresholdWithForAndRecovery(t *testing.T) {
 	r := newReceiver(t, nil)
-	e := newEnv(t, fmt.Sprintf(`
-channels:
-  hook: {type: webhook, url: %s}
-rules:
+	e := newEnv(t, hookRules(r, `
   - id: queue-depth
     name: Queue too deep
     kind: metric_threshold
@@ -31,7 +27,7 @@ rules:
     interval: 20ms
     channels: [hook]
     notify_resolved: true
-`, r.URL))
+`))
 	series := &fixedSeries{}
 	e.series = series
 	point := func(v float64) []store.Point { return []store.Point{{T: 1, V: v}} }
@@ -95,17 +91,14 @@ rules:
 
 func TestErrorLogRate(t *testing.T) {
 	r := newReceiver(t, nil)
-	e := newEnv(t, fmt.Sprintf(`
-channels:
-  hook: {type: webhook, url: %s}
-rules:
+	e := newEnv(t, hookRules(r, `
   - id: errors
     kind: error_log_rate
     params: {window: 1h, threshold: 2}
     interval: 20ms
     channels: [hook]
     notify_resolved: true
-`, r.URL))
+`))
 	logs := &fixedLogs{}
 	e.logs = logs
 	s := e.start(t)

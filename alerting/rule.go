@@ -21,13 +21,17 @@ const (
 	KindTaskFailed      Kind = "task_failed"
 	KindTaskStalled     Kind = "task_stalled"
 	KindTaskSlow        Kind = "task_slow"
+	// KindControlUnacknowledged fires while a task's control request
+	// (cancel, pause, resume) has passed its deadline unacknowledged and
+	// the task has not ended.
+	KindControlUnacknowledged Kind = "control_unacknowledged"
 )
 
-var kinds = []Kind{KindMetricThreshold, KindErrorLogRate, KindTaskFailed, KindTaskStalled, KindTaskSlow}
+var kinds = []Kind{KindMetricThreshold, KindErrorLogRate, KindTaskFailed, KindTaskStalled, KindTaskSlow, KindControlUnacknowledged}
 
 // task reports whether k is evaluated over tasks rather than by a query.
 func (k Kind) task() bool {
-	return k == KindTaskFailed || k == KindTaskStalled || k == KindTaskSlow
+	return k == KindTaskFailed || k == KindTaskStalled || k == KindTaskSlow || k == KindControlUnacknowledged
 }
 
 // Op compares a value with a threshold.
@@ -98,11 +102,12 @@ type Params struct {
 // kindParams are the parameters each kind reads. Any other is refused
 // rather than kept unchecked, where it would read as if it did something.
 var kindParams = map[Kind][]string{
-	KindMetricThreshold: {"metric", "agg", "group_by", "window", "op", "threshold", "recovery"},
-	KindErrorLogRate:    {"window", "op", "threshold", "recovery", "min_level", "source"},
-	KindTaskFailed:      {},
-	KindTaskStalled:     {"stalled_after"},
-	KindTaskSlow:        {"max_duration", "min_rate", "rate_after"},
+	KindMetricThreshold:       {"metric", "agg", "group_by", "window", "op", "threshold", "recovery"},
+	KindErrorLogRate:          {"window", "op", "threshold", "recovery", "min_level", "source"},
+	KindTaskFailed:            {},
+	KindControlUnacknowledged: {},
+	KindTaskStalled:           {"stalled_after"},
+	KindTaskSlow:              {"max_duration", "min_rate", "rate_after"},
 }
 
 // given names the parameters p sets, as JSON spells them.
@@ -295,7 +300,7 @@ func (r *Rule) validate(env ruleEnv) []FieldError {
 		if t := r.Params.Threshold; t != nil && (*t < 0 || *t > maxLogThreshold) {
 			add("params.threshold", "must be from 0 to "+itoa(maxLogThreshold)+" for a log count")
 		}
-	case KindTaskFailed:
+	case KindTaskFailed, KindControlUnacknowledged:
 	case KindTaskStalled:
 		if r.Params.StalledAfter <= 0 {
 			add("params.stalled_after", "is required and must be positive")

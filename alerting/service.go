@@ -79,7 +79,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	eval = newEvaluator(&evaluator{
 		cfg: &s.cfg, feed: deps.Bus, docs: deps.Documents, tasks: deps.Tasks, series: deps.Series, logs: deps.Logs,
-		rules: s.rules, notify: s.deliver.enqueue, log: log, now: deps.Now, metrics: m,
+		control: deps.Control, rules: s.rules, notify: s.deliver.enqueue, log: log, now: deps.Now, metrics: m,
 	})
 	s.eval = eval
 	s.api = &api{

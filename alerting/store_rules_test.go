@@ -17,10 +17,7 @@ import (
 func TestQueryRulesOnTheStore(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open storeOpener) {
 		r := newReceiver(t, nil)
-		e := newEnvOn(t, open, fmt.Sprintf(`
-channels:
-  hook: {type: webhook, url: %s}
-rules:
+		e := newEnvOn(t, open, hookRules(r, `
   - id: latency
     kind: metric_threshold
     params: {metric: request_ms, agg: max, window: 700ms, op: ">", threshold: 100, group_by: [host]}
@@ -33,7 +30,7 @@ rules:
     interval: 20ms
     channels: [hook]
     notify_resolved: true
-`, r.URL))
+`))
 		e.series, e.logs = e.store, e.store
 		s := e.start(t)
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/schema"
 )
 
@@ -14,9 +15,13 @@ func ruleLabels(r *compiledRule) map[string]string {
 	return map[string]string{"rule": r.ID, "rule_name": r.Name, "kind": string(r.Kind), "severity": string(r.Severity)}
 }
 
+// controlOf returns a task's control request; none when alerting runs
+// without a registry.
+type controlOf func(tenant, taskID string) (control.Request, bool)
+
 // observeTask evaluates a task rule on one task at time now. It reports
 // false when the rule does not apply to the task.
-func observeTask(r *compiledRule, ts *taskState, now int64) (observation, bool) {
+func observeTask(r *compiledRule, ts *taskState, now int64, ctl controlOf) (observation, bool) {
 	if ts.tenant != r.Tenant || r.TaskType != "" && ts.taskType != r.TaskType {
 		return observation{}, false
 	}
@@ -48,6 +53,13 @@ func observeTask(r *compiledRule, ts *taskState, now int64) (observation, bool) 
 		o.active, o.at, o.summary = slow(r, ts, name, now)
 		if !o.active {
 			o.at = ts.updatedAt
+		}
+	case KindControlUnacknowledged:
+		// An acknowledgement, or the end of the task, resolves it.
+		if req, ok := ctl(ts.tenant, ts.id); ok && req.Overdue(now) && !ts.status.Terminal() {
+			o.active, o.at = true, req.AckDeadline
+			o.summary = fmt.Sprintf("%s has not acknowledged the %s %s asked for at %s (deadline %s)",
+				name, req.Action, req.RequestedBy, fmtTime(req.RequestedAt), fmtTime(req.AckDeadline))
 		}
 	default:
 		panic("BUG: observeTask on a " + string(r.Kind) + " rule")
@@ -83,6 +95,14 @@ func slow(r *compiledRule, ts *taskState, name string, now int64) (bool, int64, 
 		name, rate, *r.Params.MinRate, ts.progress, time.Duration(ran)*time.Millisecond)
 }
 
+// controlOf is the task's control request, from the process's registry.
+func (e *evaluator) controlOf(tenant, taskID string) (control.Request, bool) {
+	if e.control == nil {
+		return control.Request{}, false
+	}
+	return e.control.Get(tenant, taskID)
+}
+
 func taskTitle(ts *taskState) string {
 	s := "task " + ts.id
 	if ts.taskName != "" {
@@ -104,7 +124,7 @@ func (e *evaluator) evalTaskEvent(ctx context.Context, ts *taskState) {
 		if !r.Kind.task() || r.Tenant != ts.tenant {
 			continue
 		}
-		o, ok := observeTask(r, ts, now)
+		o, ok := observeTask(r, ts, now, e.controlOf)
 		if !ok {
 			continue
 		}
@@ -132,7 +152,7 @@ func (e *evaluator) checkTasks(ctx context.Context) {
 		start := time.Now()
 		obs := map[string]observation{}
 		for i := range tasks {
-			if o, ok := observeTask(r, &tasks[i], now); ok {
+			if o, ok := observeTask(r, &tasks[i], now, e.controlOf); ok {
 				obs[tasks[i].id] = o
 			}
 		}

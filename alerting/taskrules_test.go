@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -15,17 +14,14 @@ import (
 func TestTaskStalledFiresAndResolves(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open storeOpener) {
 		r := newReceiver(t, nil)
-		e := newEnvOn(t, open, fmt.Sprintf(`
-channels:
-  hook: {type: webhook, url: %s}
-rules:
+		e := newEnvOn(t, open, hookRules(r, `
   - id: stalled
     kind: task_stalled
     params: {stalled_after: 300ms}
     matchers: [{name: queue, op: "=~", value: "fast|slow"}]
     channels: [hook]
     notify_resolved: true
-`, r.URL))
+`))
 		s := e.start(t)
 		started := time.Now()
 		e.taskEvent(t, schema.Progress{TaskID: "t1", Status: schema.StatusRunning, Attributes: map[string]string{"queue": "fast"}})
@@ -48,16 +44,13 @@ rules:
 // an alert that fired before a restart is neither lost nor told again.
 func TestTaskStalledAcrossRestart(t *testing.T) {
 	r := newReceiver(t, nil)
-	e := newEnv(t, fmt.Sprintf(`
-channels:
-  hook: {type: webhook, url: %s}
-rules:
+	e := newEnv(t, hookRules(r, `
   - id: stalled
     kind: task_stalled
     params: {stalled_after: 200ms}
     channels: [hook]
     notify_resolved: true
-`, r.URL))
+`))
 	// Only in the store: alerting was not running to see the event.
 	p := schema.Progress{Tenant: auth.DefaultTenant, EventID: "e1", TaskID: "t1", TaskType: "x", Status: schema.StatusRunning, Timestamp: time.Now().UnixMilli()}
 	require.NoError(t, e.store.InsertProgress(context.Background(), []schema.Progress{p}))
@@ -80,10 +73,7 @@ rules:
 func TestTaskSlow(t *testing.T) {
 	onEachStore(t, func(t *testing.T, open storeOpener) {
 		r := newReceiver(t, nil)
-		e := newEnvOn(t, open, fmt.Sprintf(`
-channels:
-  hook: {type: webhook, url: %s}
-rules:
+		e := newEnvOn(t, open, hookRules(r, `
   - id: too-long
     kind: task_slow
     task_type: build_package
@@ -95,7 +85,7 @@ rules:
     task_type: scrape_docs
     params: {min_rate: 1000, rate_after: 200ms}
     channels: [hook]
-`, r.URL))
+`))
 		s := e.start(t)
 		progress := func(v float64) *float64 { return &v }
 		e.taskEvent(t, schema.Progress{TaskID: "b1", TaskType: "build_package", Status: schema.StatusRunning})

@@ -10,19 +10,15 @@ import (
 )
 
 func TestParseControl(t *testing.T) {
-	f := func(raw string, tasks []string, want map[string]string) {
+	f := func(raw string, want []ControlRequest) {
 		t.Helper()
-		var entries []entry
-		for _, id := range tasks {
-			entries = append(entries, entry{taskID: id})
-		}
-		require.Equal(t, want, parseControl(json.RawMessage(raw), entries))
+		require.Equal(t, want, parseControl(json.RawMessage(raw)))
 	}
-	f(``, []string{"a"}, nil)
-	f(`"cancel"`, []string{"a", "a"}, map[string]string{"a": "cancel"})
-	f(`"cancel"`, []string{"a", "b"}, nil) // whose? neither
-	f(`{"b":"cancel"}`, []string{"a", "b"}, map[string]string{"b": "cancel"})
-	f(`42`, []string{"a"}, nil)
+	f(``, nil)
+	f(`"cancel"`, nil)
+	f(`{"a":"cancel"}`, nil)
+	f(`[{"task_id":"a","action":"cancel","requested_at":"2026-12-04T06:20:00.000Z","requested_by":"ana"}]`,
+		[]ControlRequest{{TaskID: "a", Action: "cancel", RequestedAt: time.Date(2026, 12, 4, 6, 20, 0, 0, time.UTC), RequestedBy: "ana"}})
 }
 
 func TestRetryAfter(t *testing.T) {
@@ -47,7 +43,7 @@ func TestControlAnswerStopsTheNextUpdate(t *testing.T) {
 	}()
 	task := c.Task("asked-to-stop", TaskInfo{})
 	task.Start()
-	c.control(json.RawMessage(`"cancel"`), []entry{{taskID: task.ID()}})
+	c.control(json.RawMessage(`[{"task_id":"asked-to-stop","action":"cancel"}]`))
 	require.True(t, task.CancelRequested())
 	require.ErrorIs(t, task.Update(Update{Progress: Percent(50)}), ErrCancelled)
 	require.Equal(t, uint64(1), c.Stats().Queued, "a refused update reports nothing")

@@ -18,10 +18,12 @@
 // number, which is how the server orders them, so retries never reorder
 // a task.
 //
-// A server may ask a task to stop in the answer to a batch of its
-// progress: a JSON field "control", either a string for the batch's only
-// task ({"accepted":1,"control":"cancel"}) or an object keyed by task id
-// ({"accepted":2,"control":{"job-1":"cancel"}}). The task's next Update
-// then returns ErrCancelled, and CancelRequested reports it. Nothing else
-// of the answer is read but "accepted" and a refusal's details.
+// A person may ask a task's worker to cancel, pause or resume it. The
+// answer to a batch of the task's progress carries the requests pending
+// for its tasks, in a JSON field "control"
+// ({"accepted":1,"control":[{"task_id":"job-1","action":"cancel",...}]}),
+// and Task.WaitControl waits for one by long poll. After a cancel the
+// task's next Update returns ErrCancelled, and CancelRequested reports
+// it; Requested returns the latest request of any action. Nothing else of
+// the answer is read but "accepted" and a refusal's details.
 package client

@@ -118,7 +118,7 @@ func (c *Client) attempt(d *delivery) (time.Duration, bool) {
 	switch status := resp.StatusCode; {
 	case status/100 == 2:
 		c.queue.settle(len(d.entries), 0, 0)
-		c.control(a.Control, d.entries)
+		c.control(a.Control)
 		return 0, true
 	case status == http.StatusBadRequest && c.dropBad(d, a):
 		return 0, len(d.entries) == 0
@@ -175,37 +175,34 @@ func (c *Client) dropBad(d *delivery, a answer) bool {
 }
 
 // control passes the answer's control requests to the tasks they name.
-func (c *Client) control(raw json.RawMessage, entries []entry) {
-	for taskID, request := range parseControl(raw, entries) {
-		if t, ok := c.tasks.Load(taskID); ok && request == "cancel" {
-			t.(*Task).cancelRequested.Store(true)
+func (c *Client) control(raw json.RawMessage) {
+	for _, r := range parseControl(raw) {
+		if t, ok := c.tasks.Load(r.TaskID); ok {
+			t.(*Task).asked(r)
 		}
 	}
 }
 
-// parseControl reads a "control" field: a string for the batch's only
-// task, or an object keyed by task id.
-func parseControl(raw json.RawMessage, entries []entry) map[string]string {
-	if len(raw) == 0 {
+// ControlRequest is a request a person made of a task, as the server
+// delivers it to the worker: "cancel", "pause" or "resume", and when and
+// by whom it was asked. The worker acknowledges it by reporting the status
+// it asks for (Cancel, or a report with status paused or running).
+type ControlRequest struct {
+	TaskID      string    `json:"task_id"`
+	Action      string    `json:"action"`
+	RequestedAt time.Time `json:"requested_at"`
+	RequestedBy string    `json:"requested_by"`
+	AckDeadline time.Time `json:"ack_deadline"`
+}
+
+// parseControl reads the "control" field of an answer to a progress
+// batch: the requests pending for its tasks. Anything else reads as none.
+func parseControl(raw json.RawMessage) []ControlRequest {
+	var requests []ControlRequest
+	if len(raw) == 0 || json.Unmarshal(raw, &requests) != nil {
 		return nil
 	}
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		if len(entries) == 0 || entries[0].taskID == "" {
-			return nil
-		}
-		for _, e := range entries {
-			if e.taskID != entries[0].taskID {
-				return nil // whose? none can tell
-			}
-		}
-		return map[string]string{entries[0].taskID: one}
-	}
-	var byTask map[string]string
-	if json.Unmarshal(raw, &byTask) == nil {
-		return byTask
-	}
-	return nil
+	return requests
 }
 
 // retryAfter reads Retry-After, in seconds or as an HTTP date; -1 when

@@ -2,8 +2,12 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +43,7 @@ type Update struct {
 type Task struct {
 	c               *Client
 	cancelRequested atomic.Bool
+	request         atomic.Value // of ControlRequest
 
 	mu       sync.Mutex
 	state    Progress // what every report repeats
@@ -87,6 +92,58 @@ func (t *Task) ID() string { return t.state.TaskID }
 
 // CancelRequested reports whether the server asked the task to stop.
 func (t *Task) CancelRequested() bool { return t.cancelRequested.Load() }
+
+// Requested returns the latest control request the server made of the
+// task, from the answer to its reports or WaitControl, and false while it
+// made none.
+func (t *Task) Requested() (ControlRequest, bool) {
+	r, ok := t.request.Load().(ControlRequest)
+	return r, ok
+}
+
+// asked records a control request of the task; a cancel makes its next
+// Update return ErrCancelled.
+func (t *Task) asked(r ControlRequest) {
+	t.request.Store(r)
+	if r.Action == "cancel" {
+		t.cancelRequested.Store(true)
+	}
+}
+
+// WaitControl waits up to wait (at most a minute) for a control request
+// of the task: a long poll, for a worker that reports rarely. It returns
+// false when none came within the wait.
+func (t *Task) WaitControl(ctx context.Context, wait time.Duration) (ControlRequest, bool, error) {
+	u := t.c.cfg.URL + "/v1/tasks/" + url.PathEscape(t.ID()) + "/control?wait=" + url.QueryEscape(wait.String())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return ControlRequest{}, false, err
+	}
+	if auth := t.c.header.Get("Authorization"); auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	// The poll outlasts the client's timeout for reports.
+	poll := *t.c.http
+	poll.Timeout = wait + 10*time.Second
+	resp, err := poll.Do(req)
+	if err != nil {
+		return ControlRequest{}, false, fmt.Errorf("client: wait for control: %w", err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNoContent:
+		return ControlRequest{}, false, nil
+	case http.StatusOK:
+		var r ControlRequest
+		if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&r); err != nil {
+			return ControlRequest{}, false, fmt.Errorf("client: wait for control: %w", err)
+		}
+		t.asked(r)
+		return r, true, nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return ControlRequest{}, false, fmt.Errorf("client: wait for control: %s: %s", resp.Status, body)
+}
 
 // Start reports the task running at progress 0.
 func (t *Task) Start() {

@@ -300,3 +300,28 @@ func (r *run) report(t int64, p float64, step string) {
 	}
 	r.lastT, r.lastP = t, p
 }
+
+// taskOfEvent is the Task of a task whose latest event is p, its start
+// and latest progress taken from the run m follows, if any; else p is
+// taken for the start.
+func (m *Model) taskOfEvent(p *schema.Progress) Task {
+	t := Task{Tenant: p.Tenant, Type: p.TaskType, Step: p.CurrentStep, Status: p.Status,
+		Start: p.Timestamp, UpdatedAt: p.Timestamp, ClientETA: p.ETA}
+	if p.Progress != nil {
+		t.Progress, t.ProgressAt = *p.Progress, p.Timestamp
+	}
+	if m == nil {
+		return t
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ten := m.tenants[p.Tenant]; ten != nil {
+		if r := ten.running[p.TaskID]; r != nil {
+			t.Start = r.start
+			if p.Progress == nil {
+				t.Progress, t.ProgressAt = r.lastP, r.lastT
+			}
+		}
+	}
+	return t
+}

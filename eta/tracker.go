@@ -190,3 +190,14 @@ func (t *Tracker) seed(ctx context.Context, tenant string) error {
 	}
 	return nil
 }
+
+// EstimateEvent is the estimate of a task whose latest event is p, for a
+// reader that has the event only (the stream): the start and the latest
+// progress come from the run the model follows, when it does.
+func (t *Tracker) EstimateEvent(p *schema.Progress, now int64) Estimate {
+	var m *Model
+	if t != nil {
+		m = t.model
+	}
+	return t.Estimate(m.taskOfEvent(p), now)
+}

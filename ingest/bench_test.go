@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 )
 
@@ -144,4 +145,20 @@ func progressPosts(header map[string]string) []benchPost {
 // included, over an in-memory listener.
 func BenchmarkPost(b *testing.B) {
 	runPosts(b, benchServer(b, Deps{}), progressPosts(nil))
+}
+
+// BenchmarkPostWithControl is BenchmarkPost with the control registry
+// every server wires: with no request pending anywhere (the check is one
+// atomic load), and with one pending for a task of the tenant that the
+// batches do not report (every event is looked up, none is answered).
+func BenchmarkPostWithControl(b *testing.B) {
+	for _, pending := range []int{0, 1} {
+		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {
+			controls := control.NewRegistry(nil, nil, nil)
+			if pending > 0 {
+				controls.Apply(control.Request{Tenant: auth.DefaultTenant, TaskID: "elsewhere", Action: control.Cancel, Version: 1})
+			}
+			runPosts(b, benchServer(b, Deps{Control: controls}), progressPosts(nil))
+		})
+	}
 }

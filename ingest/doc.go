@@ -8,7 +8,9 @@
 // API key) and publishes the whole request in one bus call. It answers 202
 // (200 for OTLP) only after the bus holds the records durably, with the
 // count of items and, when the client asks with event_ids=true, their
-// event ids; and 400 with every bad item and field when anything is wrong,
+// event ids, and, for progress, the control requests pending for the
+// reported tasks (Deps.Control, asked only while some request waits
+// anywhere); and 400 with every bad item and field when anything is wrong,
 // in which case nothing of the request is published. Every route ends in
 // publish, whatever the signal: stamp, the tenant's rate limit, one bus
 // call.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
 	"github.com/taskpulse/taskpulse/schema"
@@ -118,11 +119,20 @@ func eventIDsQuery(c *fiber.Ctx) error {
 type acceptedAnswer struct {
 	Accepted int      `json:"accepted"`
 	EventIDs []string `json:"event_ids,omitempty"`
+	// Control are the requests pending for the reported tasks, for the
+	// worker that runs them; absent when there are none.
+	Control []control.Delivery `json:"control,omitempty"`
 }
 
 // accepted answers 202 for the published items of a request.
 func accepted[T any](c *fiber.Ctx, sig *signal[T], items []T) error {
-	answer := acceptedAnswer{Accepted: len(items)}
+	return acceptedWith(c, sig, items, nil)
+}
+
+// acceptedWith answers 202 for the published items of a request, with the
+// control requests pending for their tasks.
+func acceptedWith[T any](c *fiber.Ctx, sig *signal[T], items []T, asked []control.Delivery) error {
+	answer := acceptedAnswer{Accepted: len(items), Control: asked}
 	if list, _ := c.Locals(listIDsKey{}).(bool); list {
 		answer.EventIDs = make([]string, len(items))
 		for i := range items {

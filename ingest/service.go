@@ -15,6 +15,7 @@ import (
 	"github.com/taskpulse/taskpulse/ingest/otlp"
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
 	"github.com/taskpulse/taskpulse/schema"
@@ -63,6 +64,17 @@ type Deps struct {
 	TracerProvider trace.TracerProvider
 	// Limiter refuses requests over their tenant's rate; none: no limit.
 	Limiter Limiter
+	// Control tells the answer to a worker's progress report what is
+	// asked of its tasks; none: nothing is.
+	Control Controls
+}
+
+// Controls are the control requests pending for tasks (see package
+// control). Waiting runs on every progress request, so it must cost next
+// to nothing; Deliveries runs only while it says some request waits.
+type Controls interface {
+	Waiting() bool
+	Deliveries(dst []control.Delivery, tenant string, n int, task func(i int) (string, schema.Status)) []control.Delivery
 }
 
 // Service is the HTTP ingest.
@@ -70,6 +82,7 @@ type Service struct {
 	cfg    Config
 	bus    Publisher
 	limits Limiter
+	ctl    Controls
 	log    *slog.Logger
 	tracer trace.Tracer
 	events *prometheus.CounterVec
@@ -100,6 +113,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg:    cfg,
 		bus:    deps.Bus,
 		limits: deps.Limiter,
+		ctl:    deps.Control,
 		log:    deps.Logger.With("component", "ingest"),
 		tracer: deps.TracerProvider.Tracer(tracerName),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -166,6 +180,14 @@ func (s *Service) postProgress(c *fiber.Ctx) error {
 	}
 	if err := publish(c, s, s.progress, events, now); err != nil {
 		return err
+	}
+	if s.ctl != nil && s.ctl.Waiting() {
+		asked := s.ctl.Deliveries(nil, auth.Tenant(c), len(events), func(i int) (string, schema.Status) {
+			return events[i].TaskID, events[i].Status
+		})
+		if len(asked) > 0 {
+			return acceptedWith(c, s.progress, events, asked)
+		}
 	}
 	return accepted(c, s.progress, events)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/taskpulse/taskpulse/eta"
 	"github.com/taskpulse/taskpulse/internal/auth"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
@@ -16,19 +17,22 @@ import (
 
 // Deps are what the query API talks to. Store is required. ETA, when
 // set, estimates tasks' time left from their type's history as well;
-// without it estimates come from the client or the rate only.
+// without it estimates come from the client or the rate only. Control,
+// when set, shows each task's control request on its reads.
 type Deps struct {
-	Store  Store
-	ETA    *eta.Tracker
-	Logger *slog.Logger
+	Store   Store
+	ETA     *eta.Tracker
+	Control *control.Registry
+	Logger  *slog.Logger
 }
 
 // Service is the HTTP query API.
 type Service struct {
-	store Store
-	eta   *eta.Tracker
-	log   *slog.Logger
-	now   func() time.Time
+	store   Store
+	eta     *eta.Tracker
+	control *control.Registry
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New makes the query API; Routes mounts it.
@@ -40,10 +44,11 @@ func New(deps Deps) *Service {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		store: deps.Store,
-		eta:   deps.ETA,
-		log:   deps.Logger.With("component", "query"),
-		now:   time.Now,
+		store:   deps.Store,
+		eta:     deps.ETA,
+		control: deps.Control,
+		log:     deps.Logger.With("component", "query"),
+		now:     time.Now,
 	}
 }
 

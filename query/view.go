@@ -2,6 +2,7 @@ package query
 
 import (
 	"github.com/taskpulse/taskpulse/eta"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/store"
 )
 
@@ -24,6 +25,8 @@ type TaskView struct {
 	ETAP90 *int64 `json:"eta_p90,omitempty"`
 	// ETASource says where ETA came from: "history", "client" or "rate".
 	ETASource eta.Source `json:"eta_source,omitempty"`
+	// Control is the task's latest control request; absent without one.
+	Control *control.View `json:"control,omitempty"`
 }
 
 // view renders t at now, its ETA from the client or the rate only. The
@@ -33,10 +36,12 @@ func view(t store.Task, now int64) TaskView {
 }
 
 // taskView renders a task of tenant at now, its ETA from the service's
-// tracker.
+// tracker, with its control request.
 func (s *Service) taskView(tenant string, t store.Task, now int64) TaskView {
 	t.Tenant = tenant
-	return viewWith(t, now, s.eta)
+	v := viewWith(t, now, s.eta)
+	v.Control = s.control.View(tenant, t.TaskID, now)
+	return v
 }
 
 func viewWith(t store.Task, now int64, tracker *eta.Tracker) TaskView {

@@ -50,6 +50,7 @@ type client struct {
 	// the client has not yet been told of.
 	logsDropped   map[string]int
 	notifications map[NotificationSubscription]struct{}
+	controls      map[ControlSubscription]struct{}
 	// pong is the payload of a ping the writer still has to answer.
 	pong *string
 	// pingDue asks the writer for a ping.
@@ -80,7 +81,96 @@ func newClient(s *Service, conn *websocket.Conn, tenant string) *client {
 // subscriptions counts the connection's subscriptions of every kind, which
 // Config.MaxSubscriptions caps together. c.mu is held.
 func (c *client) subscriptions() int {
-	return len(c.subs) + len(c.logs) + len(c.notifications)
+	return len(c.subs) + len(c.logs) + len(c.notifications) + len(c.controls)
+}
+
+// refused answers a subscribe the connection cannot take, one it has
+// already (dup) or one past Config.MaxSubscriptions (full), and reports
+// whether it did.
+func (c *client) refused(dup, full bool) bool {
+	switch {
+	case dup:
+		c.send(encodeError(&Error{Code: CodeAlreadySubscribed, Message: "the connection already has this subscription"}))
+	case full:
+		c.send(encodeError(&Error{Code: CodeTooManySubscriptions, Message: "the connection has the maximum number of subscriptions"}))
+	default:
+		return false
+	}
+	return true
+}
+
+// notSubscribed answers an unsubscribe of what the connection does not
+// follow.
+func (c *client) notSubscribed(message string) {
+	c.send(encodeError(&Error{Code: CodeNotSubscribed, Message: message}))
+}
+
+const noSuchSubscription = "the connection has no such subscription"
+
+// subscribeSet adds sub to set, the connection's subscriptions of one
+// kind (notifications, control requests). The hub learns of it (index)
+// before the confirmation is queued, so nothing after the confirmation
+// is missed; then, when given, runs after it with c.mu held.
+func subscribeSet[S comparable](c *client, set *map[S]struct{}, sub S, index func(), confirmed subscribedMessage, then func()) {
+	c.mu.Lock()
+	_, dup := (*set)[sub]
+	full := c.subscriptions() >= c.svc.cfg.MaxSubscriptions
+	c.mu.Unlock()
+	if c.refused(dup, full) {
+		return
+	}
+	index()
+	c.svc.metrics.subscriptions.Inc()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if *set == nil {
+		*set = make(map[S]struct{})
+	}
+	(*set)[sub] = struct{}{}
+	if c.stopped {
+		return
+	}
+	confirmed.Type = TypeSubscribed
+	c.queue(message{frame: mustEncode(confirmed)})
+	if then != nil {
+		then()
+	}
+}
+
+// queueIfWanted queues frame if a subscription in set still matches it.
+func queueIfWanted[S comparable](c *client, set *map[S]struct{}, matches func(S) bool, frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return
+	}
+	for sub := range *set {
+		if matches(sub) {
+			c.queue(message{frame: frame})
+			return
+		}
+	}
+}
+
+// unsubscribeSet removes sub from set, confirming it, and then from the
+// hub (unindex).
+func unsubscribeSet[S comparable](c *client, set *map[S]struct{}, sub S, unindex func(), confirmed unsubscribedMessage) {
+	c.mu.Lock()
+	_, ok := (*set)[sub]
+	if ok {
+		delete(*set, sub)
+		if !c.stopped {
+			confirmed.Type = TypeUnsubscribed
+			c.queue(message{frame: mustEncode(confirmed)})
+		}
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.notSubscribed(noSuchSubscription)
+		return
+	}
+	unindex()
+	c.svc.metrics.subscriptions.Dec()
 }
 
 // apply acts on a valid client message. It runs on the reader goroutine,
@@ -96,6 +186,10 @@ func (c *client) apply(m clientMessage) {
 		c.subscribeNotifications(*m.Notifications)
 	case m.Notifications != nil:
 		c.unsubscribeNotifications(*m.Notifications)
+	case m.Control != nil && subscribe:
+		c.subscribeControl(*m.Control)
+	case m.Control != nil:
+		c.unsubscribeControl(*m.Control)
 	case subscribe:
 		c.subscribe(m.Subscription)
 	default:
@@ -215,12 +309,7 @@ func (c *client) subscribe(sub Subscription) {
 		c.loading = &sub
 	}
 	c.mu.Unlock()
-	switch {
-	case dup:
-		c.send(encodeError(&Error{Code: CodeAlreadySubscribed, Message: "the connection already has this subscription"}))
-		return
-	case full:
-		c.send(encodeError(&Error{Code: CodeTooManySubscriptions, Message: "the connection has the maximum number of subscriptions"}))
+	if c.refused(dup, full) {
 		return
 	}
 
@@ -283,7 +372,7 @@ func (c *client) unsubscribe(sub Subscription) {
 	}
 	c.mu.Unlock()
 	if !ok {
-		c.send(encodeError(&Error{Code: CodeNotSubscribed, Message: "the connection has no such subscription"}))
+		c.notSubscribed(noSuchSubscription)
 		return
 	}
 	c.svc.hub.remove(c.tenant, sub, c)
@@ -303,8 +392,8 @@ func (c *client) covers(taskID, userID string) bool {
 // connection ends.
 func (c *client) dropSubscriptions() {
 	c.mu.Lock()
-	subs, logs, notifications := c.subs, c.logs, c.notifications
-	c.subs, c.logs, c.notifications = nil, nil, nil
+	subs, logs, notifications, controls := c.subs, c.logs, c.notifications, c.controls
+	c.subs, c.logs, c.notifications, c.controls = nil, nil, nil, nil
 	c.mu.Unlock()
 	for _, sub := range subs {
 		c.svc.hub.remove(c.tenant, sub, c)
@@ -315,7 +404,10 @@ func (c *client) dropSubscriptions() {
 	for sub := range notifications {
 		c.svc.hub.removeNotifications(c.tenant, sub, c)
 	}
-	c.svc.metrics.subscriptions.Sub(float64(len(subs) + len(logs) + len(notifications)))
+	for sub := range controls {
+		c.svc.hub.editControl(c.tenant, sub, c, removeFrom)
+	}
+	c.svc.metrics.subscriptions.Sub(float64(len(subs) + len(logs) + len(notifications) + len(controls)))
 }
 
 // answerPing has the writer send a pong, keeping all writes on one

@@ -65,6 +65,9 @@ func (s *Service) serve(conn *websocket.Conn) {
 	for _, sub := range req.subs.notifications {
 		c.subscribeNotifications(sub)
 	}
+	for _, sub := range req.subs.controls {
+		c.subscribeControl(sub)
+	}
 	if err := c.readLoop(); errors.Is(err, fws.ErrReadLimit) {
 		code, text = websocket.CloseMessageTooBig, "a message is at most 4 KiB"
 	}

@@ -15,31 +15,49 @@ type querySubs struct {
 	progress      []Subscription
 	logs          []LogSubscription
 	notifications []NotificationSubscription
+	controls      []ControlSubscription
 }
 
 func (q *querySubs) count() int {
-	return len(q.progress) + len(q.logs) + len(q.notifications)
+	return len(q.progress) + len(q.logs) + len(q.notifications) + len(q.controls)
 }
 
-// mostNamed names the parameter kind behind most of the subscriptions,
-// for an error about their number.
+// mostNamed names the parameter behind most of the subscriptions, for
+// an error about their number.
 func (q *querySubs) mostNamed() string {
-	switch {
-	case len(q.logs) >= len(q.progress) && len(q.logs) >= len(q.notifications):
-		return "logs_task_id"
-	case len(q.notifications) >= len(q.progress):
-		return "notifications_user_id"
+	counts := map[string]int{"logs_task_id": len(q.logs), "notifications_user_id": len(q.notifications)}
+	for _, sub := range q.progress {
+		switch {
+		case sub.TaskID != "":
+			counts["task_id"]++
+		case sub.UserID != "":
+			counts["user_id"]++
+		}
 	}
-	return "task_id"
+	for _, sub := range q.controls {
+		if sub.TaskID != "" {
+			counts["control_task_id"]++
+		} else {
+			counts["control_user_id"]++
+		}
+	}
+	most := "task_id"
+	for _, name := range connectParams { // in a fixed order, for a stable answer
+		if counts[name] > counts[most] {
+			most = name
+		}
+	}
+	return most
 }
 
 // connectParams are the query parameters of a connect request.
-var connectParams = []string{"task_id", "user_id", "all", "logs_task_id", "logs_min_level", "notifications_user_id", "notifications_all"}
+var connectParams = []string{"task_id", "user_id", "all", "logs_task_id", "logs_min_level", "notifications_user_id", "notifications_all", "control_task_id", "control_user_id"}
 
 // querySubscriptions reads ?task_id=a&task_id=b&user_id=u&all=true for
 // progress, ?logs_task_id=a&logs_min_level=WARNING for logs (the level
 // applies to every task named), and ?notifications_user_id=u or
-// ?notifications_all=true for notifications. Peeked bytes belong to
+// ?notifications_all=true for notifications, ?control_task_id=t and
+// ?control_user_id=u for control requests. Peeked bytes belong to
 // Fiber's request buffer; string() copies them.
 func querySubscriptions(c *fiber.Ctx) (querySubs, error) {
 	args := c.Context().QueryArgs()
@@ -109,6 +127,23 @@ func querySubscriptions(c *fiber.Ctx) (querySubs, error) {
 	}
 	if all {
 		q.notifications = append(q.notifications, NotificationSubscription{All: true})
+	}
+
+	seenControls := map[ControlSubscription]bool{}
+	for _, param := range []string{"control_task_id", "control_user_id"} {
+		for _, v := range args.PeekMulti(param) {
+			sub := ControlSubscription{TaskID: string(v)}
+			if param == "control_user_id" {
+				sub = ControlSubscription{UserID: string(v)}
+			}
+			if sub.validate() != nil {
+				return q, invalidID(param)
+			}
+			if !seenControls[sub] {
+				seenControls[sub] = true
+				q.controls = append(q.controls, sub)
+			}
+		}
 	}
 	return q, nil
 }

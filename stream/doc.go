@@ -1,5 +1,11 @@
 // Package stream pushes task progress, task logs and notifications to
-// browsers and other clients over WebSocket, at GET /v1/stream.
+// browsers and other clients over WebSocket, at GET /v1/stream, and
+// control requests to the workers that run tasks (control.go): the
+// process's control registry calls the service with every change of a
+// request, which the hub routes to the workers that follow its task or
+// user and, as its control state, to the followers of its task. Progress
+// messages and snapshots carry a task's ETA estimate and control state,
+// computed once per message (taskstate.go).
 //
 // # How data moves
 //

@@ -16,11 +16,13 @@ type event struct {
 	frame []byte
 }
 
-func newEvent(p schema.Progress) (*event, error) {
+func newEvent(p schema.Progress, r renderer) (*event, error) {
 	ev := &event{p: p, key: p.Order()}
+	out := r.event(&p)
 	// The tenant is the connection's own and is not part of the protocol.
-	out := p
-	out.Tenant = ""
+	shown := p
+	shown.Tenant = ""
+	out.Progress = &shown
 	frame, err := json.Marshal(progressMessage{Type: TypeProgress, Event: &out})
 	if err != nil {
 		return nil, fmt.Errorf("encode progress message: %w", err)

@@ -174,7 +174,15 @@ type harness struct {
 // stops both when the test ends.
 func start(t testing.TB, cfg Config, b Subscriber, st Snapshotter) *harness {
 	t.Helper()
-	svc, err := New(cfg, Deps{Bus: b, Store: st, Registerer: prometheus.NewRegistry()})
+	return startWith(t, cfg, Deps{Bus: b, Store: st})
+}
+
+// startWith is start with deps, whose Bus and Store are required.
+func startWith(t testing.TB, cfg Config, deps Deps) *harness {
+	t.Helper()
+	b := deps.Bus
+	deps.Registerer = prometheus.NewRegistry()
+	svc, err := New(cfg, deps)
 	require.NoError(t, err)
 	app := fiber.New(fiber.Config{ErrorHandler: httpx.ErrorHandler, DisableStartupMessage: true})
 	app.Use(auth.Keys{keyA: tenantA, keyB: tenantB}.Middleware())

@@ -17,6 +17,9 @@ import (
 type hub struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenantIndex
+	// render adds the estimate and the control request to the events
+	// this hub encodes; set before any is.
+	render renderer
 }
 
 type clientSet map[*client]struct{}
@@ -30,6 +33,9 @@ type tenantIndex struct {
 
 	notifyUser map[string]clientSet
 	notifyAll  clientSet
+
+	controlTask map[string]clientSet
+	controlUser map[string]clientSet
 }
 
 func newHub() *hub {
@@ -41,6 +47,7 @@ func newTenantIndex() *tenantIndex {
 		byTask: map[string]clientSet{}, byUser: map[string]clientSet{}, all: clientSet{},
 		logs:       map[string]clientSet{},
 		notifyUser: map[string]clientSet{}, notifyAll: clientSet{},
+		controlTask: map[string]clientSet{}, controlUser: map[string]clientSet{},
 	}
 }
 
@@ -53,7 +60,8 @@ func (t *tenantIndex) followsNotifications() bool {
 }
 
 func (t *tenantIndex) empty() bool {
-	return !t.followsProgress() && len(t.logs) == 0 && !t.followsNotifications()
+	return !t.followsProgress() && len(t.logs) == 0 && !t.followsNotifications() &&
+		len(t.controlTask)+len(t.controlUser) == 0
 }
 
 // edit applies change to tenant's index, made on first use and dropped
@@ -189,7 +197,7 @@ func (h *hub) publish(p schema.Progress) error {
 	if len(byTask)+len(byUser)+len(t.all) == 0 {
 		return nil
 	}
-	ev, err := newEvent(p)
+	ev, err := newEvent(p, h.render)
 	if err != nil {
 		return err
 	}
@@ -232,7 +240,8 @@ func (t *tenantIndex) publishTombstone(p schema.Progress) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	ev, err := newEvent(p)
+	// A tombstone has no estimate nor request to show.
+	ev, err := newEvent(p, renderer{})
 	if err != nil {
 		return err
 	}

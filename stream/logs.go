@@ -92,8 +92,7 @@ func (c *client) subscribeLogs(sub LogSubscription) {
 	_, again := c.logs[sub.TaskID]
 	full := !again && c.subscriptions() >= c.svc.cfg.MaxSubscriptions
 	c.mu.Unlock()
-	if full {
-		c.send(encodeError(&Error{Code: CodeTooManySubscriptions, Message: "the connection has the maximum number of subscriptions"}))
+	if c.refused(false, full) {
 		return
 	}
 	if !again {
@@ -125,7 +124,7 @@ func (c *client) unsubscribeLogs(sub LogSubscription) {
 	}
 	c.mu.Unlock()
 	if !ok {
-		c.send(encodeError(&Error{Code: CodeNotSubscribed, Message: "the connection does not follow this task's logs"}))
+		c.notSubscribed("the connection does not follow this task's logs")
 		return
 	}
 	c.svc.hub.removeLogs(c.tenant, sub.TaskID, c)

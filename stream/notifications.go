@@ -91,62 +91,18 @@ func (h *hub) publishNotification(n schema.Notification) {
 // deliverNotification queues ev if a subscription still wants it: the hub
 // may route to a connection that has just unsubscribed.
 func (c *client) deliverNotification(ev *notificationEvent) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stopped {
-		return
-	}
-	for sub := range c.notifications {
-		if sub.matches(&ev.n) {
-			c.queue(message{frame: ev.frame})
-			return
-		}
-	}
+	queueIfWanted(c, &c.notifications, func(sub NotificationSubscription) bool { return sub.matches(&ev.n) }, ev.frame)
 }
 
 // subscribeNotifications follows a user's notifications, or the tenant's.
 // The hub learns of it before the client does, so every notification
 // after the confirmation reaches the client.
 func (c *client) subscribeNotifications(sub NotificationSubscription) {
-	c.mu.Lock()
-	_, dup := c.notifications[sub]
-	full := c.subscriptions() >= c.svc.cfg.MaxSubscriptions
-	c.mu.Unlock()
-	switch {
-	case dup:
-		c.send(encodeError(&Error{Code: CodeAlreadySubscribed, Message: "the connection already has this subscription"}))
-		return
-	case full:
-		c.send(encodeError(&Error{Code: CodeTooManySubscriptions, Message: "the connection has the maximum number of subscriptions"}))
-		return
-	}
-	c.svc.hub.addNotifications(c.tenant, sub, c)
-	c.svc.metrics.subscriptions.Inc()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.notifications == nil {
-		c.notifications = make(map[NotificationSubscription]struct{})
-	}
-	c.notifications[sub] = struct{}{}
-	if !c.stopped {
-		c.queue(message{frame: mustEncode(subscribedMessage{Type: TypeSubscribed, Notifications: &sub})})
-	}
+	subscribeSet(c, &c.notifications, sub, func() { c.svc.hub.addNotifications(c.tenant, sub, c) },
+		subscribedMessage{Notifications: &sub}, nil)
 }
 
 func (c *client) unsubscribeNotifications(sub NotificationSubscription) {
-	c.mu.Lock()
-	_, ok := c.notifications[sub]
-	if ok {
-		delete(c.notifications, sub)
-		if !c.stopped {
-			c.queue(message{frame: mustEncode(unsubscribedMessage{Type: TypeUnsubscribed, Notifications: &sub})})
-		}
-	}
-	c.mu.Unlock()
-	if !ok {
-		c.send(encodeError(&Error{Code: CodeNotSubscribed, Message: "the connection has no such subscription"}))
-		return
-	}
-	c.svc.hub.removeNotifications(c.tenant, sub, c)
-	c.svc.metrics.subscriptions.Dec()
+	unsubscribeSet(c, &c.notifications, sub, func() { c.svc.hub.removeNotifications(c.tenant, sub, c) },
+		unsubscribedMessage{Notifications: &sub})
 }

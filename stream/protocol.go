@@ -70,29 +70,32 @@ const (
 	TypeLog          = "log"
 	TypeLogsDropped  = "logs_dropped"
 	TypeNotification = "notification"
+	TypeControl      = "control"
+	TypeTaskControl  = "task_control"
 	TypeError        = "error"
 )
 
 // clientMessage is what a client sends: a type and one subscription, to
-// progress (the fields of Subscription, inline), to a task's logs, or to
-// notifications.
+// progress (the fields of Subscription, inline), to a task's logs, to
+// notifications, or, for a worker, to control requests.
 type clientMessage struct {
 	Type string `json:"type"`
 	Subscription
 	Logs          *LogSubscription          `json:"logs,omitempty"`
 	Notifications *NotificationSubscription `json:"notifications,omitempty"`
+	Control       *ControlSubscription      `json:"control,omitempty"`
 }
 
 type snapshotMessage struct {
 	Type         string       `json:"type"`
 	Subscription Subscription `json:"subscription"`
-	Tasks        []store.Task `json:"tasks"`
+	Tasks        []taskOut    `json:"tasks"`
 	Truncated    bool         `json:"truncated,omitempty"`
 }
 
 type progressMessage struct {
-	Type  string           `json:"type"`
-	Event *schema.Progress `json:"event"`
+	Type  string    `json:"type"`
+	Event *eventOut `json:"event"`
 }
 
 // subscribedMessage confirms a subscription to logs or notifications,
@@ -102,6 +105,7 @@ type subscribedMessage struct {
 	Type          string                    `json:"type"`
 	Logs          *LogSubscription          `json:"logs,omitempty"`
 	Notifications *NotificationSubscription `json:"notifications,omitempty"`
+	Control       *ControlSubscription      `json:"control,omitempty"`
 }
 
 // unsubscribedMessage names the subscription that ended, in the field its
@@ -111,6 +115,7 @@ type unsubscribedMessage struct {
 	Subscription  *Subscription             `json:"subscription,omitempty"`
 	Logs          *LogSubscription          `json:"logs,omitempty"`
 	Notifications *NotificationSubscription `json:"notifications,omitempty"`
+	Control       *ControlSubscription      `json:"control,omitempty"`
 }
 
 type errorMessage struct {
@@ -129,18 +134,20 @@ func parseClientMessage(data []byte) (clientMessage, error) {
 		return m, &Error{Code: CodeInvalidMessage, Message: `"type" must be "subscribe" or "unsubscribe"`}
 	}
 	named := 0
-	for _, on := range []bool{m.Subscription != Subscription{}, m.Logs != nil, m.Notifications != nil} {
+	for _, on := range []bool{m.Subscription != Subscription{}, m.Logs != nil, m.Notifications != nil, m.Control != nil} {
 		if on {
 			named++
 		}
 	}
 	switch {
 	case named > 1:
-		return m, &Error{Code: CodeInvalidMessage, Message: "a message names one subscription: task_id, user_id or all:true for progress, or logs, or notifications"}
+		return m, &Error{Code: CodeInvalidMessage, Message: "a message names one subscription: task_id, user_id or all:true for progress, or logs, or notifications, or control"}
 	case m.Logs != nil:
 		return m, m.Logs.normalize()
 	case m.Notifications != nil:
 		return m, m.Notifications.validate()
+	case m.Control != nil:
+		return m, m.Control.validate()
 	}
 	return m, m.Subscription.validate()
 }

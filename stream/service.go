@@ -11,7 +11,9 @@ import (
 	"github.com/gofiber/contrib/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/taskpulse/taskpulse/eta"
 	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
 )
@@ -33,6 +35,12 @@ type Deps struct {
 	Store      Snapshotter
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// Control holds the control requests pushed to workers and shown on
+	// tasks; none: the stream knows of none.
+	Control *control.Registry
+	// ETA estimates the time left of the tasks it pushes; none: from the
+	// client or the rate only.
+	ETA *eta.Tracker
 }
 
 // Service is the WebSocket hub: Routes accepts connections, Run feeds them
@@ -46,7 +54,8 @@ type Service struct {
 	snaps   *snapshots
 	// recent holds the notifications pushed lately; only the route of the
 	// notifications subscription uses it.
-	recent *recentIDs
+	recent  *recentIDs
+	control *control.Registry
 
 	// live is closed once every topic's subscription is in place: a
 	// snapshot taken earlier could miss an update published in between.
@@ -87,7 +96,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	log := deps.Logger.With("component", "stream")
-	return &Service{
+	s := &Service{
 		cfg:     cfg,
 		bus:     deps.Bus,
 		log:     log,
@@ -99,7 +108,14 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		ctx:     ctx,
 		cancel:  cancel,
 		clients: make(map[*client]struct{}),
-	}, nil
+		control: deps.Control,
+	}
+	s.hub.render = renderer{eta: deps.ETA, control: deps.Control}
+	s.snaps.render = s.hub.render
+	if s.control != nil {
+		s.control.Listen(s.routeControl)
+	}
+	return s, nil
 }
 
 // topics are what the stream pushes. Each has its own subscription, so

@@ -29,7 +29,8 @@ type snapshots struct {
 	limit   int
 	timeout time.Duration
 	// ctx ends when the service stops, and with it every query.
-	ctx context.Context
+	ctx    context.Context
+	render renderer
 
 	mu sync.Mutex
 	// waiting holds, per tenant with a round running, the requests for the
@@ -120,7 +121,7 @@ func (s *snapshots) round(tenant string, reqs []*snapshotRequest) {
 			if t := byID[id]; t != nil {
 				found = []store.Task{*t}
 			}
-			answer(bySub[sub], sub, found, false, err)
+			s.answer(bySub[sub], tenant, sub, found, false, err)
 		}
 	}
 	for sub, rs := range bySub {
@@ -135,7 +136,7 @@ func (s *snapshots) round(tenant string, reqs []*snapshotRequest) {
 		if tasks == nil {
 			tasks = []store.Task{}
 		}
-		answer(rs, sub, tasks, truncated, err)
+		s.answer(rs, tenant, sub, tasks, truncated, err)
 	}
 }
 
@@ -151,11 +152,11 @@ func (s *snapshots) query(ctx context.Context, f store.TaskFilter) ([]store.Task
 }
 
 // answer hands every request of sub the same snapshot, or err.
-func answer(reqs []*snapshotRequest, sub Subscription, tasks []store.Task, truncated bool, err error) {
+func (s *snapshots) answer(reqs []*snapshotRequest, tenant string, sub Subscription, tasks []store.Task, truncated bool, err error) {
 	var snap *snapshot
 	if err == nil {
 		snap = &snapshot{tasks: tasks, frame: mustEncode(snapshotMessage{
-			Type: TypeSnapshot, Subscription: sub, Tasks: tasks, Truncated: truncated,
+			Type: TypeSnapshot, Subscription: sub, Tasks: s.render.tasks(tenant, tasks), Truncated: truncated,
 		})}
 	}
 	for _, r := range reqs {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
@@ -34,13 +35,17 @@ type pending struct {
 	// Idempotency-Key): an operation whose event is already the task's is
 	// a retry, answered as the first time.
 	retry bool
+	// asks makes a cancel, pause or resume of a task a worker holds a
+	// request to the worker; a batch's and the former progress module's
+	// change the status at once.
+	asks bool
 }
 
 // result is the answer to one operation.
 type result struct {
 	Index  int          `json:"index"`
 	Status int          `json:"status"`
-	Task   *store.Task  `json:"task,omitempty"`
+	Task   *taskAnswer  `json:"task,omitempty"`
 	Error  *httpx.Error `json:"error,omitempty"`
 }
 
@@ -99,9 +104,10 @@ func (s *Service) apply(c *fiber.Ctx, ps []*pending) ([]result, error) {
 	order := s.reserveOrder(now, len(ps))
 	results := make([]result, len(ps))
 	var events []schema.Progress
+	var requests []control.Request
 	var touched []string
 	for i, p := range ps {
-		r, e, err := s.step(ctx, tenant, p, found, now, order+int64(i))
+		r, e, req, err := s.step(ctx, tenant, p, found, now, order+int64(i))
 		if err != nil {
 			return nil, s.unavailable("the store cannot answer now", err)
 		}
@@ -110,10 +116,30 @@ func (s *Service) apply(c *fiber.Ctx, ps []*pending) ([]result, error) {
 			events = append(events, *e)
 			touched = append(touched, p.taskID)
 		}
+		if req != nil {
+			requests = append(requests, *req)
+		}
 	}
-	if err := s.publish(ctx, tenant, events); err != nil {
+	if err := s.publish(ctx, tenant, events, requests); err != nil {
 		s.count(ps, nil)
 		return nil, s.unavailable("the bus cannot take data now; nothing was done, retry later", err)
+	}
+	if err := s.record(ctx, requests); err != nil {
+		s.count(ps, nil)
+		return nil, s.unavailable("the store cannot keep the control request now; retry later", err)
+	}
+	// The registry learns from the bus too; told now, the answers and
+	// the reads that follow them show the acknowledgements these events
+	// make.
+	for i := range events {
+		s.control.Observe(ctx, &events[i])
+	}
+	for i := range results {
+		if t := results[i].Task; t != nil && t.Control == nil {
+			if v := s.control.View(tenant, t.TaskID, now.UnixMilli()); v != nil {
+				t.Control = v
+			}
+		}
 	}
 	for _, id := range slices.Compact(slices.Sorted(slices.Values(touched))) {
 		k := found[id]
@@ -124,8 +150,9 @@ func (s *Service) apply(c *fiber.Ctx, ps []*pending) ([]result, error) {
 }
 
 // step applies one operation to the states in found, which it updates,
-// and returns its answer and, when it changes the task, its event.
-func (s *Service) step(ctx context.Context, tenant string, p *pending, found map[string]*known, now time.Time, order int64) (result, *schema.Progress, error) {
+// and returns its answer and, when it changes the task, its event, or,
+// when it asks the task's worker, its control request.
+func (s *Service) step(ctx context.Context, tenant string, p *pending, found map[string]*known, now time.Time, order int64) (result, *schema.Progress, *control.Request, error) {
 	k := found[p.taskID]
 	if k != nil && k.task.Status == schema.StatusDeleted {
 		k = nil // a deleted task is gone; its id may name a new one
@@ -134,50 +161,54 @@ func (s *Service) step(ctx context.Context, tenant string, p *pending, found map
 	case p.Op == opCreate && k != nil:
 		first, err := s.createOf(ctx, tenant, p, k)
 		if err != nil || first != nil {
-			return result{Index: p.index, Status: fiber.StatusCreated, Task: first}, nil, err
+			return result{Index: p.index, Status: fiber.StatusCreated, Task: answerOf(first)}, nil, nil, err
 		}
-		return failed(p.index, exists(p.index, k.task.Status)), nil, nil
+		return failed(p.index, exists(p.index, k.task.Status)), nil, nil, nil
 	case p.Op != opCreate && k == nil:
-		return failed(p.index, httpx.NewError(fiber.StatusNotFound, httpx.CodeNotFound, "no such task")), nil, nil
+		return failed(p.index, httpx.NewError(fiber.StatusNotFound, httpx.CodeNotFound, "no such task")), nil, nil, nil
 	case p.Op != opCreate && p.retry && k.task.EventID == p.EventID:
-		return result{Index: p.index, Status: fiber.StatusOK, Task: &k.task}, nil, nil
+		return result{Index: p.index, Status: fiber.StatusOK, Task: answerOf(&k.task)}, nil, nil, nil
 	}
 	var cur *store.Task
 	if k != nil {
 		cur = &k.task
 	}
 	if p.Op == opDelete {
-		return s.tombstone(tenant, p, k, now, order)
+		r, e := s.tombstone(tenant, p, k, now, order)
+		return r, e, nil, nil
 	}
 	e := p.event(p.taskID, cur)
 	s.stamp(&e, tenant, cur, now, order)
 	if problems := e.Validate(now.UnixMilli()); len(problems) > 0 {
-		return failed(p.index, invalid(p.index, problems)), nil, nil
+		return failed(p.index, invalid(p.index, problems)), nil, nil, nil
 	}
 	if cur != nil && !allowed(cur.Status, e.Status, p.Op == opUpdate) {
-		return failed(p.index, forbidden(p.index, cur.Status, e.Status)), nil, nil
+		return failed(p.index, forbidden(p.index, cur.Status, e.Status)), nil, nil, nil
+	}
+	if action, ok := p.controls(cur); ok {
+		// A worker holds the task: the change is asked of it, not made.
+		r, req := s.ask(tenant, p, k, action, now)
+		return r, nil, req, nil
 	}
 	next := advance(cur, &e)
 	if cur == nil {
 		first := next
 		found[p.taskID] = &known{task: next, created: &first}
-		return result{Index: p.index, Status: fiber.StatusCreated, Task: &first}, &e, nil
+		return result{Index: p.index, Status: fiber.StatusCreated, Task: answerOf(&first)}, &e, nil, nil
 	}
 	k.task = next
-	answer := next
-	return result{Index: p.index, Status: fiber.StatusOK, Task: &answer}, &e, nil
+	return result{Index: p.index, Status: fiber.StatusOK, Task: answerOf(&next)}, &e, nil, nil
 }
 
 // tombstone deletes the task k: its event, status deleted, is ordered
 // after every event the task has, so every store removes them all, and
 // any status may take it. The store removes the task's data after the
 // answer, so it is 202.
-func (s *Service) tombstone(tenant string, p *pending, k *known, now time.Time, order int64) (result, *schema.Progress, error) {
+func (s *Service) tombstone(tenant string, p *pending, k *known, now time.Time, order int64) (result, *schema.Progress) {
 	e := schema.Progress{EventID: p.EventID, TaskID: p.taskID, Status: schema.StatusDeleted}
 	s.stamp(&e, tenant, &k.task, now, order)
 	k.task = advance(&k.task, &e)
-	gone := k.task
-	return result{Index: p.index, Status: fiber.StatusAccepted, Task: &gone}, &e, nil
+	return result{Index: p.index, Status: fiber.StatusAccepted, Task: answerOf(&k.task)}, &e
 }
 
 // createOf returns the answer to the task's create when p repeats it, or
@@ -249,11 +280,12 @@ func (s *Service) reserveOrder(now time.Time, n int) int64 {
 	}
 }
 
-// publish puts events on the bus in one write, keyed by task so that a
+// publish puts events, and the control requests made beside them, on
+// the bus in one write, keyed by task so that a
 // task's events keep their order; it returns once the bus holds them
 // durably.
-func (s *Service) publish(ctx context.Context, tenant string, events []schema.Progress) error {
-	if len(events) == 0 {
+func (s *Service) publish(ctx context.Context, tenant string, events []schema.Progress, requests []control.Request) error {
+	if len(events)+len(requests) == 0 {
 		return nil
 	}
 	headers := map[string]string{schema.HeaderTenant: tenant}
@@ -266,6 +298,7 @@ func (s *Service) publish(ctx context.Context, tenant string, events []schema.Pr
 		}
 		recs[i] = bus.Record{Topic: schema.TopicProgress, Key: []byte(events[i].TaskID), Value: value, Headers: headers}
 	}
+	recs = append(recs, controlRecords(requests, headers)...)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
 	return s.bus.Publish(ctx, recs...)

@@ -18,6 +18,14 @@
 // left, stamped after the task's latest event, and the events of those
 // that pass go onto the bus in one write.
 //
+// A cancel, pause or resume that a person sends (POST
+// /v1/tasks/{id}/cancel, /pause, /resume) on a task a worker holds
+// (requestFrom, control.go) changes nothing itself: it becomes a control
+// request to the worker, published to the control topic with the
+// request's other events and kept in a store document before the 202
+// (package internal/control). GET /v1/tasks/{id}/control is the worker's
+// long poll for one.
+//
 // Checks read the current state, and the store lags the bus by the
 // writer's batch time, so the service keeps a bounded view (LRU) of the
 // states it published itself and merges it with the store's by the task

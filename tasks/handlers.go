@@ -21,13 +21,22 @@ const MaxBatch = 1000
 
 // single is the handler of the route of one operation of kind k.
 func single(k kind) func(*Service, *fiber.Ctx) error {
-	return func(s *Service, c *fiber.Ctx) error { return s.one(c, k) }
+	return func(s *Service, c *fiber.Ctx) error { return s.one(c, k, false) }
+}
+
+// asking is the handler of the route of a cancel, pause or resume that a
+// person sends: on a task a worker holds, it is a request to the worker
+// (control.go).
+func asking(k kind) func(*Service, *fiber.Ctx) error {
+	return func(s *Service, c *fiber.Ctx) error { return s.one(c, k, true) }
 }
 
 // one serves a route of a single operation: 201 with the new task and its
-// Location for a create, 200 with the task's new state otherwise, or the
-// operation's error.
-func (s *Service) one(c *fiber.Ctx, k kind) error {
+// Location for a create, 202 with the task and its control state for a
+// request to its worker, 200 with the task's new state otherwise, or the
+// operation's error. asks says the route's cancel, pause or resume asks
+// the worker.
+func (s *Service) one(c *fiber.Ctx, k kind, asks bool) error {
 	if err := httpx.OnlyQuery(c); err != nil {
 		return err
 	}
@@ -58,6 +67,7 @@ func (s *Service) one(c *fiber.Ctx, k kind) error {
 	if bad != nil {
 		return bad
 	}
+	p.asks = asks
 	results, err := s.apply(c, []*pending{p})
 	if err != nil {
 		return err
@@ -66,11 +76,17 @@ func (s *Service) one(c *fiber.Ctx, k kind) error {
 	if r.Error != nil {
 		return r.Error
 	}
-	switch r.Status {
-	case fiber.StatusCreated:
+	switch {
+	case r.Status == fiber.StatusCreated:
 		c.Location("/v1/tasks/" + url.PathEscape(r.Task.TaskID))
-	case fiber.StatusAccepted:
+	case k == opDelete:
 		return c.Status(r.Status).JSON(deleted{TaskID: r.Task.TaskID, EventID: r.Task.EventID, DeletedAt: r.Task.UpdatedAt})
+	case k == opUpdate:
+		// The worker's report: its answer carries what is asked of it.
+		r.Task.Control = nil
+		if pending := s.control.Deliveries(nil, auth.Tenant(c), 1, func(int) (string, schema.Status) { return r.Task.TaskID, r.Task.Status }); len(pending) > 0 {
+			r.Task.Control = pending
+		}
 	}
 	return c.Status(r.Status).JSON(r.Task)
 }

@@ -35,6 +35,11 @@ var targets = map[kind]schema.Status{
 // status it sets.
 var lifecycleFields = []string{"message", "attributes"}
 
+// requestFields are what cancel, pause and resume may say when they
+// become a request to the task's worker (see control.go); a direct change
+// ignores them.
+var requestFields = []string{"ack_timeout", "requested_by"}
+
 // fieldsOf are the body fields each operation takes beside event_id (and
 // op and task_id in a batch, where task_id names the task).
 var fieldsOf = map[kind][]string{
@@ -42,9 +47,9 @@ var fieldsOf = map[kind][]string{
 	opUpdate:   {"status", "progress", "current_step", "steps_done", "steps_total", "message", "eta", "error", "attributes"},
 	opComplete: lifecycleFields,
 	opFail:     append([]string{"error"}, lifecycleFields...),
-	opCancel:   lifecycleFields,
-	opPause:    lifecycleFields,
-	opResume:   lifecycleFields,
+	opCancel:   append(requestFields, lifecycleFields...),
+	opPause:    append(requestFields, lifecycleFields...),
+	opResume:   append(requestFields, lifecycleFields...),
 	opDelete:   nil,
 }
 
@@ -66,6 +71,8 @@ type operation struct {
 	ETA         *int64            `json:"eta"`
 	Error       *string           `json:"error"`
 	Attributes  map[string]string `json:"attributes"`
+	AckTimeout  *string           `json:"ack_timeout"`
+	RequestedBy *string           `json:"requested_by"`
 }
 
 // sent lists the task fields op carries, by their JSON names.
@@ -89,6 +96,8 @@ func (op *operation) sent() []string {
 	add("eta", op.ETA != nil)
 	add("error", op.Error != nil)
 	add("attributes", op.Attributes != nil)
+	add("ack_timeout", op.AckTimeout != nil)
+	add("requested_by", op.RequestedBy != nil)
 	return names
 }
 
@@ -106,13 +115,17 @@ func (op *operation) check(inBatch bool) []schema.FieldError {
 		return problems
 	}
 	for _, name := range op.sent() {
-		if !slices.Contains(fields, name) && !(inBatch && name == "task_id") {
+		switch {
+		case inBatch && slices.Contains(requestFields, name):
+			add(name, "is not a field of batch operations, which change the status at once")
+		case !slices.Contains(fields, name) && !(inBatch && name == "task_id"):
 			add(name, "is not a field of "+string(op.Op))
 		}
 	}
 	if inBatch && op.Op != opCreate && op.TaskID == "" {
 		add("task_id", "is required")
 	}
+	problems = append(problems, op.checkRequest()...)
 	failing := op.Op == opFail || (op.Status != nil && *op.Status == schema.StatusFailed)
 	if failing && (op.Error == nil || *op.Error == "") {
 		add("error", "is required to fail a task")

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
 	"github.com/taskpulse/taskpulse/schema"
@@ -25,11 +26,12 @@ type Publisher interface {
 }
 
 // Reader is the part of the store the task API needs: current states to
-// check changes against, and a task's first event to answer a retried
-// create.
+// check changes against, a task's first event to answer a retried
+// create, and the documents that keep control requests.
 type Reader interface {
 	Tasks(ctx context.Context, f store.TaskFilter) ([]store.Task, error)
 	TaskEvents(ctx context.Context, tenant, taskID string, f store.EventFilter) ([]schema.Progress, error)
+	PutDocuments(ctx context.Context, docs ...store.Document) error
 }
 
 // Limiter caps what one tenant may ingest; task operations are events and
@@ -49,6 +51,9 @@ type Config struct {
 	// NotFoundWait is how long a task that neither the view nor the store
 	// knows is looked for in the store before the answer is 404.
 	NotFoundWait time.Duration
+	// MaxPolls bounds the long polls for control requests one tenant may
+	// hold open at once.
+	MaxPolls int
 }
 
 // Validate reports the first setting that cannot work.
@@ -62,6 +67,8 @@ func (c *Config) Validate() error {
 		return errors.New("tasks: view size must be positive")
 	case c.NotFoundWait < 0:
 		return errors.New("tasks: not-found wait must not be negative")
+	case c.MaxPolls <= 0:
+		return errors.New("tasks: max polls must be positive")
 	}
 	return nil
 }
@@ -78,6 +85,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.NotFoundWait == 0 {
 		c.NotFoundWait = time.Second
+	}
+	if c.MaxPolls == 0 {
+		c.MaxPolls = 100
 	}
 }
 
@@ -97,6 +107,9 @@ type Deps struct {
 	// task missing then is answered 404 at once. None: never known, so a
 	// missing task is looked for until NotFoundWait has passed.
 	Settled func() bool
+	// Control holds the process's control requests, which it must run;
+	// none: one the service keeps alone, which knows only its own.
+	Control *control.Registry
 }
 
 // Service is the task API.
@@ -113,6 +126,8 @@ type Service struct {
 	order   atomic.Int64
 	view    *view
 	stripes stripes
+	control *control.Registry
+	polls   polls
 }
 
 // New makes the task API; Routes mounts it.
@@ -140,6 +155,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		now:     time.Now,
 		view:    newView(cfg.ViewSize),
 		stripes: stripes{seed: maphash.MakeSeed()},
+		control: deps.Control,
+		polls:   polls{max: cfg.MaxPolls, open: map[string]int{}},
+	}
+	if s.control == nil {
+		s.control = control.NewRegistry(nil, nil, deps.Logger)
 	}
 	if err := deps.Registerer.Register(s.outcome); err != nil {
 		return nil, fmt.Errorf("register task metrics: %w", err)
@@ -161,10 +181,11 @@ var routes = []route{
 	{fiber.MethodPatch, "/v1/tasks/:id", single(opUpdate)},
 	{fiber.MethodPost, "/v1/tasks/:id/complete", single(opComplete)},
 	{fiber.MethodPost, "/v1/tasks/:id/fail", single(opFail)},
-	{fiber.MethodPost, "/v1/tasks/:id/cancel", single(opCancel)},
-	{fiber.MethodPost, "/v1/tasks/:id/pause", single(opPause)},
-	{fiber.MethodPost, "/v1/tasks/:id/resume", single(opResume)},
+	{fiber.MethodPost, "/v1/tasks/:id/cancel", asking(opCancel)},
+	{fiber.MethodPost, "/v1/tasks/:id/pause", asking(opPause)},
+	{fiber.MethodPost, "/v1/tasks/:id/resume", asking(opResume)},
 	{fiber.MethodDelete, "/v1/tasks/:id", single(opDelete)},
+	{fiber.MethodGet, "/v1/tasks/:id/control", (*Service).pollControl},
 }
 
 // Routes mounts the task API, and the write routes of the platform's

@@ -154,5 +154,5 @@ func TestExampleRulesFileLoads(t *testing.T) {
 	srv := startServer(t, "--alert-rules", filepath.Join("..", "..", "deploy", "alert-rules.example.yaml"))
 	r := srv.get(t, "", "/v1/alert-rules")
 	require.Equal(t, http.StatusOK, r.status, r.body)
-	require.Len(t, r.body["rules"], 5)
+	require.Len(t, r.body["rules"], 6)
 }

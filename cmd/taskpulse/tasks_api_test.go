@@ -64,10 +64,19 @@ var readmeLifecycle = map[string][]string{
 	"cancelled": {},
 }
 
+// readmeRequests are, as the README states them, the operations that on
+// a task in a status its worker holds ask the worker rather than change
+// the status.
+var readmeRequests = map[string][]string{
+	"running": {"cancel", "pause"},
+	"paused":  {"cancel", "resume"},
+}
+
 // TestTaskLifecycleTable tries every lifecycle operation on a task in
-// every status: the allowed ones answer the new state, the others 409
-// naming the current status and the allowed next ones, and change
-// nothing.
+// every status: the allowed ones answer the new state, or, on a task its
+// worker holds, 202 with a control request that changes the status only
+// once the worker reports it; the others 409 naming the current status
+// and the allowed next ones, and change nothing.
 func TestTaskLifecycleTable(t *testing.T) {
 	srv := startServer(t)
 	ops := map[string]string{"complete": "completed", "fail": "failed", "cancel": "cancelled", "pause": "paused", "resume": "running"}
@@ -82,6 +91,20 @@ func TestTaskLifecycleTable(t *testing.T) {
 				body = `{"error":"boom"}`
 			}
 			status, _, answer := taskCall(t, srv.base, http.MethodPost, "/v1/tasks/"+id+"/"+op, nil, body)
+			if slices.Contains(next, to) && slices.Contains(readmeRequests[from], op) {
+				require.Equal(t, http.StatusAccepted, status, "%s on %s: %v", op, from, answer)
+				require.Equal(t, from, answer["status"], "%s on %s asks, changes nothing", op, from)
+				ctl := answer["control"].(map[string]any)
+				require.Equal(t, op, ctl["action"], "%s on %s", op, from)
+				require.Nil(t, ctl["acknowledged_at"], "%s on %s", op, from)
+				srv.waitTask(t, "", id, from, 1)
+				// The worker acknowledges by reporting the status asked for.
+				answer = mustTask(t, srv, http.MethodPatch, "/v1/tasks/"+id, `{"status":"`+to+`"}`, http.StatusOK)
+				require.Equal(t, to, answer["status"], "%s on %s", op, from)
+				task := srv.waitTask(t, "", id, to, 2)
+				require.NotNil(t, task["control"].(map[string]any)["acknowledged_at"], "%s on %s: %v", op, from, task)
+				continue
+			}
 			if slices.Contains(next, to) {
 				require.Equal(t, http.StatusOK, status, "%s on %s: %v", op, from, answer)
 				require.Equal(t, to, answer["status"], "%s on %s", op, from)
@@ -342,6 +365,10 @@ func TestTasksAreKeptPerTenant(t *testing.T) {
 	status, _, answer = taskCall(t, srv.base, http.MethodPost, "/v1/tasks/shared/resume", as(keyA), "")
 	require.Equal(t, http.StatusConflict, status, "acme's task runs already: %v", answer)
 	status, _, answer = taskCall(t, srv.base, http.MethodPost, "/v1/tasks/shared/resume", as(keyB), "")
+	require.Equal(t, http.StatusAccepted, status, "globex's worker is asked: %v", answer)
+	_, _, answer = taskCall(t, srv.base, http.MethodGet, "/v1/tasks/shared", as(keyA), "")
+	require.Nil(t, answer["control"], "acme's task is not asked")
+	status, _, answer = taskCall(t, srv.base, http.MethodPatch, "/v1/tasks/shared", as(keyB), `{"status":"running"}`)
 	require.Equal(t, http.StatusOK, status, answer)
 	acme := srv.waitTask(t, keyA, "shared", "running", 1)
 	require.Equal(t, "acme's", acme["message"])

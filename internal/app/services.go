@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -17,6 +18,7 @@ import (
 	"github.com/taskpulse/taskpulse/ingest"
 	"github.com/taskpulse/taskpulse/ingest/writer"
 	"github.com/taskpulse/taskpulse/internal/bus"
+	"github.com/taskpulse/taskpulse/internal/control"
 	"github.com/taskpulse/taskpulse/internal/ratelimit"
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
@@ -58,6 +60,7 @@ type deps struct {
 	log     *slog.Logger
 	tracing trace.TracerProvider
 	eta     *eta.Tracker // made by the first service that asks
+	control *control.Registry
 }
 
 // etaTracker returns the process's one ETA tracker, which every service
@@ -69,6 +72,50 @@ func (d *deps) etaTracker() (*eta.Tracker, func(context.Context) error) {
 	}
 	d.eta = eta.NewTracker(eta.Config{}, d.bus, d.store, d.log)
 	return d.eta, d.eta.Run
+}
+
+// controlRegistry returns the process's one registry of control
+// requests, which every service that shows or delivers them shares, and
+// the function that runs it to the first caller only. A process without a
+// store learns the requests made after it starts.
+func (d *deps) controlRegistry() (*control.Registry, func(context.Context) error) {
+	if d.control != nil {
+		return d.control, nil
+	}
+	var docs control.Documents
+	if d.store != nil {
+		docs = d.store
+	}
+	d.control = control.NewRegistry(d.bus, docs, d.log)
+	return d.control, d.control.Run
+}
+
+// both runs a and b, either of which may be nil, until both return.
+func both(a, b func(context.Context) error) func(context.Context) error {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return func(ctx context.Context) error {
+		errs := make(chan error, 1)
+		go func() { errs <- b(ctx) }()
+		err := a(ctx)
+		return errors.Join(err, <-errs)
+	}
+}
+
+// allReady is the check that passes when every one of checks does.
+func allReady(checks ...telemetry.Check) telemetry.Check {
+	return func(ctx context.Context) error {
+		for _, check := range checks {
+			if err := check(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // unit is a built service: its routes, what runs it, its readiness check
@@ -85,21 +132,23 @@ type unit struct {
 var services = []service{
 	{
 		name: "ingest", bus: true,
-		topics: []string{schema.TopicProgress, schema.TopicLogs, schema.TopicMetrics},
+		topics: []string{schema.TopicProgress, schema.TopicLogs, schema.TopicMetrics, control.TopicControl},
 		start: func(d *deps) (unit, error) {
-			svc, err := ingest.New(ingest.Config{}, ingest.Deps{Bus: d.bus, Limiter: d.limits, Registerer: d.reg, Logger: d.log, TracerProvider: d.tracing})
+			controls, run := d.controlRegistry()
+			svc, err := ingest.New(ingest.Config{}, ingest.Deps{Bus: d.bus, Limiter: d.limits, Registerer: d.reg, Logger: d.log, TracerProvider: d.tracing, Control: controls})
 			if err != nil {
 				return unit{}, err
 			}
-			return unit{routes: svc.Routes}, nil
+			return unit{routes: svc.Routes, run: run, ready: controls.Ready}, nil
 		},
 	},
 	{
 		// The task API's operations are events, limited as ingest's are.
 		name: "tasks", bus: true, store: true,
-		topics: []string{schema.TopicProgress},
+		topics: []string{schema.TopicProgress, control.TopicControl},
 		start: func(d *deps) (unit, error) {
-			deps := tasks.Deps{Bus: d.bus, Store: d.store, Limiter: d.limits, Registerer: d.reg, Logger: d.log, TracerProvider: d.tracing}
+			controls, run := d.controlRegistry()
+			deps := tasks.Deps{Bus: d.bus, Store: d.store, Limiter: d.limits, Registerer: d.reg, Logger: d.log, TracerProvider: d.tracing, Control: controls}
 			if l, ok := d.bus.(lagger); ok && d.s.runs("writer") {
 				// An embedded bus is this process's alone: once its writer
 				// has caught up, the store holds every task there is.
@@ -109,7 +158,7 @@ var services = []service{
 			if err != nil {
 				return unit{}, err
 			}
-			return unit{routes: svc.Routes}, nil
+			return unit{routes: svc.Routes, run: run, ready: controls.Ready}, nil
 		},
 	},
 	{
@@ -127,24 +176,28 @@ var services = []service{
 	{
 		// The bus feeds the ETA history with the tasks that complete.
 		name: "query", bus: true, store: true, queries: true,
-		topics: []string{schema.TopicProgress},
+		topics: []string{schema.TopicProgress, control.TopicControl},
 		start: func(d *deps) (unit, error) {
-			tracker, run := d.etaTracker()
-			q := query.New(query.Deps{Store: d.store, ETA: tracker, Logger: d.log})
+			tracker, runETA := d.etaTracker()
+			controls, runControl := d.controlRegistry()
+			run := both(runETA, runControl)
+			q := query.New(query.Deps{Store: d.store, ETA: tracker, Control: controls, Logger: d.log})
 			routes := func(r fiber.Router) {
 				q.Routes(r)
 				alias(r, q.Routes, "/v1/tasks", "/api/v1/progress/tasks")
 				alias(r, q.Routes, "/v1/tasks/:id", "/api/v1/progress/tasks/:id")
 			}
-			return unit{routes: routes, run: run}, nil
+			return unit{routes: routes, run: run, ready: controls.Ready}, nil
 		},
 	},
 	{
 		name: "stream", bus: true, store: true, queries: true,
-		topics: []string{schema.TopicProgress, schema.TopicLogs, schema.TopicNotifications},
+		topics: []string{schema.TopicProgress, schema.TopicLogs, schema.TopicNotifications, control.TopicControl},
 		public: web.Routes, // the page holds no data
 		start: func(d *deps) (unit, error) {
-			svc, err := stream.New(stream.Config{QueueSize: d.s.streamQueue}, stream.Deps{Bus: d.bus, Store: d.store, Registerer: d.reg, Logger: d.log})
+			controls, runControl := d.controlRegistry()
+			tracker, runETA := d.etaTracker()
+			svc, err := stream.New(stream.Config{QueueSize: d.s.streamQueue}, stream.Deps{Bus: d.bus, Store: d.store, Registerer: d.reg, Logger: d.log, Control: controls, ETA: tracker})
 			if err != nil {
 				return unit{}, err
 			}
@@ -152,12 +205,12 @@ var services = []service{
 				svc.Routes(r)
 				alias(r, svc.Routes, "/v1/stream", stream.LegacyPath, stream.LegacyConnect)
 			}
-			return unit{routes: routes, run: svc.Run, ready: svc.Ready}, nil
+			return unit{routes: routes, run: both(svc.Run, both(runControl, runETA)), ready: allReady(svc.Ready, controls.Ready)}, nil
 		},
 	},
 	{
 		name: "alerting", bus: true, store: true, queries: true,
-		topics: []string{schema.TopicProgress, schema.TopicNotifications},
+		topics: []string{schema.TopicProgress, schema.TopicNotifications, control.TopicControl},
 		start:  startAlerting,
 	},
 }
@@ -211,7 +264,8 @@ func allTopics() []string {
 // SIGHUP.
 func startAlerting(d *deps) (unit, error) {
 	s := d.s
-	deps := alerting.Deps{Bus: d.bus, Documents: d.store, Tasks: d.store, Series: d.store, Logs: d.store, Registerer: d.reg, Logger: d.log}
+	controls, runControl := d.controlRegistry()
+	deps := alerting.Deps{Bus: d.bus, Documents: d.store, Tasks: d.store, Series: d.store, Logs: d.store, Registerer: d.reg, Logger: d.log, Control: controls}
 	cfg := alerting.Config{RulesFile: s.alertRules, ChannelAllow: s.alertChannelAllow, ChannelDeny: s.alertChannelDeny}
 	svc, err := alerting.New(cfg, deps)
 	if err != nil {
@@ -235,5 +289,5 @@ func startAlerting(d *deps) (unit, error) {
 		}()
 		return svc.Run(ctx)
 	}
-	return unit{routes: svc.Routes, run: run, ready: svc.Ready}, nil
+	return unit{routes: svc.Routes, run: both(run, runControl), ready: allReady(svc.Ready, controls.Ready)}, nil
 }

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 import weakref
+from urllib.parse import quote
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import httpx
@@ -138,11 +139,29 @@ class BaseClient:
         if self._tasks.get(task.id) is task:
             del self._tasks[task.id]
 
-    def _control(self, requests: Dict[str, str]) -> None:
-        for task_id, request in requests.items():
-            task = self._tasks.get(task_id)
-            if task is not None and request == "cancel":
-                task.request_cancel()
+    def _control(self, requests: List[Dict[str, Any]]) -> None:
+        for request in requests:
+            task = self._tasks.get(request["task_id"])
+            if task is not None:
+                task._asked(request)
+
+    def wait_control(self, task_id: str, wait: float = 30.0) -> Optional[Dict[str, Any]]:
+        """Wait up to wait seconds (at most 60) for a control request of the
+        task, by long poll, for a worker that reports rarely: the request
+        (task_id, action, requested_at, requested_by, ack_deadline), or
+        None when none came. A task the client runs records it too, as
+        the answer to a report would."""
+        if not 0 <= wait <= 60:
+            raise ValueError("wait must be from 0 to 60 seconds")
+        url = f"{self.base_url}/v1/tasks/{quote(task_id, safe='')}/control"
+        headers = {k: v for k, v in self._headers.items() if k != "Content-Type"}
+        r = httpx.get(url, params={"wait": f"{wait:g}s"}, headers=headers, timeout=wait + self._timeout)
+        if r.status_code == 204:
+            return None
+        r.raise_for_status()
+        request: Dict[str, Any] = r.json()
+        self._control([request])
+        return request
 
     def _deliveries(self) -> Iterator[Delivery]:
         """The queued batches, one at a time. While one is sent another

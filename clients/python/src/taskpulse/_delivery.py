@@ -5,9 +5,8 @@ to wait before posting again (None: done). The sync and async senders
 only move bytes and sleep, so both follow the same rules:
 
 - 2xx: the batch is durable. The answer's `accepted` is all that is read,
-  beside `control`, the requests a server makes to the tasks it reported
-  on: either one string for the batch's only task (`{"control":"cancel"}`)
-  or an object keyed by task id (`{"control":{"job-1":"cancel"}}`).
+  beside `control`, the requests pending for the tasks it reported on:
+  `{"control":[{"task_id":"job-1","action":"cancel",...}]}`.
 - 400 naming bad items: those are dropped (logged, counted as rejected)
   and the rest are sent again at once; the server took nothing.
 - 408, 429 and 5xx, or no answer at all: sent again after an exponential
@@ -30,7 +29,7 @@ from ._queue import Event, Queue
 
 log = logging.getLogger("taskpulse")
 
-ControlHandler = Callable[[Dict[str, str]], None]
+ControlHandler = Callable[[List[Dict[str, Any]]], None]
 
 
 class Backoff:
@@ -63,7 +62,7 @@ class Delivery:
         """The wait before the next attempt after this answer, or None when done."""
         if 200 <= status < 300:
             self._queue.settle(sent=len(self.events))
-            controls = parse_controls(_json(content), self.events)
+            controls = parse_controls(_json(content))
             if controls:
                 self._on_control(controls)
             return None
@@ -112,16 +111,13 @@ class Delivery:
         return True
 
 
-def parse_controls(answer: Dict[str, Any], events: List[Event]) -> Dict[str, str]:
-    """The control requests of an answer, by task id."""
+def parse_controls(answer: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The control requests of an answer: each a dict with task_id,
+    action, requested_at, requested_by and ack_deadline."""
     control = answer.get("control")
-    if isinstance(control, dict):
-        return {k: v for k, v in control.items() if isinstance(k, str) and isinstance(v, str)}
-    if isinstance(control, str):
-        tasks = {e.get("task_id") for e in events}
-        if len(tasks) == 1 and None not in tasks:
-            return {str(tasks.pop()): control}
-    return {}
+    if not isinstance(control, list):
+        return []
+    return [r for r in control if isinstance(r, dict) and isinstance(r.get("task_id"), str) and isinstance(r.get("action"), str)]
 
 
 def retry_after(value: Optional[str]) -> Optional[float]:

@@ -76,6 +76,7 @@ class Task:
         self._seq = 0
         self._finished = False
         self._cancel_requested = False
+        self._requested: Optional[Dict[str, Any]] = None
         self._token: "Optional[Token[Optional[Task]]]" = None
 
     @property
@@ -129,6 +130,24 @@ class Task:
 
     def cancel(self, message: Optional[str] = None) -> None:
         self._finish("cancelled", message=message)
+
+    @property
+    def requested(self) -> Optional[Dict[str, Any]]:
+        """The latest control request a person made of the task (action
+        "cancel", "pause" or "resume"), from the answer to its reports or
+        Client.wait_control; None while there was none. Acknowledge it by
+        reporting the status it asks for: cancel(), or update(status="paused")
+        and update(status="running")."""
+        return self._requested
+
+    def wait_control(self, wait: float = 30.0) -> Optional[Dict[str, Any]]:
+        """Client.wait_control for this task."""
+        return self._client.wait_control(self.id, wait)
+
+    def _asked(self, request: Dict[str, Any]) -> None:
+        self._requested = request
+        if request.get("action") == "cancel":
+            self.request_cancel()
 
     def request_cancel(self) -> None:
         """Mark the task as asked to stop: the next update raises."""
