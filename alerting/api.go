@@ -96,14 +96,16 @@ func (a *api) listAlerts(c *fiber.Ctx) error {
 	if _, err := query(c); err != nil {
 		return err
 	}
-	alerts := a.alerts(auth.Tenant(c))
+	tenant := auth.Tenant(c)
+	alerts := a.alerts(tenant)
 	slices.SortFunc(alerts, func(a, b Alert) int {
 		return strings.Compare(a.RuleID+"\x00"+a.GroupKey, b.RuleID+"\x00"+b.GroupKey)
 	})
-	if alerts == nil {
-		alerts = []Alert{}
+	views, err := silenceAlerts(c.UserContext(), a.docs, a.log, tenant, alerts, a.now().UnixMilli())
+	if err != nil {
+		return a.storeError(err, "silence")
 	}
-	return c.JSON(fiber.Map{"alerts": alerts})
+	return c.JSON(fiber.Map{"alerts": views})
 }
 
 // changes are the changes of rules and channels under way on this

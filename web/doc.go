@@ -20,4 +20,9 @@
 // files are public, like /openapi.json; only the API behind them needs a
 // key, which the UI takes once from ?api_key= or a form and keeps in the
 // tab's sessionStorage.
+//
+// The UI calls the API on its own origin only. A stream process that does
+// not run the query, alerting or task services forwards the routes the
+// UI calls to theirs (ProxyRoutes), after its own key, body and Origin
+// checks, so that the UI works the same all-in-one and distributed.
 package web

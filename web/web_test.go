@@ -12,8 +12,9 @@ import (
 	"github.com/taskpulse/taskpulse/internal/httpx"
 )
 
-// TestTaskMap runs the JavaScript tests of the client's task map in node.
-func TestTaskMap(t *testing.T) {
+// TestScripts runs the JavaScript tests in node: the client's task map,
+// and the words of a task's control request.
+func TestScripts(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -21,7 +22,7 @@ func TestTaskMap(t *testing.T) {
 		}
 		t.Skip("node runs the client's tests")
 	}
-	out, err := exec.Command(node, "--test", "testdata/taskpulse_test.mjs").CombinedOutput()
+	out, err := exec.Command(node, "--test", "testdata/taskpulse_test.mjs", "testdata/control_test.mjs").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 }
 

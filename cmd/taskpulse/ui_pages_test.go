@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -62,13 +63,16 @@ func (v uiVisit) waitCount(sel string, n int) {
 }
 
 // TestUIPages runs a real server holding ten thousand tasks, a running
-// task with logs and a metric, and a failed one whose rule fires, and
-// goes through every page of the UI as a person would, at desktop and at
-// phone width: the task list (its first render timed, filtered, searched,
-// sorted), a task's page (its logs, filtered and live, a metric chart,
-// its controls), a new dashboard with one panel of each chart kind, and
-// the alerts page (a silence made from the firing alert, then expired; a
-// notification marked read). Names hold markup, which must show as text.
+// task with more logs than a page and a metric, and a failed one whose
+// rule fires, and goes through every page of the UI as a person would, at
+// desktop and at phone width: the task list (its first render timed,
+// filtered, searched, sorted, a task cancelled from its row's menu), a
+// task's page (its logs, filtered, older pages, live, a metric chart, its
+// controls), a new dashboard with one panel of each chart kind, one of
+// them edited in place to a range of its own, and the alerts page (a
+// silence made from the firing alert, the alert marked silenced, then the
+// silence expired; a notification marked read, the unread count going
+// down). Names hold markup, which must show as text.
 func TestUIPages(t *testing.T) {
 	b := startScript(t, "ui.mjs")
 	shots := os.Getenv(screenshotsEnv)
@@ -114,9 +118,24 @@ rules:
 	const name = `<img src=x id=injected> Scrape React docs`
 	post("/v1/progress", `{"task_id":"`+id+`","user_id":"u-7","task_type":"scrape_docs","task_name":"`+name+`",
 		"status":"running","progress":40,"current_step":"scraping","steps_done":8,"steps_total":20,"eta":300}`)
+	// More logs than a page of history, an hour old, one a second: the
+	// oldest are read only when asked for.
+	const olderLogs = 1100
+	var lines bytes.Buffer
+	lines.WriteByte('[')
+	hourAgo := time.Now().Add(-time.Hour).UnixMilli()
+	for i := range olderLogs {
+		if i > 0 {
+			lines.WriteByte(',')
+		}
+		fmt.Fprintf(&lines, `{"task_id":%q,"level":"INFO","message":"line %04d","timestamp":%d}`, id, i, hourAgo+int64(i)*1000)
+	}
+	lines.WriteByte(']')
+	post("/v1/logs", lines.String())
 	post("/v1/logs", `[{"task_id":"`+id+`","level":"DEBUG","message":"cache miss"},
 		{"task_id":"`+id+`","level":"INFO","message":"page 10 done","source":"scraper"},
 		{"task_id":"`+id+`","level":"ERROR","message":"<b>page 11</b> refused"}]`)
+	taskLogs := olderLogs + 3
 	post("/v1/metrics", `[{"name":"pages_scraped","value":120,"labels":{"task_id":"`+id+`"},"task_id":"`+id+`"},
 		{"name":"pages_scraped","value":160,"labels":{"task_id":"`+id+`"},"task_id":"`+id+`"}]`)
 	post("/v1/progress", `{"task_id":"skill-43","user_id":"u-7","task_type":"create_skill","task_name":"Create skill","status":"running","progress":10}`)
@@ -160,6 +179,30 @@ rules:
 			b.click(`button[data-sort="name"]`)
 			b.waitAttr(`th[aria-sort]`, "aria-sort", "ascending")
 			b.waitText("#task-list tr.task .task-name", "Bulk task 40")
+
+			// A running task cancelled from its row's menu, which offers
+			// what its status allows.
+			running := map[string]string{"desktop": "bulk-00006", "phone": "bulk-00012"}[width.name]
+			v.fill("#f-search", running)
+			v.waitCount("#task-list tr.task", 1)
+			b.click("#task-list tr.task button.more")
+			v.visible(`#task-actions[open] button[data-op="pause"]`)
+			v.check("tasks-actions")
+			b.click(`#task-actions button[data-op="cancel"]`)
+			b.waitText("#task-actions-status", "Cancel: asked")
+			b.click("#task-actions .close")
+			b.waitText("#task-list tr.task td:nth-child(2)", "cancel")
+			task := srv.get(t, key, "/v1/tasks/"+running).body
+			control, requests := task["control"].(map[string]any)
+			if requests {
+				// A cancel is a request the worker acknowledges.
+				require.Equal(t, "cancel", control["action"])
+				b.waitText("#task-list tr.task .control-state", "cancel")
+			} else {
+				require.Equal(t, "cancelled", task["status"])
+				require.Zero(t, b.count("#task-list tr.task button.more"), "a cancelled task has nothing left to do")
+			}
+
 			v.fill("#f-search", "scrape-react")
 			v.waitCount("#task-list tr.task", 1)
 			b.waitText("#task-list .task-name", name)
@@ -177,6 +220,12 @@ rules:
 			b.waitText("#task-logs", "page 10 done")
 			b.waitText("#task-logs", "<b>page 11</b> refused")
 			require.Contains(t, b.waitText("#task-logs", "cache miss"), "DEBUG")
+			hidden := taskLogs - 1000
+			require.NotContains(t, b.waitText("#task-logs", fmt.Sprintf("line %04d", hidden)), fmt.Sprintf("line %04d", hidden-1), "a page of history is the newest 1,000")
+			b.click("#load-older")
+			b.waitText("#logs-status", fmt.Sprintf("%d older logs read; there are no older ones", hidden))
+			require.Contains(t, b.waitText("#task-logs", "line 0000"), fmt.Sprintf("line %04d", hidden-1))
+			v.waitCount("#load-older:not([hidden])", 0)
 			v.choose("#log-level", "ERROR")
 			require.NotContains(t, b.waitText("#task-logs", "refused"), "page 10 done")
 			v.choose("#log-level", "DEBUG")
@@ -184,6 +233,7 @@ rules:
 			require.NotContains(t, b.waitText("#task-logs", "page 10 done"), "cache miss")
 			v.fill("#log-search", "")
 			post("/v1/logs", `{"task_id":"`+id+`","level":"WARNING","message":"slow page `+width.name+`"}`)
+			taskLogs++
 			b.waitText("#task-logs", "slow page "+width.name)
 			v.visible(`.controls button[data-op="cancel"]`)
 			v.fill("#metric-name", "pages_scraped")
@@ -192,6 +242,24 @@ rules:
 			require.Zero(t, b.count("#view .chart ~ .notice"), "the task's samples are charted")
 			require.Zero(t, b.count("#injected"), "a name is never inserted as HTML")
 			v.check("task")
+
+			// A pause asked of a task's worker, where the task API asks
+			// workers: not acknowledged in time, then acknowledged by the
+			// worker's report, in words.
+			if requests {
+				asked := map[string]string{"desktop": "bulk-00018", "phone": "bulk-00024"}[width.name]
+				r := srv.do(t, http.MethodPost, "/v1/tasks/"+asked+"/pause", key, "application/json", `{"ack_timeout":"1s","requested_by":"ops <b>night</b>"}`)
+				require.Equal(t, http.StatusAccepted, r.status, r.body)
+				b.open(srv.base + "/tasks/" + asked)
+				b.waitAttr(".facts .control-state", "data-state", "unacknowledged")
+				said := b.waitText(".facts .control-state", "not acknowledged")
+				require.Contains(t, said, "pause requested")
+				require.Contains(t, said, "by ops <b>night</b>")
+				v.check("task-control")
+				post("/v1/progress", `{"task_id":"`+asked+`","status":"paused"}`)
+				b.waitAttr(".facts .control-state", "data-state", "acknowledged")
+				b.waitText("h2.task-title", "paused")
+			}
 
 			// Dashboards: made at desktop width with one panel of each
 			// chart kind, and looked at again at phone width.
@@ -202,16 +270,30 @@ rules:
 				v.visible("#add-panel")
 				dashboard, _, _ = strings.Cut(b.do(map[string]any{"op": "path"}).(string), "?")
 				for i, kind := range []string{"line", "area", "bar", "pie", "gauge", "scatter", "heatmap", "table"} {
-					v.fill("#panel-title", "Panel "+kind)
-					v.choose("#panel-kind", kind)
+					v.fill("#add-panel-title", "Panel "+kind)
+					v.choose("#add-panel-kind", kind)
 					if kind != "pie" && kind != "scatter" && kind != "heatmap" {
-						v.fill("#panel-metric", "pages_scraped")
+						v.fill("#add-panel-metric", "pages_scraped")
 					}
 					b.click(`#add-panel button[type="submit"]`)
 					b.waitText("#dash-status", fmt.Sprintf("Saved, version %d", i+2))
 				}
 				v.waitCount(`#panels [data-drawn="true"]`, 8)
 				v.waitCount("#panels .chart", 7)
+
+				// The line panel edited in place: another title, drawn as
+				// bars, over six hours whatever the dashboard's range.
+				b.click(`#panels section[data-chart="line"] button.edit-panel`)
+				v.visible("#edit-panel-0")
+				v.fill("#edit-panel-0-title", "Pages <b>scraped</b>")
+				v.choose("#edit-panel-0-kind", "bar")
+				v.choose("#edit-panel-0-range", "-6h")
+				v.check("dashboard-panel-edit")
+				b.click(`#edit-panel-0 button[type="submit"]`)
+				b.waitText("#dash-status", "Saved, version 10")
+				v.waitCount(`#panels [data-drawn="true"]`, 8)
+				b.waitText(`#panels section[data-own-range="true"][data-chart="bar"] h3`, "Pages <b>scraped</b>")
+				b.waitText(`#panels section[data-own-range="true"] h3`, "last 6 hours")
 				v.check("dashboard-edit")
 				b.click("#edit-dashboard")
 
@@ -222,6 +304,10 @@ rules:
 				d := ds[0].(map[string]any)
 				require.Equal(t, "Pipeline <i>overview</i>", d["title"])
 				require.Len(t, d["panels"], 8)
+				edited := d["panels"].([]any)[0].(map[string]any)
+				require.Equal(t, "Pages <b>scraped</b>", edited["title"])
+				require.Equal(t, "bar", edited["chart"])
+				require.Equal(t, map[string]any{"source": "metric", "name": "pages_scraped", "from": "-6h"}, edited["query"])
 				b.open(srv.base + "/dashboards")
 			}
 			b.waitText("#dashboards", "Pipeline <i>overview</i>")
@@ -229,6 +315,10 @@ rules:
 			b.open(srv.base + dashboard + "?range=6h&refresh=30")
 			v.waitCount(`#panels [data-drawn="true"]`, 8)
 			require.Equal(t, dashboard+"?range=6h&refresh=30", b.do(map[string]any{"op": "path"}), "the range and the refresh stay in the address")
+			v.choose("#dash-range", "15m")
+			v.waitCount(`#panels [data-drawn="true"]`, 8)
+			v.waitCount(`#panels [data-own-range="true"]`, 1)
+			b.waitText(`#panels [data-own-range="true"] h3`, "last 6 hours")
 			v.check("dashboard")
 
 			// Alerts: the failed task's rule fires; a silence is made from
@@ -243,8 +333,18 @@ rules:
 				v.waitCount("#silences article", 1)
 				r := srv.get(t, key, "/v1/silences")
 				require.Len(t, r.body["silences"], 1)
+				silence := r.body["silences"].([]any)[0].(map[string]any)
+				alerts := srv.get(t, key, "/v1/alerts").body["alerts"].([]any)
+				require.Equal(t, true, alerts[0].(map[string]any)["silenced"])
+				require.Equal(t, silence["id"], alerts[0].(map[string]any)["silenced_by"])
+				b.waitText(alert+" .silenced", `task_id="skill-43"`)
+
+				b.waitText("#unread-count", "(1 unread)")
+				b.waitText("#unread", "1")
 				b.click(`#notifications-list li[data-read="false"] button`)
 				b.waitText("#unread-count", "(0 unread)")
+				v.waitCount("#unread:not([hidden])", 0)
+				require.Equal(t, 0.0, srv.get(t, key, "/v1/notifications?limit=1").body["unread"])
 			} else {
 				v.waitCount("#silences article", 1)
 				b.click(`#silences article button`)

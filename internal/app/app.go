@@ -24,6 +24,7 @@ import (
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/ratelimit"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
+	"github.com/taskpulse/taskpulse/web"
 )
 
 // Option changes how Run serves.
@@ -171,6 +172,8 @@ func Run(ctx context.Context, s *Settings, ln net.Listener, log *slog.Logger, op
 	if err := mount(true, api.Group("", limits.Queries())); err != nil {
 		return err
 	}
+	// After every route of this process's own, which answer first.
+	web.ProxyRoutes(api, s.uiUpstreams())
 	app.Use(func(c *fiber.Ctx) error {
 		return httpx.NewError(fiber.StatusNotFound, httpx.CodeNotFound, "no route "+c.Method()+" "+c.Path())
 	})

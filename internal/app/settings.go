@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/taskpulse/taskpulse/alerting/channel"
+	"github.com/taskpulse/taskpulse/ingest/writer"
 	"github.com/taskpulse/taskpulse/internal/auth"
 	"github.com/taskpulse/taskpulse/internal/backend"
 	"github.com/taskpulse/taskpulse/internal/config"
 	"github.com/taskpulse/taskpulse/internal/httpx"
 	"github.com/taskpulse/taskpulse/internal/ratelimit"
 	"github.com/taskpulse/taskpulse/internal/telemetry"
+	"github.com/taskpulse/taskpulse/web"
 )
 
 // Settings are everything serve reads from flags, environment and the
@@ -45,6 +47,10 @@ type Settings struct {
 	// tenants' alert channels may and may not reach.
 	alertChannelAllow []string
 	alertChannelDeny  []string
+
+	// ui are the services the UI's pages call, when this process serves
+	// the UI without running them.
+	ui web.Upstreams
 
 	limits  ratelimit.Config
 	backend backend.Flags
@@ -89,7 +95,7 @@ func (s *Settings) RegisterFlags(fs *flag.FlagSet) {
 	s.limits.RegisterFlags(fs)
 	fs.StringVar(&s.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&s.logFormat, "log-format", "text", "text or json")
-	fs.IntVar(&s.writerBatch, "writer-batch", 5000, "most events the writer inserts at once")
+	fs.IntVar(&s.writerBatch, "writer-batch", writer.DefaultBatchSize, "most events the writer inserts at once")
 	fs.DurationVar(&s.writerWait, "writer-wait", 200*time.Millisecond, "longest the writer waits to fill a batch")
 	fs.IntVar(&s.streamQueue, "stream-queue", 256, "messages queued per WebSocket connection before progress is coalesced")
 	fs.StringVar(&s.alertRules, "alert-rules", "", "YAML file of alert rules and channels, read again on SIGHUP")
@@ -103,6 +109,9 @@ func (s *Settings) RegisterFlags(fs *flag.FlagSet) {
 	})
 	fs.DurationVar(&s.shutdownGrace, "shutdown-grace", 30*time.Second, "how long a stop waits for in-flight work")
 	fs.StringVar(&s.otlpEndpoint, "otlp-endpoint", "", "base URL of an OTLP/HTTP collector to export spans to, such as http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT, else no export)")
+	fs.StringVar(&s.ui.Query, "ui-query-url", "", "base URL (http://query:8080) of the query service, to which a process serving the web UI without running query forwards the pages' reads")
+	fs.StringVar(&s.ui.Alerting, "ui-alerting-url", "", "base URL of the alerting service, to which a process serving the web UI without running alerting forwards the pages' alert calls")
+	fs.StringVar(&s.ui.Tasks, "ui-tasks-url", "", "base URL of the task API (the tasks service), to which a process serving the web UI without running it forwards the pages' task changes")
 	s.backend.RegisterFlags(fs)
 }
 
@@ -150,6 +159,11 @@ func (s *Settings) validate() error {
 	if err := telemetry.ValidateEndpoint(s.otlpEndpoint); err != nil {
 		return fmt.Errorf("--otlp-endpoint: %w", err)
 	}
+	for _, f := range [][2]string{{"ui-query-url", s.ui.Query}, {"ui-alerting-url", s.ui.Alerting}, {"ui-tasks-url", s.ui.Tasks}} {
+		if err := telemetry.ValidateEndpoint(f[1]); err != nil {
+			return fmt.Errorf("--%s: %w", f[0], err)
+		}
+	}
 	return nil
 }
 
@@ -158,6 +172,22 @@ func (s *Settings) tracing() telemetry.TracingConfig {
 }
 
 func (s *Settings) runs(service string) bool { return slices.Contains(s.services, service) }
+
+// uiUpstreams are the services a process serving the UI forwards its
+// pages' calls to: those named by the --ui-*-url flags that it does not
+// run itself. A process that does not serve the UI forwards nothing.
+func (s *Settings) uiUpstreams() web.Upstreams {
+	if !s.runs("stream") {
+		return web.Upstreams{}
+	}
+	up := s.ui
+	for name, u := range map[string]*string{"query": &up.Query, "alerting": &up.Alerting, "tasks": &up.Tasks} {
+		if s.runs(name) {
+			*u = ""
+		}
+	}
+	return up
+}
 
 // splitList reads a comma list, dropping blanks.
 func splitList(v string) []string {

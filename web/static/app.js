@@ -97,8 +97,9 @@ export function setUnread(n) {
   badge.textContent = unread > 999 ? "999+" : String(unread);
   badge.setAttribute("aria-label", `${unread} unread`);
 }
-api("/v1/notifications?unread=true&limit=1000")
-  .then((d) => setUnread(d.notifications.length))
+// The answer counts the unread ones whatever its limit.
+api("/v1/notifications?limit=1")
+  .then((d) => setUnread(d.unread))
   .catch(() => {});
 stream.on("notification", (n) => n.read_at || setUnread(unread + 1));
 stream.subscribe({ notifications: { all: true } });

@@ -24,6 +24,9 @@ export async function draw(box, frame, label) {
     return () => {};
   }
   const lib = await echarts();
+  // A box taken out while the library loaded (the page moved on, the
+  // panels were drawn again) gets no chart.
+  if (!box.isConnected) return () => {};
   const canvas = h("div", { class: "chart", role: "img", "aria-label": `${label}: ${frame.kind} chart` });
   box.replaceChildren(canvas);
   const chart = lib.init(canvas, null, { renderer: "canvas" });
@@ -36,10 +39,15 @@ export async function draw(box, frame, label) {
   };
 }
 
-const tooltip = (trigger) => ({ trigger, renderMode: "richText", confine: true });
+// Hidden at once rather than on a timer: a rich-text tooltip's timer is
+// not cleared when its chart is disposed, as the panels are on a redraw.
+const tooltip = (trigger) => ({ trigger, renderMode: "richText", confine: true, hideDelay: 0 });
 const grid = { left: 8, right: 16, top: 32, bottom: 8, containLabel: true };
 const legend = (n) => (n > 1 ? { type: "scroll", top: 0 } : undefined);
 const timeAxis = { type: "time", axisLabel: { hideOverlap: true } };
+// Every series is painted in one frame: painted progressively, a chart
+// disposed before its last frame (the panels drawn again) would paint on.
+const whole = { progressive: 0 };
 
 function option(f) {
   switch (f.kind) {
@@ -55,6 +63,7 @@ function option(f) {
         xAxis: time ? timeAxis : { type: "category", data: f.x.values },
         yAxis: { type: "value" },
         series: f.series.map((s) => ({
+          ...whole,
           name: s.name,
           type: f.kind === "bar" ? "bar" : "line",
           areaStyle: f.kind === "area" ? {} : undefined,
@@ -94,7 +103,7 @@ function option(f) {
         grid,
         xAxis: timeAxis,
         yAxis: { type: "value", name: f.y.unit ?? f.y.name, nameTextStyle: { align: "left" } },
-        series: [{ type: "scatter", symbolSize: 6, data: f.points.map((p) => [p.x, p.y, p.id]) }],
+        series: [{ ...whole, type: "scatter", symbolSize: 6, data: f.points.map((p) => [p.x, p.y, p.id]) }],
       };
     case "heatmap": {
       const data = [];
@@ -112,7 +121,7 @@ function option(f) {
         xAxis: { type: "category", data: f.x.map((t) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })) },
         yAxis: { type: "category", data: f.y.map((y) => `≥ ${ms(y)}`) },
         visualMap: { min: 0, max: max || 1, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 80 },
-        series: [{ type: "heatmap", data }],
+        series: [{ ...whole, type: "heatmap", data }],
       };
     }
   }

@@ -1,5 +1,6 @@
-// The alerts page: firing and pending alerts (a silence can be made from
-// each), the rules with their state, the silences (expire one), and the
+// The alerts page: firing and pending alerts, each saying whether a
+// silence holds back its notifications (a silence can be made from each),
+// the rules with their state, the silences (expire one), and the
 // notification centre: history, unread count, mark as read, new ones
 // arriving live from the stream.
 import { api, setUnread, stream, taskHref, unreadCount } from "./app.js";
@@ -20,6 +21,7 @@ export default function alertsPage(view) {
   const status = h("p", { role: "status", class: "muted", id: "alerts-status" });
   let alerts = [];
   let notes = [];
+  let silences = new Map(); // the unexpired ones, by id
 
   const section = (id, label, ...children) => h("section", { class: "card", "aria-labelledby": id }, h("h3", { id }, ...label), ...children);
   view.append(
@@ -57,6 +59,7 @@ export default function alertsPage(view) {
       ...alerts.map((a) =>
         h("article", { class: "alert", "data-state": a.state, "data-rule": a.rule_id },
           h("p", {}, h("span", { class: "state", "data-state": a.state }, a.state), " ", h("strong", {}, a.labels?.rule_name || a.rule_id), " · since ", timeEl(a.since, true)),
+          a.silenced ? silencedNote(a.silenced_by) : null,
           a.summary ? h("p", {}, a.summary) : null,
           a.task_id ? h("p", {}, "Task ", h("a", { href: taskHref(a.task_id) }, a.task_id)) : null,
           silenceForm(a)),
@@ -64,6 +67,15 @@ export default function alertsPage(view) {
     );
     if (!alerts.length) alertsBox.append(notice("Nothing is firing or pending."));
   }
+
+  // silencedNote says which silence holds the alert's notifications back.
+  function silencedNote(id) {
+    const sl = silences.get(id);
+    return h("p", { class: "silenced" }, h("span", { class: "state", "data-state": "silenced" }, "silenced"), " notifications held back",
+      ...(sl ? [" until ", timeEl(sl.ends_at, true), " by ", h("code", {}, matchersText(sl))] : []));
+  }
+
+  const matchersText = (sl) => sl.matchers.map((m) => `${m.name}${m.op}"${m.value}"`).join(", ");
 
   function silenceForm(a) {
     const dur = h("select", { "aria-label": "Silence for" }, ...SILENCE_FOR.map(([v, l]) => h("option", { value: v }, l)));
@@ -78,7 +90,7 @@ export default function alertsPage(view) {
         try {
           await api("/v1/silences", { method: "POST", body: { matchers, duration: dur.value, comment: comment.value } });
           status.textContent = `Silenced ${a.rule_id}${thisTask?.checked ? ` for task ${a.task_id}` : ""}.`;
-          loadSilences();
+          loadSilences().then(loadAlerts);
         } catch (err) {
           status.textContent = `Not silenced: ${err.message}`;
         }
@@ -109,13 +121,13 @@ export default function alertsPage(view) {
 
   async function loadSilences() {
     try {
-      const { silences } = await api("/v1/silences");
+      const list = (await api("/v1/silences")).silences.filter((s) => s.state !== "expired");
+      silences = new Map(list.map((s) => [s.id, s]));
       silencesBox.replaceChildren(
-        ...silences
-          .filter((s) => s.state !== "expired")
+        ...list
           .map((s) =>
             h("article", { class: "silence", "data-id": s.id },
-              h("p", {}, h("code", {}, s.matchers.map((m) => `${m.name}${m.op}"${m.value}"`).join(", "))),
+              h("p", {}, h("code", {}, matchersText(s))),
               h("p", { class: "muted" }, `${s.state} until `, timeEl(s.ends_at, true), s.comment ? ` · ${s.comment}` : ""),
               h("button", { type: "button", class: "danger", onclick: () => expire(s) }, "Expire")),
           ),
@@ -130,7 +142,7 @@ export default function alertsPage(view) {
     try {
       await api(`/v1/silences/${encodeURIComponent(s.id)}`, { method: "DELETE" });
       status.textContent = "Silence expired.";
-      loadSilences();
+      loadSilences().then(loadAlerts);
     } catch (e) {
       status.textContent = `Not expired: ${e.message}`;
     }
@@ -140,9 +152,9 @@ export default function alertsPage(view) {
 
   async function loadNotes() {
     try {
-      const [all, unread] = await Promise.all([api(`/v1/notifications?limit=${MAX_NOTES}`), api("/v1/notifications?unread=true&limit=1000")]);
+      const all = await api(`/v1/notifications?limit=${MAX_NOTES}`);
       notes = all.notifications;
-      setUnread(unread.notifications.length);
+      setUnread(all.unread);
       drawNotes();
     } catch (e) {
       notesBox.replaceChildren(notice(`Notifications could not be read: ${e.message}`, true));
@@ -190,8 +202,8 @@ export default function alertsPage(view) {
     reload ||= setTimeout(() => ((reload = 0), loadAlerts()), 1000);
   });
 
-  loadAlerts();
-  loadSilences();
+  // The silences first, so that an alert names the one that holds it.
+  loadSilences().then(loadAlerts);
   loadNotes();
   // Alerts change state with time (a pending one fires after "for").
   const tick = setInterval(loadAlerts, 15000);

@@ -1,7 +1,8 @@
 // One dashboard, /dashboards/{id}: its panels drawn from GET
-// /v1/charts/{kind} over the range the picker names, refreshed on a
-// timer, and an edit mode that renames it, adds and removes panels and
-// saves with If-Match, so that two editors cannot overwrite each other.
+// /v1/charts/{kind} over the range the picker names, or over their own
+// where their query names one, refreshed on a timer; and an edit mode
+// that renames it, adds, edits in place and removes panels, and saves
+// with If-Match, so that two editors cannot overwrite each other.
 import { api, request } from "./app.js";
 import { KINDS, draw } from "./charts.js";
 import { h, notice } from "./ui.js";
@@ -18,6 +19,10 @@ const SOURCES = {
   table: ["metric", "task_activity", "tasks_by_status", "task_durations"],
 };
 const RANGES = [["15m", "15 minutes"], ["1h", "1 hour"], ["6h", "6 hours"], ["24h", "24 hours"], ["7d", "7 days"]];
+// A panel's own range is its query's from (and to); without one it
+// follows the picker. These are the ranges the panel form offers.
+const PANEL_RANGES = [["", "The dashboard's"], ...RANGES.map(([v, label]) => [`-${v}`, `Last ${label}`])];
+const OWN_RANGE = ["from", "to"];
 const REFRESH = [["0", "Off"], ["10", "10 s"], ["30", "30 s"], ["60", "1 min"], ["300", "5 min"]];
 
 export default function dashboardPage(view, id) {
@@ -65,7 +70,8 @@ export default function dashboardPage(view, id) {
   function schedule() {
     clearInterval(timer);
     const s = Number(refresh.value);
-    if (s) timer = setInterval(drawPanels, s * 1000);
+    // A panel being edited is left alone until it is saved or put back.
+    if (s) timer = setInterval(() => grid.querySelector(".panel-form") || drawPanels(), s * 1000);
   }
 
   // --- panels -------------------------------------------------------------------
@@ -73,11 +79,18 @@ export default function dashboardPage(view, id) {
   function panelParams(p) {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(p.query ?? {})) {
-      if (k === "from" || k === "to") continue; // the picker's range wins
-      for (const one of Array.isArray(v) ? v : [v]) params.append(k, String(one));
+      for (const one of [v].flat()) params.append(k, String(one));
     }
-    params.set("from", `-${range.value}`);
+    if (!params.has("from")) params.set("from", `-${range.value}`);
     return params;
+  }
+
+  // rangeWords names a panel's own range, or null when it has none.
+  function rangeWords(p) {
+    const from = p.query?.from;
+    if (from === undefined) return null;
+    const named = PANEL_RANGES.find(([v]) => v === String(from));
+    return named ? named[1].toLowerCase() : `from ${from}${p.query.to !== undefined ? ` to ${p.query.to}` : ""}`;
   }
 
   async function drawPanels() {
@@ -91,8 +104,15 @@ export default function dashboardPage(view, id) {
 
   async function drawPanel(p, i, round) {
     const body = h("div", { class: "panel-body" }, notice("Loading…"));
-    const remove = editing ? h("button", { type: "button", class: "danger", "aria-label": `Remove panel ${p.title}`, onclick: () => removePanel(i) }, "Remove") : null;
-    grid.append(h("section", { class: "card panel", "data-chart": p.chart, "aria-label": p.title }, h("h3", {}, p.title, " ", h("span", { class: "muted" }, p.chart), remove), body));
+    const own = rangeWords(p);
+    const card = h("section", { class: "card panel", "data-chart": p.chart, "data-own-range": own ? "true" : null, "aria-label": p.title });
+    const actions = editing
+      ? h("span", { class: "panel-actions" },
+          h("button", { type: "button", class: "edit-panel", "aria-label": `Edit panel ${p.title}`, onclick: () => editPanel(card, i) }, "Edit"),
+          h("button", { type: "button", class: "danger", "aria-label": `Remove panel ${p.title}`, onclick: () => removePanel(i) }, "Remove"))
+      : null;
+    card.append(h("h3", {}, p.title, " ", h("span", { class: "muted" }, p.chart), own ? h("span", { class: "own-range muted" }, own) : null, actions), body);
+    grid.append(card);
     try {
       const frame = await api(`/v1/charts/${encodeURIComponent(p.chart)}?${panelParams(p)}`);
       const free = await draw(body, frame, p.title);
@@ -117,34 +137,73 @@ export default function dashboardPage(view, id) {
   function drawEditor() {
     if (!editing) return editor.replaceChildren();
     const name = h("input", { id: "dash-title", value: dash.title, maxlength: 200, required: true });
-    const pTitle = h("input", { id: "panel-title", required: true, maxlength: 200 });
-    const kind = h("select", { id: "panel-kind" }, ...KINDS.map((k) => h("option", {}, k)));
-    const source = h("select", { id: "panel-source" });
-    const metric = h("input", { id: "panel-metric", autocomplete: "off", placeholder: "metric name" });
-    const extra = h("input", { id: "panel-params", autocomplete: "off", placeholder: "e.g. agg=max&group_by=host" });
+    const add = panelForm(
+      { title: "", chart: KINDS[0], query: {} },
+      "add-panel",
+      (p) => save({ ...dash, panels: [...dash.panels, p] }),
+    );
+    editor.replaceChildren(
+      h("form", { class: "card filters", onsubmit: (e) => (e.preventDefault(), save({ ...dash, title: name.value.trim() })) },
+        h("label", {}, "Title ", name), h("button", { type: "submit" }, "Rename")),
+      add,
+    );
+  }
+
+  // editPanel puts the panel's form in place of its chart.
+  function editPanel(card, i) {
+    const form = panelForm(dash.panels[i], `edit-panel-${i}`, (p) => save({ ...dash, panels: dash.panels.map((q, j) => (j === i ? p : q)) }), () => drawPanels());
+    card.replaceChildren(form);
+    form.querySelector("input").focus();
+  }
+
+  /**
+   * A form for one panel: title, chart kind, source, metric, its own range
+   * and the chart's other parameters. It calls onSave with the panel; a
+   * form with onCancel edits a panel, one without adds one.
+   * @param {{title: string, chart: string, query: Record<string, any>}} p
+   */
+  function panelForm(p, id, onSave, onCancel) {
+    const field = (name, el) => ((el.id = `${id}-${name}`), el);
+    const query = { ...p.query };
+    const pTitle = field("title", h("input", { required: true, maxlength: 200, value: p.title }));
+    const kind = field("kind", h("select", {}, ...KINDS.map((k) => h("option", { selected: k === p.chart }, k))));
+    const source = field("source", h("select", {}));
+    const metric = field("metric", h("input", { autocomplete: "off", placeholder: "metric name", value: query.name ?? "" }));
+    const own = field("range", h("select", {}, ...PANEL_RANGES.map(([v, label]) => h("option", { value: v, selected: v === String(query.from ?? "") }, label))));
+    const rest = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (k === "source" || k === "name" || (OWN_RANGE.includes(k) && own.value)) continue;
+      for (const one of [v].flat()) rest.append(k, String(one));
+    }
+    const extra = field("params", h("input", { autocomplete: "off", placeholder: "e.g. agg=max&group_by=host", value: rest.toString() }));
     const fillSources = () => {
-      source.replaceChildren(...SOURCES[kind.value].map((s) => h("option", {}, s)));
+      const want = source.value || query.source;
+      source.replaceChildren(...SOURCES[kind.value].map((s) => h("option", { selected: s === want }, s)));
       metric.disabled = source.value !== "metric";
     };
     kind.addEventListener("change", fillSources);
     source.addEventListener("change", () => (metric.disabled = source.value !== "metric"));
     fillSources();
-    editor.replaceChildren(
-      h("form", { class: "card filters", onsubmit: (e) => (e.preventDefault(), save({ ...dash, title: name.value.trim() })) },
-        h("label", {}, "Title ", name), h("button", { type: "submit" }, "Rename")),
-      h("form", {
-        class: "card filters", id: "add-panel",
-        onsubmit: (e) => {
-          e.preventDefault();
-          const query = { source: source.value };
-          if (source.value === "metric") query.name = metric.value.trim();
-          for (const [k, v] of new URLSearchParams(extra.value.trim())) query[k] = k in query ? [query[k], v].flat() : v;
-          save({ ...dash, panels: [...dash.panels, { title: pTitle.value.trim(), chart: kind.value, query }] }).then((ok) => ok && (pTitle.value = ""));
-        },
+    const adding = !onCancel;
+    return h("form", {
+      class: adding ? "card filters panel-form" : "filters panel-form",
+      id,
+      onsubmit: (e) => {
+        e.preventDefault();
+        const q = { source: source.value };
+        if (source.value === "metric") q.name = metric.value.trim();
+        for (const [k, v] of new URLSearchParams(extra.value.trim())) q[k] = k in q ? [q[k], v].flat() : v;
+        if (own.value) {
+          q.from = own.value;
+          delete q.to;
+        }
+        onSave({ title: pTitle.value.trim(), chart: kind.value, query: q });
       },
-        h("label", {}, "Panel title ", pTitle), h("label", {}, "Chart ", kind), h("label", {}, "Source ", source),
-        h("label", {}, "Metric ", metric), h("label", {}, "More parameters ", extra), h("button", { type: "submit" }, "Add panel")),
-    );
+    },
+      h("label", {}, "Panel title ", pTitle), h("label", {}, "Chart ", kind), h("label", {}, "Source ", source),
+      h("label", {}, "Metric ", metric), h("label", {}, "Time range ", own), h("label", {}, "More parameters ", extra),
+      h("button", { type: "submit" }, adding ? "Add panel" : "Save panel"),
+      adding ? null : h("button", { type: "button", onclick: onCancel }, "Cancel"));
   }
 
   function removePanel(i) {
@@ -161,10 +220,8 @@ export default function dashboardPage(view, id) {
       title.textContent = dash.title;
       drawEditor();
       await drawPanels();
-      return true;
     } catch (e) {
       status.textContent = `Not saved: ${e.message}`;
-      return false;
     }
   }
 

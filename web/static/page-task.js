@@ -1,34 +1,33 @@
-// A task's own page, /tasks/{id}: its state in words, its timeline, its
-// logs (history from GET /v1/tasks/{id}/logs, then live from the stream,
-// with a level filter and a search), charts of metrics it reported, its
-// notifications, and cancel, pause and resume where the server has them
-// and the key may use them.
+// A task's own page, /tasks/{id}: its state in words, its control
+// request, its timeline, its logs (the newest from GET
+// /v1/tasks/{id}/logs, older ones page by page through its cursor, then
+// live from the stream, with a level filter and a search), charts of
+// metrics it reported, its notifications, and cancel, pause and resume
+// where the server has them and the key may use them.
 import { APIError, api, stream } from "./app.js";
 import { draw } from "./charts.js";
+import { controlState, sendControl, usableControls } from "./control.js";
 import { durationWords, h, notice, progressBar, statusBadge, timeEl } from "./ui.js";
 
 const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
 const ACTIVE = new Set(["pending", "running", "paused"]);
+// A page of history, the most the logs API gives at once.
+const LOG_PAGE = 1000;
+// The log panel holds at most this many, history and live, besides the
+// older pages a person asks for.
 const MAX_LOGS = 2000;
-// Which control each status allows, as the task API's state machine does.
-const CONTROLS = [
-  { op: "pause", label: "Pause", when: ["running", "pending"] },
-  { op: "resume", label: "Resume", when: ["paused"] },
-  { op: "cancel", label: "Cancel", when: ["pending", "running", "paused"] },
-];
-
-// The routes the server has, read once from its OpenAPI document, so that
-// the controls appear as soon as a server that has them answers.
-let documented;
-const routes = () => (documented ??= fetch("/openapi.json").then((r) => r.json()).then((d) => d.paths ?? {}).catch(() => ({})));
 
 export default function taskPage(view, id) {
   const base = `/v1/tasks/${encodeURIComponent(id)}`;
   let task = null;
-  let denied = false; // the key may not control tasks
   let controlsFor = ""; // the status the controls were drawn for
-  const logs = []; // oldest first
+  let logs = []; // oldest first
   const seenLogs = new Set();
+  // Where the logs before the oldest held start: the API's cursor, or a
+  // time (exclusive) once live logs pushed the oldest out; null when
+  // there are none.
+  let older = null;
+  let maxLogs = MAX_LOGS;
   const cleanups = [];
 
   const title = h("h2", { class: "task-title" }, id);
@@ -39,6 +38,8 @@ export default function taskPage(view, id) {
   const level = h("select", { id: "log-level" }, ...LEVELS.map((l) => h("option", { selected: l === "DEBUG" }, l)));
   const logSearch = h("input", { id: "log-search", type: "search", autocomplete: "off" });
   const logList = h("ol", { id: "task-logs", class: "logs", "aria-live": "polite", "aria-label": "Logs", tabindex: "0" });
+  const olderBtn = h("button", { type: "button", id: "load-older", hidden: true, onclick: () => loadOlder() }, "Load older logs");
+  const logNote = h("p", { class: "muted", role: "status", id: "logs-status" });
   const metricName = h("input", { id: "metric-name", type: "text", autocomplete: "off", placeholder: "e.g. pages_scraped" });
   const metricBox = h("div", { class: "panel-body" });
   const notes = h("ul", { class: "notes", id: "task-notes" });
@@ -53,7 +54,8 @@ export default function taskPage(view, id) {
     ),
     h("section", { class: "card", "aria-labelledby": "logs-title" },
       h("h3", { id: "logs-title" }, "Logs"),
-      h("div", { class: "filters" }, h("label", {}, "Minimum level ", level), h("label", {}, "Search ", logSearch)),
+      h("div", { class: "filters" }, h("label", {}, "Minimum level ", level), h("label", {}, "Search ", logSearch), olderBtn),
+      logNote,
       logList,
     ),
     h("section", { class: "card", "aria-labelledby": "metrics-title" },
@@ -90,9 +92,15 @@ export default function taskPage(view, id) {
       ...fact("Step", (t.current_step || "—") + (t.steps_total ? ` (${t.steps_done || 0} of ${t.steps_total})` : "")),
       ...(t.message ? fact("Message", t.message) : []),
       ...(t.error ? fact("Error", h("span", { class: "error" }, t.error)) : []),
+      ...controlFact(t),
     );
     // Redrawn only when the status changes, so a focused button stays put.
     if (controlsFor !== t.status) drawControls();
+  }
+
+  function controlFact(t) {
+    const c = controlState(t.control, Date.now());
+    return c ? [h("dt", {}, "Control"), h("dd", {}, h("span", { class: "control-state", "data-state": c.state }, c.text))] : [];
   }
 
   function etaWords(t) {
@@ -104,29 +112,18 @@ export default function taskPage(view, id) {
   }
 
   async function drawControls() {
-    const paths = await routes();
     if (!task) return;
     controlsFor = task.status;
-    const usable = CONTROLS.filter((c) => !denied && paths[`/v1/tasks/{id}/${c.op}`]?.post && c.when.includes(task.status));
+    const usable = await usableControls(task.status);
     controls.replaceChildren(...usable.map((c) => h("button", { type: "button", "data-op": c.op, onclick: () => control(c) }, c.label)));
   }
 
   async function control(c) {
     controlNote.textContent = `${c.label}: asking…`;
-    try {
-      await api(`${base}/${c.op}`, { method: "POST", headers: { "Idempotency-Key": crypto.randomUUID() } });
-      controlNote.textContent = `${c.label}: asked; the worker takes it at its next report.`;
-      await refresh();
-    } catch (e) {
-      // A 403: the key may not; a 404 or 405 for the route: this address
-      // does not serve the task API (a proxy that routes by path only).
-      const refused = e instanceof APIError && (e.status === 403 || ((e.status === 404 || e.status === 405) && e.message.startsWith("no route")));
-      if (refused) {
-        denied = true;
-        drawControls();
-        controlNote.textContent = e.status === 403 ? "This key may not control tasks." : "Tasks cannot be controlled through this address.";
-      } else controlNote.textContent = `${c.label} failed: ${e.message}`;
-    }
+    const r = await sendControl(api, id, c);
+    controlNote.textContent = r.text;
+    if (r.refused) drawControls();
+    if (r.ok) await refresh();
   }
 
   async function refresh() {
@@ -161,11 +158,17 @@ export default function taskPage(view, id) {
 
   // --- logs ---------------------------------------------------------------------
 
+  // keepLog adds a live log after the others; past the cap the oldest go,
+  // and the history before them is read again from their time.
   function keepLog(l) {
     if (l.event_id && seenLogs.has(l.event_id)) return false;
     if (l.event_id) seenLogs.add(l.event_id);
     logs.push(l);
-    if (logs.length > MAX_LOGS) logs.shift();
+    if (logs.length > maxLogs) {
+      for (const gone of logs.splice(0, logs.length - maxLogs)) seenLogs.delete(gone.event_id);
+      older = { until: logs[0].timestamp + 1 };
+      olderBtn.hidden = false;
+    }
     return true;
   }
 
@@ -189,21 +192,54 @@ export default function taskPage(view, id) {
     const atEnd = logList.scrollTop + logList.clientHeight >= logList.scrollHeight - 4;
     logList.querySelector(".notice")?.remove();
     logList.append(logItem(l));
-    while (logList.children.length > MAX_LOGS) logList.firstElementChild.remove();
+    while (logList.children.length > maxLogs) logList.firstElementChild.remove();
     if (atEnd) logList.scrollTop = logList.scrollHeight;
+  }
+
+  // readLogs reads one page of history, newest first, from where older
+  // says, and answers it oldest first without the logs held already.
+  async function readLogs() {
+    const q = new URLSearchParams({ limit: String(LOG_PAGE) });
+    if (older?.cursor) q.set("cursor", older.cursor);
+    if (older?.until) q.set("until", String(older.until));
+    const page = await api(`${base}/logs?${q}`);
+    older = page.next_cursor ? { cursor: page.next_cursor } : null;
+    olderBtn.hidden = !older;
+    return page.logs.reverse().filter((l) => !seenLogs.has(l.event_id));
   }
 
   async function loadLogs() {
     try {
-      const { logs: page } = await api(`${base}/logs?limit=1000`);
+      const history = await readLogs();
       // Live logs that came first stay; the history goes before them.
-      const live = logs.splice(0);
+      const live = logs;
+      logs = [];
       seenLogs.clear();
-      [...page.reverse(), ...live].forEach(keepLog);
+      [...history, ...live].forEach(keepLog);
       drawLogs();
     } catch (e) {
       logList.replaceChildren(h("li", { class: "notice" }, `Logs could not be read: ${e.message}`));
     }
+  }
+
+  // loadOlder puts the page before the oldest log on top, keeping in
+  // sight the lines that were.
+  async function loadOlder() {
+    olderBtn.disabled = true;
+    logNote.textContent = "Reading older logs…";
+    try {
+      const page = await readLogs();
+      page.forEach((l) => seenLogs.add(l.event_id));
+      logs = [...page, ...logs];
+      maxLogs += page.length;
+      const fromEnd = logList.scrollHeight - logList.scrollTop;
+      drawLogs();
+      logList.scrollTop = logList.scrollHeight - fromEnd;
+      logNote.textContent = `${page.length.toLocaleString()} older logs read${older ? "" : "; there are no older ones"}.`;
+    } catch (e) {
+      logNote.textContent = `Older logs could not be read: ${e.message}`;
+    }
+    olderBtn.disabled = false;
   }
 
   level.addEventListener("change", drawLogs);
@@ -258,7 +294,8 @@ export default function taskPage(view, id) {
       }
       if (removed) return;
       if (task && t.updated_at > task.updated_at) addEvent(t);
-      showTask({ ...task, ...t });
+      // A request answered or withdrawn leaves no control in the message.
+      showTask({ ...task, ...t, control: t.control });
     }),
     stream.on("log", liveLog),
     stream.on("notification", (n) => addNote(n, true)),

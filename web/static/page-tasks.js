@@ -3,8 +3,12 @@
 // sorting run in the browser over the tasks held, and only the rows in
 // sight are in the document, so that ten thousand tasks scroll smoothly.
 // The filters live in the address, so a filtered list can be linked to.
+// A row says where a control request stands, and its actions button
+// opens one menu, shared by every row, with the controls the task's
+// status allows, where the server has them and the key may use them.
 import { api, stream, taskHref } from "./app.js";
-import { TaskMap } from "./taskpulse.js";
+import { controlState, sendControl, usableControls } from "./control.js";
+import { TaskMap, isAfter } from "./taskpulse.js";
 import { ago, h, notice, progressBar, statusBadge } from "./ui.js";
 
 const STATUSES = ["pending", "running", "paused", "completed", "failed", "cancelled"];
@@ -25,6 +29,8 @@ const COLUMNS = [
   { key: "user", label: "User", value: (t) => t.user_id ?? "", wide: true },
   { key: "updated", label: "Updated", value: (t) => t.updated_at ?? 0, wide: true },
 ];
+// The statuses some control applies to; the others get no actions button.
+const CONTROLLABLE = new Set(["pending", "running", "paused"]);
 
 export default function tasksPage(view) {
   const tasks = new TaskMap();
@@ -44,6 +50,7 @@ export default function tasksPage(view) {
   let firstDrawn = false;
   let loading = true;
   let capped = false;
+  let controllable = false; // the server has controls and the key may use them
 
   const counts = h("div", { class: "counts", role: "group", "aria-label": "Filter by status" });
   const typeSel = h("select", { id: "f-type" });
@@ -61,7 +68,20 @@ export default function tasksPage(view) {
     h("table", { id: "task-list" }, h("caption", { class: "visually-hidden" }, "Tasks; pick one to open its page."), h("thead", {}, head), body),
   );
 
+  const menuTitle = h("h3", { id: "task-actions-title", class: "ellipsis" });
+  const menuButtons = h("div", { class: "controls" });
+  const menuNote = h("p", { class: "muted", role: "status", id: "task-actions-status" });
+  const menu = h(
+    "dialog",
+    { id: "task-actions", "aria-labelledby": "task-actions-title" },
+    menuTitle,
+    menuButtons,
+    menuNote,
+    h("form", { method: "dialog" }, h("button", { type: "submit", class: "close" }, "Close")),
+  );
+
   view.append(
+    menu,
     h("h2", {}, "Tasks"),
     h(
       "form",
@@ -88,6 +108,7 @@ export default function tasksPage(view) {
           h("button", { type: "button", class: "sort", "data-sort": c.key, onclick: () => sortBy(c.key) }, c.label, sorted ? (state.desc ? " ↓" : " ↑") : ""),
         );
       }),
+      h("th", { scope: "col", class: "actions" }, h("span", { class: "visually-hidden" }, "Actions")),
     );
   }
 
@@ -204,7 +225,7 @@ export default function tasksPage(view) {
   function drawRows() {
     if (!shown.length) {
       top.style.height = bottom.style.height = "0";
-      body.replaceChildren(h("tr", {}, h("td", { colspan: COLUMNS.length }, loading ? "Loading…" : "No task matches.")));
+      body.replaceChildren(h("tr", {}, h("td", { colspan: COLUMNS.length + 1 }, loading ? "Loading…" : "No task matches.")));
       return;
     }
     const height = rowHeight || 48;
@@ -223,21 +244,62 @@ export default function tasksPage(view) {
     if (!firstDrawn) {
       firstDrawn = true;
       performance.mark("taskpulse:tasks-rendered");
+      // Whether the rows get actions is asked once they are drawn: the
+      // server's document is not small, and the rows need not wait for it.
+      usableControls("running").then((usable) => {
+        controllable = usable.length > 0;
+        if (controllable) invalidate();
+      });
     }
   }
 
   function row(t) {
     const name = t.task_name || t.task_id;
+    const control = controlState(t.control, Date.now());
     return h(
       "tr",
       { class: "task", "data-task-id": t.task_id },
       h("th", { scope: "row" }, h("a", { href: taskHref(t.task_id), class: "task-name", title: name }, name), t.task_name ? h("span", { class: "task-id muted", title: t.task_id }, t.task_id) : null),
-      h("td", {}, statusBadge(t.status)),
+      h("td", {}, statusBadge(t.status), control ? h("span", { class: "control-state", "data-state": control.state, title: control.text }, shortControl(t.control.action, control.state)) : null),
       h("td", {}, progressBar(t.progress, t.status, `Progress of ${name}`)),
       h("td", { class: "wide ellipsis", title: t.task_type ?? "" }, t.task_type ?? ""),
       h("td", { class: "wide ellipsis", title: t.user_id ?? "" }, t.user_id ?? ""),
       h("td", { class: "wide when" }, ago(t.updated_at)),
+      h("td", { class: "actions" }, controllable && CONTROLLABLE.has(t.status) ? h("button", { type: "button", class: "more", "aria-label": `Actions for ${name}`, onclick: () => openMenu(t.task_id) }, "⋯") : null),
     );
+  }
+
+  // The row has room for a few words; the full sentence is its title.
+  function shortControl(action, where) {
+    return where === "unacknowledged" ? `${action}: not acknowledged` : where === "waiting" ? `${action} requested` : `${action} acknowledged`;
+  }
+
+  // --- actions ------------------------------------------------------------------
+
+  async function openMenu(id) {
+    const t = tasks.get(id);
+    if (!t) return;
+    menuTitle.textContent = t.task_name || t.task_id;
+    menuNote.textContent = "";
+    const usable = await usableControls(t.status);
+    menuButtons.replaceChildren(...usable.map((c) => h("button", { type: "button", "data-op": c.op, onclick: () => control(id, c) }, c.label)));
+    if (!usable.length) menuNote.textContent = "Nothing to do for a task that is " + t.status + ".";
+    menu.showModal();
+  }
+
+  async function control(id, c) {
+    menuNote.textContent = `${c.label}: asking…`;
+    const r = await sendControl(api, id, c);
+    menuNote.textContent = r.text;
+    if (r.refused) {
+      controllable = false;
+      invalidate();
+    }
+    if (!r.ok) return;
+    menuButtons.replaceChildren();
+    // The stream brings the new state; a read makes it sure when the
+    // stream is behind a reconnect.
+    api(`/v1/tasks/${encodeURIComponent(id)}`).then((t) => keep(t) && invalidate(), () => {});
   }
 
   scroller.addEventListener("scroll", schedule, { passive: true });
@@ -245,8 +307,18 @@ export default function tasksPage(view) {
 
   // --- data -------------------------------------------------------------------
 
+  // keep merges a task's state. A control request changes apart from the
+  // task's events, so the same state may come again with another request.
+  function keep(task, snapshot = false) {
+    const held = tasks.get(task.task_id);
+    if (tasks.apply(task, snapshot)) return true;
+    if (!held || isAfter(held, task)) return false;
+    tasks.setControl(task.task_id, task.control);
+    return true;
+  }
+
   const offTask = stream.on("task", ({ task, removed, snapshot }) => {
-    if (!removed) tasks.apply(task, snapshot);
+    if (!removed) keep(task, snapshot);
     // A deletion, or a complete snapshot leaving the task out: it is gone.
     // A task only dropped from the stream's own map is still listed.
     else if (task.status === "deleted" || snapshot) tasks.forget(task.task_id);
@@ -277,6 +349,7 @@ export default function tasksPage(view) {
 
   drawHead();
   invalidate();
+
   // "Updated … ago" moves on by itself.
   const tick = setInterval(schedule, 10000);
 

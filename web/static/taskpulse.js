@@ -154,6 +154,23 @@ export class TaskMap {
     return task;
   }
 
+  /**
+   * Sets the control request of a held task, which changes apart from its
+   * events (a request made, acknowledged, overdue), and returns the
+   * change, or null for a task not held. No request removes it.
+   * @param {string} id
+   * @param {Record<string, any> | null | undefined} control
+   * @returns {TaskChange | null}
+   */
+  setControl(id, control) {
+    const held = this.#tasks.get(id);
+    if (!held) return null;
+    const next = { ...held, control: control ?? undefined };
+    if (!control) delete next.control;
+    this.#tasks.set(id, next);
+    return { task: next, removed: false, snapshot: false };
+  }
+
   /** @param {string} id */
   get(id) {
     return this.#tasks.get(id);
@@ -336,6 +353,11 @@ export class Stream {
       case "progress":
         this.#applyTask(msg.event, false);
         break;
+      case "task_control": {
+        const change = this.tasks.setControl(msg.task_id, msg.control);
+        if (change) this.#emit("task", change);
+        break;
+      }
       case "log":
         this.#emit("log", msg.log);
         break;

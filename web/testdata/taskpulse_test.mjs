@@ -190,3 +190,20 @@ test("a notification received twice reaches the listeners once", (t) => {
   stream.close();
   assert.equal(stream.status, "offline");
 });
+
+test("a task's control request changes apart from its events, and leaves with the next event that has none", (t) => {
+  const { stream, changes, socket } = connected(t);
+  stream.subscribe({ task_id: "t1" });
+  socket().open();
+  socket().receive({ type: "snapshot", subscription: { task_id: "t1" }, tasks: [{ ...event({ updated_at: 1000 }) }] });
+  const control = { action: "cancel", requested_at: "2026-01-01T00:00:00.000Z", ack_deadline: "2026-01-01T00:00:30.000Z" };
+  socket().receive({ type: "task_control", task_id: "t1", control });
+  assert.deepEqual(stream.tasks.get("t1").control, control);
+  assert.deepEqual(changes.at(-1).task.control, control);
+  assert.equal(stream.tasks.get("t1").updated_at, 1000, "the task's own state stays");
+  // A task not followed is not made up from its request.
+  socket().receive({ type: "task_control", task_id: "t9", control });
+  assert.equal(stream.tasks.get("t9"), undefined);
+  socket().receive({ type: "progress", event: event({ timestamp: 2000, status: "cancelled" }) });
+  assert.equal(stream.tasks.get("t1").control, undefined);
+});
