@@ -455,9 +455,9 @@ func visible(client *http.Client, query *process, task string) bool {
 
 // waitRecovered waits until an event acknowledged after since was
 // queryable within stale of its 202.
-func (f *freshness) waitRecovered(t testing.TB, since time.Time, stale time.Duration) {
+func (f *freshness) waitRecovered(t testing.TB, since time.Time, stale, within time.Duration) {
 	t.Helper()
-	waitFor(t, "data acknowledged after the fault is queryable within "+stale.String(), func() []string {
+	waitWithin(t, within, "data acknowledged after the fault is queryable within "+stale.String(), func() []string {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for _, s := range f.samples {
@@ -604,7 +604,13 @@ func (f *follower) behind(last map[string]int) []string {
 // with what it found last.
 func waitFor(t testing.TB, what string, check func() []string) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	waitWithin(t, 90*time.Second, what, check)
+}
+
+// waitWithin is waitFor for up to d.
+func waitWithin(t testing.TB, d time.Duration, what string, check func() []string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		wrong := check()
 		if len(wrong) == 0 {
