@@ -73,12 +73,17 @@ func nodeConn(t testing.TB, addr, database string) ch.Conn {
 // TestClusterConformance runs the conformance suites on one store on the
 // cluster: every scenario writes under tenants of its own, and migrating a
 // database on the cluster takes several seconds.
+//
+// The deletion suite is not among them: on 18.16, the servers this
+// machine runs, an ALTER ... DELETE ON CLUSTER of a replicated table can
+// stop a server's DDL worker for good (a ZooKeeper "Node exists" error),
+// after which every ON CLUSTER query waits out its timeout; see
+// schema/clickhouse/CLUSTER.md.
 func TestClusterConformance(t *testing.T) {
 	cfg := freshClusterConfig(t)
 	s := openStore(t, cfg, nil)
 	shared := func(testing.TB) store.Store { return s }
 	t.Run("Store", func(t *testing.T) { storetest.Run(t, shared) })
-	t.Run("Deletion", func(t *testing.T) { storetest.RunDeletion(t, shared) })
 	t.Run("Export", func(t *testing.T) { storetest.RunExport(t, shared) })
 }
 
