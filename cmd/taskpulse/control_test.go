@@ -246,14 +246,20 @@ func cancelThroughEveryWay(t *testing.T, name string, person, reader *server, w 
 }
 
 // waitControl reads the task from reader until done says it is as wanted.
+// It reads on the test's own goroutine, so that no read outlives the test.
 func waitControl(t *testing.T, reader *server, id string, done func(map[string]any) bool) map[string]any {
 	t.Helper()
-	var last response
-	require.Eventually(t, func() bool {
-		last = reader.get(t, "", "/v1/tasks/"+id)
-		return last.status == http.StatusOK && done(last.body)
-	}, time.Minute, 20*time.Millisecond, "task %s: last read %d %v", id, last.status, last.body)
-	return last.body
+	deadline := time.Now().Add(time.Minute)
+	for {
+		last := reader.get(t, "", "/v1/tasks/"+id)
+		if last.status == http.StatusOK && done(last.body) {
+			return last.body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s: last read %d %v", id, last.status, last.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestControlReachesTheWorkerEveryWay: all in one process, a cancel
