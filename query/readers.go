@@ -33,6 +33,7 @@ type LogReader interface {
 // SeriesReader is the part of a store.MetricStore the query API needs.
 type SeriesReader interface {
 	MetricSeries(ctx context.Context, q store.SeriesQuery) ([]store.Series, error)
+	TaskMetrics(ctx context.Context, tenant, taskID string, limit int) ([]store.TaskMetric, error)
 }
 
 // StatsReader is a store.StatsStore.

@@ -14,7 +14,7 @@ import (
 )
 
 // seriesParams select and aggregate a metric.
-var seriesParams = []string{"name", "match", "from", "to", "step", "agg", "group_by"}
+var seriesParams = []string{"name", "match", "task_id", "from", "to", "step", "agg", "group_by"}
 
 // aggRate is computed here from the store's last value per bucket.
 const aggRate = "rate"
@@ -70,8 +70,13 @@ func (p *params) seriesRequest(tenant string, now int64) (seriesRequest, error) 
 	if err != nil {
 		return r, err
 	}
+	// task_id is checked by ingest's rule (paramRules).
+	taskID, err := p.Str("task_id")
+	if err != nil {
+		return r, err
+	}
 	r.Query = store.SeriesQuery{
-		Tenant: tenant, Name: name, Matchers: matchers, Agg: agg, GroupBy: groupBy,
+		Tenant: tenant, Name: name, Matchers: matchers, TaskID: taskID, Agg: agg, GroupBy: groupBy,
 		From: r.Window.From, To: r.Window.To, Step: r.Window.Step,
 	}
 	if r.Agg == aggRate {
@@ -198,4 +203,30 @@ func (s *Service) metricSeries(c *fiber.Ctx) error {
 		"from": r.Window.From, "to": r.Window.To, "step": r.Window.Step,
 		"series": views,
 	})
+}
+
+// taskMetrics lists the metrics a task reported with its task_id. Like
+// its logs, an unknown task simply has none, as samples may arrive before
+// the task's first progress event.
+func (s *Service) taskMetrics(c *fiber.Ctx) error {
+	p, err := newParams(c, "limit")
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	limit, err := p.Limit()
+	if err != nil {
+		return err
+	}
+	metrics, err := s.store.TaskMetrics(c.UserContext(), auth.Tenant(c), id, limit)
+	if err != nil {
+		return s.storeError(err)
+	}
+	if metrics == nil {
+		metrics = []store.TaskMetric{} // an array, as the document says, even when empty
+	}
+	return c.JSON(fiber.Map{"metrics": metrics})
 }

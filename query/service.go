@@ -59,6 +59,7 @@ func (s *Service) Routes(r fiber.Router) {
 	r.Get("/v1/tasks/:id", s.getTask)
 	r.Get("/v1/tasks/:id/events", s.taskEvents)
 	r.Get("/v1/tasks/:id/logs", s.taskLogs)
+	r.Get("/v1/tasks/:id/metrics", s.taskMetrics)
 	r.Get("/v1/logs", s.listLogs)
 	r.Get("/v1/metrics/series", s.metricSeries)
 	r.Get("/v1/stats/overview", s.statsOverview)

@@ -67,12 +67,12 @@ func (v uiVisit) waitCount(sel string, n int) {
 // rule fires, and goes through every page of the UI as a person would, at
 // desktop and at phone width: the task list (its first render timed,
 // filtered, searched, sorted, a task cancelled from its row's menu), a
-// task's page (its logs, filtered, older pages, live, a metric chart, its
-// controls), a new dashboard with one panel of each chart kind, one of
+// task's page (its logs, filtered, older pages, live, a chart of each
+// metric it reported, one more appearing as it reports it, its controls), a new dashboard with one panel of each chart kind, one of
 // them edited in place to a range of its own, and the alerts page (a
 // silence made from the firing alert, the alert marked silenced, then the
-// silence expired; a notification marked read, the unread count going
-// down). Names hold markup, which must show as text.
+// silence expired from the alert; a notification marked read, the unread
+// count going down). Names hold markup, which must show as text.
 func TestUIPages(t *testing.T) {
 	b := startScript(t, "ui.mjs")
 	shots := os.Getenv(screenshotsEnv)
@@ -136,8 +136,14 @@ rules:
 		{"task_id":"`+id+`","level":"INFO","message":"page 10 done","source":"scraper"},
 		{"task_id":"`+id+`","level":"ERROR","message":"<b>page 11</b> refused"}]`)
 	taskLogs := olderLogs + 3
-	post("/v1/metrics", `[{"name":"pages_scraped","value":120,"labels":{"task_id":"`+id+`"},"task_id":"`+id+`"},
-		{"name":"pages_scraped","value":160,"labels":{"task_id":"`+id+`"},"task_id":"`+id+`"}]`)
+	// Two metrics of the task, one with a unit that is markup, and a
+	// sample of another task that its charts must leave out.
+	const unit = `<img src=x id=injected>pages`
+	post("/v1/metrics", `[{"name":"pages_scraped","kind":"counter","value":120,"unit":"`+unit+`","task_id":"`+id+`"},
+		{"name":"pages_scraped","kind":"counter","value":160,"unit":"`+unit+`","task_id":"`+id+`"},
+		{"name":"fetch_ms","value":340,"unit":"ms","task_id":"`+id+`"},
+		{"name":"fetch_ms","value":9999,"unit":"ms","task_id":"skill-43"}]`)
+	taskMetrics := 2
 	post("/v1/progress", `{"task_id":"skill-43","user_id":"u-7","task_type":"create_skill","task_name":"Create skill","status":"running","progress":10}`)
 	post("/v1/progress", `{"task_id":"skill-43","user_id":"u-7","task_type":"create_skill","status":"failed","error":"the site refused us"}`)
 	srv.waitTask(t, key, "bulk-09999", statuses[9999%len(statuses)], 1)
@@ -236,10 +242,18 @@ rules:
 			taskLogs++
 			b.waitText("#task-logs", "slow page "+width.name)
 			v.visible(`.controls button[data-op="cancel"]`)
-			v.fill("#metric-name", "pages_scraped")
-			b.click("#chart-metric")
-			v.visible("#view .chart canvas")
-			require.Zero(t, b.count("#view .chart ~ .notice"), "the task's samples are charted")
+			v.waitCount("#task-metrics li.task-metric", taskMetrics)
+			v.waitCount("#task-metrics .chart canvas", taskMetrics)
+			require.Contains(t, b.waitText(`#task-metrics [data-metric="pages_scraped"] .metric-head`, "2 samples"), unit)
+			b.waitText(`#task-metrics [data-metric="fetch_ms"] .metric-head`, "1 sample")
+			require.NotContains(t, b.waitText(`#task-metrics [data-metric="fetch_ms"] .metric-head`, "ms"), "2 samples",
+				"another task's sample is not the task's")
+			require.Zero(t, b.count("#task-metrics .notice"), "every metric is charted")
+			// A metric the running task starts reporting gets its chart.
+			post("/v1/metrics", `{"name":"retries_`+width.name+`","value":1,"task_id":"`+id+`"}`)
+			taskMetrics++
+			v.waitCount("#task-metrics li.task-metric", taskMetrics)
+			v.waitCount("#task-metrics .chart canvas", taskMetrics)
 			require.Zero(t, b.count("#injected"), "a name is never inserted as HTML")
 			v.check("task")
 
@@ -338,6 +352,8 @@ rules:
 				require.Equal(t, true, alerts[0].(map[string]any)["silenced"])
 				require.Equal(t, silence["id"], alerts[0].(map[string]any)["silenced_by"])
 				b.waitText(alert+" .silenced", `task_id="skill-43"`)
+				v.visible(alert + " button.expire-silence")
+				require.Zero(t, b.count(alert+" form.silence-form"), "a silenced alert offers to expire its silence, not another")
 
 				b.waitText("#unread-count", "(1 unread)")
 				b.waitText("#unread", "1")
@@ -347,9 +363,14 @@ rules:
 				require.Equal(t, 0.0, srv.get(t, key, "/v1/notifications?limit=1").body["unread"])
 			} else {
 				v.waitCount("#silences article", 1)
-				b.click(`#silences article button`)
+				b.click(alert + " button.expire-silence")
 				b.waitText("#alerts-status", "Silence expired")
 				b.waitText("#silences", "No silences")
+				v.visible(alert + " form.silence-form")
+				v.waitCount(alert+" .silenced", 0)
+				for _, sl := range srv.get(t, key, "/v1/silences").body["silences"].([]any) {
+					require.Equal(t, "expired", sl.(map[string]any)["state"], "the silence holding the alert is expired")
+				}
 			}
 			v.check("alerts")
 		})

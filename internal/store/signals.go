@@ -107,6 +107,10 @@ type SeriesQuery struct {
 	Tenant   string
 	Name     string
 	Matchers []Matcher
+	// TaskID, when set, keeps only the samples reported with that task_id.
+	// The rollup does not keep task ids, so such a query reads the raw
+	// samples over its whole range; a task's samples are few.
+	TaskID   string
 	From, To int64 // unix ms
 	Step     int64 // ms, > 0
 	Agg      Aggregation
@@ -138,6 +142,21 @@ type MetricStore interface {
 	// MetricSeries aggregates samples per q, series ordered by their
 	// labels.
 	MetricSeries(ctx context.Context, q SeriesQuery) ([]Series, error)
+	// TaskMetrics lists the metrics whose samples carry taskID, by name,
+	// at most limit (> 0) of them. A task's deletion covers its samples
+	// here as in MetricSeries.
+	TaskMetrics(ctx context.Context, tenant, taskID string, limit int) ([]TaskMetric, error)
+}
+
+// TaskMetric sums up the samples of one metric reported with one task_id.
+// Kind and Unit are those of its latest sample, should they differ.
+type TaskMetric struct {
+	Name    string            `json:"name"`
+	Kind    schema.MetricKind `json:"kind"`
+	Unit    string            `json:"unit"`
+	Samples int64             `json:"samples"`
+	First   int64             `json:"first"` // unix ms of the earliest sample
+	Last    int64             `json:"last"`  // and of the latest
 }
 
 // StatsQuery asks for the task statistics of one tenant in [From, To),

@@ -1,5 +1,6 @@
 // The alerts page: firing and pending alerts, each saying whether a
-// silence holds back its notifications (a silence can be made from each),
+// silence holds back its notifications (a silence can be made from each
+// alert, and the silence holding one expired from it),
 // the rules with their state, the silences (expire one), and the
 // notification centre: history, unread count, mark as read, new ones
 // arriving live from the stream.
@@ -62,7 +63,7 @@ export default function alertsPage(view) {
           a.silenced ? silencedNote(a.silenced_by) : null,
           a.summary ? h("p", {}, a.summary) : null,
           a.task_id ? h("p", {}, "Task ", h("a", { href: taskHref(a.task_id) }, a.task_id)) : null,
-          silenceForm(a)),
+          a.silenced && a.silenced_by ? expireButton(a) : silenceForm(a)),
       ),
     );
     if (!alerts.length) alertsBox.append(notice("Nothing is firing or pending."));
@@ -96,6 +97,13 @@ export default function alertsPage(view) {
         }
       },
     }, dur, thisTask ? h("label", {}, thisTask, " only this task") : null, comment, h("button", { type: "submit" }, "Silence"));
+  }
+
+  // expireButton ends the silence that holds a silenced alert, in place
+  // of a form that would make another.
+  function expireButton(a) {
+    return h("p", { class: "filters" },
+      h("button", { type: "button", class: "danger expire-silence", onclick: () => expire({ id: a.silenced_by }) }, "Expire silence"));
   }
 
   function drawRules(rules) {

@@ -1,9 +1,11 @@
 // A task's own page, /tasks/{id}: its state in words, its control
 // request, its timeline, its logs (the newest from GET
 // /v1/tasks/{id}/logs, older ones page by page through its cursor, then
-// live from the stream, with a level filter and a search), charts of
-// metrics it reported, its notifications, and cancel, pause and resume
-// where the server has them and the key may use them.
+// live from the stream, with a level filter and a search), a chart of
+// each metric reported with its task_id (listed by GET
+// /v1/tasks/{id}/metrics, drawn again as the task moves on), its
+// notifications, and cancel, pause and resume where the server has them
+// and the key may use them.
 import { APIError, api, stream } from "./app.js";
 import { draw } from "./charts.js";
 import { controlState, sendControl, usableControls } from "./control.js";
@@ -16,6 +18,11 @@ const LOG_PAGE = 1000;
 // The log panel holds at most this many, history and live, besides the
 // older pages a person asks for.
 const MAX_LOGS = 2000;
+// The most metrics charted; the list is by name.
+const MAX_METRICS = 50;
+// How often, at most, the metric charts are read again: while the task
+// is active, and after the task changed.
+const METRICS_EVERY = 5000;
 
 export default function taskPage(view, id) {
   const base = `/v1/tasks/${encodeURIComponent(id)}`;
@@ -40,8 +47,8 @@ export default function taskPage(view, id) {
   const logList = h("ol", { id: "task-logs", class: "logs", "aria-live": "polite", "aria-label": "Logs", tabindex: "0" });
   const olderBtn = h("button", { type: "button", id: "load-older", hidden: true, onclick: () => loadOlder() }, "Load older logs");
   const logNote = h("p", { class: "muted", role: "status", id: "logs-status" });
-  const metricName = h("input", { id: "metric-name", type: "text", autocomplete: "off", placeholder: "e.g. pages_scraped" });
-  const metricBox = h("div", { class: "panel-body" });
+  const metricList = h("ul", { class: "task-metrics", id: "task-metrics", "aria-label": "Metrics of this task" });
+  const metricNote = h("p", { class: "muted", role: "status", id: "metrics-status" });
   const notes = h("ul", { class: "notes", id: "task-notes" });
 
   view.append(
@@ -60,11 +67,8 @@ export default function taskPage(view, id) {
     ),
     h("section", { class: "card", "aria-labelledby": "metrics-title" },
       h("h3", { id: "metrics-title" }, "Metrics"),
-      h("form", { class: "filters", onsubmit: (e) => (e.preventDefault(), chartMetric()) },
-        h("label", {}, "Metric reported with this task's task_id label ", metricName),
-        h("button", { type: "submit", id: "chart-metric" }, "Chart"),
-      ),
-      metricBox,
+      metricNote,
+      metricList,
     ),
   );
 
@@ -247,21 +251,105 @@ export default function taskPage(view, id) {
 
   // --- metrics ------------------------------------------------------------------
 
-  let freeChart = () => {};
-  async function chartMetric() {
-    const name = metricName.value.trim();
-    if (!name) return;
-    const q = new URLSearchParams({ source: "metric", name, match: `task_id=${id}`, from: String(task?.created_at ?? "-1h") });
+  // One chart per metric, by name, kept across reads so that a redraw
+  // replaces a chart in place.
+  const charts = new Map(); // name -> { item, head, box, free }
+  let metricsBusy = false;
+  let metricsAgain = false;
+  let metricsDirty = false;
+  let metricsRead = 0;
+  let left = false; // the page was left: draw nothing more
+
+  // A counter's total is charted as it grew; other metrics by their
+  // average per bucket.
+  const metricAgg = (m) => (m.kind === "counter" ? "last" : "avg");
+
+  // metricWindow runs from the task's start (or its first sample) to now
+  // while it runs, else to its last change or sample.
+  function metricWindow(m) {
+    const start = task?.started_at ?? task?.created_at ?? m.first;
+    const from = Math.min(start, m.first);
+    const to = task && ACTIVE.has(task.status) ? Math.max(Date.now(), m.last + 1) : Math.max(m.last, task?.updated_at ?? 0) + 1;
+    return { from, to };
+  }
+
+  function chartSlot(name) {
+    let c = charts.get(name);
+    if (!c) {
+      const head = h("h4", { class: "metric-head" });
+      const box = h("div", { class: "panel-body" });
+      c = { item: h("li", { class: "task-metric", "data-metric": name }, head, box), head, box, free: () => {} };
+      charts.set(name, c);
+    }
+    return c;
+  }
+
+  async function drawMetric(m) {
+    const c = chartSlot(m.name);
+    const agg = metricAgg(m);
+    const samples = `${m.samples.toLocaleString()} sample${m.samples === 1 ? "" : "s"}`;
+    c.head.replaceChildren(h("code", {}, m.name), " ", h("span", { class: "muted" }, [m.kind, m.unit, samples, agg].filter(Boolean).join(" · ")));
+    const { from, to } = metricWindow(m);
+    const q = new URLSearchParams({ source: "metric", name: m.name, task_id: id, agg, from: String(from), to: String(to) });
     try {
       const frame = await api(`/v1/charts/line?${q}`);
-      freeChart();
-      freeChart = await draw(metricBox, frame, `${name} of ${id}`);
-      if (!frame.series.length) metricBox.append(notice("No samples of this metric carry this task's task_id label."));
+      const free = await draw(c.box, frame, `${m.name} of ${id}`);
+      c.free();
+      c.free = free;
     } catch (e) {
-      metricBox.replaceChildren(notice(e.message, true));
+      c.free();
+      c.free = () => {};
+      c.box.replaceChildren(notice(`${m.name} could not be charted: ${e.message}`, true));
     }
   }
-  cleanups.push(() => freeChart());
+
+  // loadMetrics lists the task's metrics and draws each; a call while one
+  // runs makes it run once more when it ends.
+  async function loadMetrics() {
+    if (left) return;
+    if (metricsBusy) {
+      metricsAgain = true;
+      return;
+    }
+    metricsBusy = true;
+    metricsRead = Date.now();
+    try {
+      const { metrics } = await api(`${base}/metrics?limit=${MAX_METRICS}`);
+      const names = new Set(metrics.map((m) => m.name));
+      for (const [name, c] of charts) {
+        if (names.has(name)) continue;
+        c.free();
+        c.item.remove();
+        charts.delete(name);
+      }
+      metricList.append(...metrics.map((m) => chartSlot(m.name).item));
+      metricNote.textContent = !metrics.length
+        ? "No metric samples carry this task's task_id yet."
+        : metrics.length === MAX_METRICS
+          ? `The first ${MAX_METRICS} metrics by name.`
+          : "";
+      await Promise.all(metrics.map(drawMetric));
+    } catch (e) {
+      metricNote.textContent = `Metrics could not be read: ${e.message}`;
+    }
+    metricsBusy = false;
+    if (metricsAgain) {
+      metricsAgain = false;
+      loadMetrics();
+    }
+  }
+
+  const metricsTick = setInterval(() => {
+    if (Date.now() - metricsRead < METRICS_EVERY) return;
+    if (!metricsDirty && !(task && ACTIVE.has(task.status))) return;
+    metricsDirty = false;
+    loadMetrics();
+  }, 1000);
+  cleanups.push(() => {
+    left = true;
+    clearInterval(metricsTick);
+    charts.forEach((c) => c.free());
+  });
 
   // --- notifications ------------------------------------------------------------
 
@@ -294,6 +382,7 @@ export default function taskPage(view, id) {
       }
       if (removed) return;
       if (task && t.updated_at > task.updated_at) addEvent(t);
+      metricsDirty = true;
       // A request answered or withdrawn leaves no control in the message.
       showTask({ ...task, ...t, control: t.control });
     }),
@@ -303,7 +392,8 @@ export default function taskPage(view, id) {
   stream.subscribe({ task_id: id });
   stream.subscribe({ logs: { task_id: id, min_level: "DEBUG" } });
 
-  refresh();
+  // The charts' range starts with the task, so they wait for it.
+  refresh().then(loadMetrics);
   loadEvents();
   loadLogs();
   loadNotes();

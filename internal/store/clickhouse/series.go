@@ -119,7 +119,8 @@ type seriesPlan struct {
 
 func planSeries(q store.SeriesQuery) seriesPlan {
 	p := seriesPlan{rawFrom: q.From, rawUntil: q.To}
-	if q.Step%store.RollupStep == 0 && floorMinute(q.From) == q.From {
+	// The rollup has no task_id, so a task's series are read raw.
+	if q.TaskID == "" && q.Step%store.RollupStep == 0 && floorMinute(q.From) == q.From {
 		p.rollupFrom, p.rollupUntil = q.From, max(q.From, floorMinute(q.To))
 		p.rawFrom = p.rollupUntil
 	}
@@ -161,6 +162,11 @@ func seriesQuery(q store.SeriesQuery) (string, []any, error) {
 	conds, matchArgs, err := matcherConditions(metricLabels, q.Matchers)
 	if err != nil {
 		return "", nil, err
+	}
+	if q.TaskID != "" {
+		// After FINAL, as the winning copy's task_id is the one that
+		// counts; planSeries leaves the rollup, which has none, out.
+		conds, matchArgs = append(conds, "task_id = ?"), append(matchArgs, q.TaskID)
 	}
 	matchers := ""
 	for _, c := range conds {

@@ -69,7 +69,8 @@ type seriesPlan struct {
 
 func planSeries(q store.SeriesQuery) seriesPlan {
 	p := seriesPlan{q: q, rawFrom: q.From, rawUntil: q.To}
-	if q.Step%store.RollupStep == 0 && minuteOf(q.From) == q.From {
+	// The rollup has no task_id, so a task's series are read raw.
+	if q.TaskID == "" && q.Step%store.RollupStep == 0 && minuteOf(q.From) == q.From {
 		p.rollupFrom, p.rollupUntil = q.From, max(q.From, minuteOf(q.To))
 		p.rawFrom = p.rollupUntil
 	}
@@ -103,7 +104,8 @@ func (s *Store) MetricSeries(ctx context.Context, q store.SeriesQuery) ([]store.
 }
 
 // partsSQL writes the parts of p, as a UNION ALL of the rollup and raw
-// selects in use, each with the matchers.
+// selects in use, each with the matchers, and the raw one with the task
+// (planSeries uses no rollup for a task).
 func (p seriesPlan) partsSQL(q *strings.Builder, rollupSelect, rawSelect string) ([]any, error) {
 	var args []any
 	add := func(sel string, from, until int64) error {
@@ -124,6 +126,10 @@ func (p seriesPlan) partsSQL(q *strings.Builder, rollupSelect, rawSelect string)
 	if p.useRaw() {
 		if err := add(rawSelect, p.rawFrom, p.rawUntil); err != nil {
 			return nil, err
+		}
+		if p.q.TaskID != "" {
+			q.WriteString(` AND task_id = ?`)
+			args = append(args, p.q.TaskID)
 		}
 	}
 	return args, nil

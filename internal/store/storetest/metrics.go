@@ -154,6 +154,119 @@ func testMetricMatchersAndGroups(t *testing.T, f *fixture) {
 	require.Empty(t, none)
 }
 
+// taskSamples gives the samples of randomSamples to tasks a and b and to
+// none, by turns, and keeps tasks' ids out of the labels.
+func (f *fixture) taskSamples(rng *rand.Rand, n int) []schema.Metric {
+	samples := f.randomSamples(rng, n)
+	for i := range samples {
+		samples[i].TaskID = []string{"task-a", "task-b", ""}[i%3]
+	}
+	return samples
+}
+
+// testMetricTaskFilter checks the task filter on windows the rollup would
+// answer and on raw ones, alone, with a matcher and grouped: only the
+// samples reported with the task count, whatever table serves the rest.
+func testMetricTaskFilter(t *testing.T, f *fixture) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	samples := f.taskSamples(rng, 600)
+	f.insertShuffled(rng, samples)
+	get := []store.Matcher{{Name: "method", Op: store.MatchEqual, Value: "GET"}}
+	for _, taskID := range []string{"task-a", "task-b"} {
+		for _, shape := range []int{0, 2, 3, 4} {
+			s := seriesShapes[shape]
+			for _, agg := range []store.Aggregation{store.AggCount, store.AggSum, store.AggMin, store.AggLast, store.AggP90} {
+				for _, matchers := range [][]store.Matcher{nil, get} {
+					q := store.SeriesQuery{Tenant: f.tenant, Name: metricName, TaskID: taskID, Matchers: matchers,
+						From: s.from, To: s.to, Step: s.step, Agg: agg, GroupBy: []string{"route"}}
+					want := expectSeries(samples, q)
+					require.NotEmpty(t, want)
+					requireSeries(t, want, agg, f.series(q), fmt.Sprintf("%s %v on %s", taskID, matchers, s.name))
+				}
+			}
+		}
+	}
+	// The filtered count is the task's share, not the whole metric's.
+	q := store.SeriesQuery{Name: metricName, TaskID: "task-a", From: metricBase, To: metricBase + 6*store.RollupStep,
+		Step: 6 * store.RollupStep, Agg: store.AggCount}
+	got := f.series(q)
+	require.Len(t, got, 1)
+	require.Len(t, got[0].Points, 1)
+	require.Equal(t, float64(200), got[0].Points[0].V)
+	q.TaskID = "task-nobody"
+	require.Empty(t, f.series(q))
+}
+
+// testTaskMetrics lists the metrics each task reported: names in order,
+// the latest sample's kind and unit, counts and time span, a limit, and
+// nothing of another tenant's task of the same id.
+func testTaskMetrics(t *testing.T, f *fixture) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	samples := f.taskSamples(rng, 90)
+	for i := range 5 {
+		// A gauge of task a whose unit changed along the way.
+		samples = append(samples, schema.Metric{
+			Tenant: f.tenant, EventID: fmt.Sprintf("depth-%d", i), Timestamp: metricBase + int64(i)*1000 + 1, IngestOrder: int64(1000 + i),
+			Name: "queue_depth", Kind: schema.KindGauge, Value: float64(i), Unit: []string{"jobs", "items"}[min(i/4, 1)], TaskID: "task-a",
+		})
+	}
+	other := f.other("-other")
+	theirs := other.taskSamples(rng, 30)
+	for i := range theirs {
+		theirs[i].Name = "their_metric"
+	}
+	f.insertShuffled(rng, samples)
+	other.insertMetrics(theirs...)
+	f.insertMetrics(samples[:10]...) // redelivered, counted once
+
+	want := func(taskID string) []store.TaskMetric {
+		byName := map[string]*store.TaskMetric{}
+		var names []string
+		for _, m := range samples {
+			if m.TaskID != taskID {
+				continue
+			}
+			tm := byName[m.Name]
+			if tm == nil {
+				tm = &store.TaskMetric{Name: m.Name, First: m.Timestamp, Last: m.Timestamp - 1}
+				byName[m.Name] = tm
+				names = append(names, m.Name)
+			}
+			tm.Samples++
+			tm.First = min(tm.First, m.Timestamp)
+			if m.Timestamp > tm.Last {
+				tm.Last, tm.Kind, tm.Unit = m.Timestamp, m.Kind, m.Unit
+			}
+		}
+		slices.Sort(names)
+		out := make([]store.TaskMetric, len(names))
+		for i, n := range names {
+			out[i] = *byName[n]
+		}
+		return out
+	}
+	list := func(f *fixture, taskID string, limit int) []store.TaskMetric {
+		t.Helper()
+		got, err := f.s.TaskMetrics(f.ctx(), f.tenant, taskID, limit)
+		require.NoError(t, err)
+		return got
+	}
+	a := want("task-a")
+	require.Len(t, a, 2)
+	require.Equal(t, store.TaskMetric{Name: "queue_depth", Kind: schema.KindGauge, Unit: "items", Samples: 5,
+		First: metricBase + 1, Last: metricBase + 4001}, a[1])
+	require.Equal(t, a, list(f, "task-a", 10))
+	require.Equal(t, a[:1], list(f, "task-a", 1))
+	require.Equal(t, want("task-b"), list(f, "task-b", 10))
+	require.Len(t, want("task-b"), 1)
+	require.Empty(t, list(f, "task-nobody", 10))
+
+	theirA := list(other, "task-a", 10)
+	require.Len(t, theirA, 1)
+	require.Equal(t, "their_metric", theirA[0].Name)
+	require.Equal(t, int64(10), theirA[0].Samples)
+}
+
 // allSeries answers every aggregation on a rollup and a raw window, for
 // comparing a store's answers before and after a change.
 func (f *fixture) allSeries() map[string][]store.Series {

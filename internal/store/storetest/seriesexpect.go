@@ -40,7 +40,8 @@ func expectSeries(samples []schema.Metric, q store.SeriesQuery) []expectedSeries
 			continue
 		}
 		seen[m.Tenant+"\x00"+m.EventID] = true
-		if m.Tenant != q.Tenant || m.Name != q.Name || m.Timestamp < q.From || m.Timestamp >= q.To || !matchesAll(m.Labels, q.Matchers) {
+		if m.Tenant != q.Tenant || m.Name != q.Name || m.Timestamp < q.From || m.Timestamp >= q.To || !matchesAll(m.Labels, q.Matchers) ||
+			(q.TaskID != "" && m.TaskID != q.TaskID) {
 			continue
 		}
 		key := make([]string, len(q.GroupBy))

@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t testing.TB) store.Store) {
 		{"LogLimitRequired", testLogLimitRequired},
 		{"MetricAggregations", testMetricAggregations},
 		{"MetricMatchersAndGroups", testMetricMatchersAndGroups},
+		{"MetricTaskFilter", testMetricTaskFilter},
+		{"TaskMetrics", testTaskMetrics},
 		{"MetricRedelivery", testMetricRedelivery},
 		{"MetricRollupMatchesRaw", testMetricRollupMatchesRaw},
 		{"MetricPartialLastMinute", testMetricPartialLastMinute},
