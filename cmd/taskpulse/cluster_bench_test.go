@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +28,9 @@ import (
 //	TASKPULSE_KAFKA_CLUSTER_BROKERS=127.0.0.1:29092,127.0.0.1:29094,127.0.0.1:29096 \
 //	TASKPULSE_CLICKHOUSE_CLUSTER_ADDRS=127.0.0.1:29000,127.0.0.1:29003,127.0.0.1:29006,127.0.0.1:29009 \
 //	  go test -run '^$' -bench PipelineClusters -benchtime 1x ./cmd/taskpulse/
+//
+// With TASKPULSE_BENCH_PROFILES=DIR it also saves a CPU profile of each
+// writer over the first ten seconds of the load, as DIR/writers=N-I.pprof.
 func BenchmarkPipelineClusters(b *testing.B) {
 	const rows = 100_000
 	onClusters(b)
@@ -84,14 +89,24 @@ func clusterPipelineRate(b *testing.B, writers, rows int) (ingested, stored floa
 	ingest := c.start(b, "ingest")
 	defer ingest.kill()
 	parts["ingest"] = []int{ingest.cmd.Process.Pid}
-	for range writers {
-		w := c.start(b, "writer", "--writer-batch", "10000", "--writer-wait", "500ms")
+	profiles := os.Getenv("TASKPULSE_BENCH_PROFILES")
+	var pprofAddrs []string
+	for i := range writers {
+		extra := []string{"--writer-batch", "10000", "--writer-wait", "500ms"}
+		if profiles != "" {
+			pprofAddrs = append(pprofAddrs, "127.0.0.1:"+strconv.Itoa(freePort(b)))
+			extra = append(extra, "--pprof-addr", pprofAddrs[i])
+		}
+		w := c.start(b, "writer", extra...)
 		defer w.kill()
 		parts["writers"] = append(parts["writers"], w.cmd.Process.Pid)
 	}
 	conn := clickhouseConn(b, c)
 	before := cpuSeconds(b, parts)
 	start := time.Now()
+	for i, addr := range pprofAddrs {
+		go saveProfile(b, "http://"+addr+"/debug/pprof/profile?seconds=10", filepath.Join(profiles, fmt.Sprintf("writers=%d-%d.pprof", writers, i+1)))
+	}
 	postRows(b, ingest.base, rows)
 	acked := time.Since(start)
 	waitRows(b, conn, "progress_events", rows)
@@ -101,6 +116,25 @@ func clusterPipelineRate(b *testing.B, writers, rows int) (ingested, stored floa
 		cpu[part] -= before[part]
 	}
 	return float64(rows) / acked.Seconds(), float64(rows) / elapsed.Seconds(), cpu
+}
+
+// saveProfile writes what url serves to path, or logs why it could not.
+func saveProfile(tb testing.TB, url, path string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		tb.Logf("profile %s: %v", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Logf("profile %s: %v", path, err)
+		return
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		tb.Logf("profile %s: %v", url, err)
+	}
 }
 
 // serverPids reads the pid files of a deploy script's cluster, node-N/file

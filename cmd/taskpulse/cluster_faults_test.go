@@ -15,34 +15,43 @@ import (
 const stale = 3 * time.Second
 
 // underLoad is what every fault test watches while its fault lasts:
-// careful clients posting, reads through the query API, and probes timing
-// how soon acknowledged data is queryable.
+// careful clients posting, reads through the query API, probes timing how
+// soon acknowledged data is queryable, and a WebSocket client and an alert.
 type underLoad struct {
 	load    *carefulLoad
 	queries *queryWatch
 	fresh   *freshness
+	signals *signalWatch
 	query   *process
 	// recovery is how long finish waits for fresh reads again.
 	recovery time.Duration
 }
 
-func startUnderLoad(t *testing.T, s *scaledOut, query *process, ingests ...*process) *underLoad {
+// startUnderLoad starts the load on ingests and the watches, with the
+// WebSocket client on stream.
+func startUnderLoad(t *testing.T, s *scaledOut, query, stream *process, ingests ...*process) *underLoad {
 	t.Helper()
-	u := &underLoad{load: startCarefulLoad(3, bases(ingests...)...), query: query, recovery: 90 * time.Second}
+	u := &underLoad{signals: watchSignals(t, s.cluster, stream, s.start), query: query, recovery: 90 * time.Second}
+	u.load = startCarefulLoad(3, bases(ingests...)...)
 	u.load.waitMore(t, 2000, 90*time.Second, "ingest acknowledges before the fault")
 	u.queries = watchQueries(t, query)
 	u.fresh = watchFreshness(t, s, query, bases(ingests...)...)
 	return u
 }
 
+// faultBegins fails a task once the fault has begun.
+func (u *underLoad) faultBegins() { u.signals.failDuring(u.load) }
+
 // finish waits until acknowledged data is queryable within stale again,
 // stops the load, says how ingest, reads and freshness fared since the
 // fault began, and checks that the query API reads every acknowledged
-// event exactly once.
+// event exactly once, that the WebSocket client was sent each, and that
+// the failed task's alert was delivered once.
 func (u *underLoad) finish(t *testing.T, fault time.Time) map[string]int {
 	t.Helper()
 	u.fresh.waitRecovered(t, fault, stale, u.recovery)
 	accepted := u.load.finish()
+	loadEnded := time.Now()
 	u.queries.finish()
 	u.fresh.finish()
 	t.Logf("ingest: %d events acknowledged over %d tasks; %s; the slowest batch took %s from first post to 202",
@@ -50,17 +59,19 @@ func (u *underLoad) finish(t *testing.T, fault time.Time) map[string]int {
 	t.Logf("queries: %s", u.queries.summary(fault))
 	t.Logf("freshness: %s", u.fresh.summary(fault, stale))
 	waitCounts(t, u.query, accepted)
+	u.signals.finish(t, fault, loadEnded, accepted)
 	return accepted
 }
 
 // startStoreFault starts what a fault of the store is watched through: two
-// writers, an ingest and a query process on the clusters, under load.
+// writers, an ingest, a query, a stream and an alerting process on the
+// clusters, under load.
 func startStoreFault(t *testing.T) (*scaledOut, *underLoad) {
 	t.Helper()
 	s := requireScaledOut(t)
 	s.twice(t, "writer")
 	ingest := s.start(t, "ingest")
-	return s, startUnderLoad(t, s, s.start(t, "query"), ingest)
+	return s, startUnderLoad(t, s, s.start(t, "query"), s.start(t, "stream"), ingest)
 }
 
 // TestClickHouseReplicaKilledUnderLoad kills -9 the ClickHouse server every
@@ -74,6 +85,7 @@ func TestClickHouseReplicaKilledUnderLoad(t *testing.T) {
 
 	fault := time.Now()
 	clickhouseNode(t, s.servers, "kill", 1)
+	u.faultBegins()
 	restart := undo(func() { clickhouseNode(t, s.servers, "restart", 1) })
 	t.Cleanup(restart) // a failed test leaves the cluster whole
 	u.load.waitMore(t, 2000, 90*time.Second, "ingest acknowledges with a ClickHouse replica down: it writes to Kafka only")
@@ -106,15 +118,15 @@ func TestTaskPulseProcessesKilledUnderLoad(t *testing.T) {
 	ingests := s.twice(t, "ingest")
 	streams := s.twice(t, "stream")
 	query := s.start(t, "query")
-	moved, stayed := newFollower(), newFollower()
+	moved := newFollower()
 	moved.follow(t, streams[0])
-	stayed.follow(t, streams[1])
-	u := startUnderLoad(t, s, query, ingests[:]...)
+	u := startUnderLoad(t, s, query, streams[1], ingests[:]...)
 
 	fault := time.Now()
 	writers[0].kill()
 	ingests[0].kill()
 	streams[0].kill()
+	u.faultBegins()
 	<-moved.closed
 	moved.follow(t, streams[1])
 	t.Logf("the WebSocket client of the killed stream had its snapshot from the other %s after the kill", time.Since(fault).Round(time.Millisecond))
@@ -123,7 +135,6 @@ func TestTaskPulseProcessesKilledUnderLoad(t *testing.T) {
 	// the probes say when the other writer had them.
 	accepted := u.finish(t, fault)
 	require.Zero(t, len(u.queries.errs), "queries answer throughout: %s", u.queries.summary(fault))
-	stayed.waitEvery(t, accepted, "the WebSocket client of the surviving stream")
 	if behind := moved.behind(u.load.last); len(behind) > 0 {
 		t.Logf("the reconnected WebSocket client was behind on %d of %d tasks, such as %s; it subscribes again", len(behind), len(accepted), behind[0])
 		moved.follow(t, streams[1])
@@ -141,6 +152,7 @@ func TestZooKeeperStoppedUnderLoad(t *testing.T) {
 
 	fault := time.Now()
 	deployScript(t, nil, "zookeeper.sh", "stop")
+	u.faultBegins()
 	restart := undo(func() { deployScript(t, nil, "zookeeper.sh", "start") })
 	t.Cleanup(restart)
 	u.load.waitMore(t, 2000, 90*time.Second, "ingest acknowledges without ZooKeeper: it writes to Kafka only")

@@ -502,6 +502,7 @@ type follower struct {
 	mu     sync.Mutex
 	ids    map[string]map[string]bool
 	newest map[string]int
+	at     []time.Time   // when each live event arrived
 	closed chan struct{} // closed when the connection ends
 }
 
@@ -549,6 +550,7 @@ func (f *follower) follow(t testing.TB, stream *process) {
 				}
 				f.ids[e.TaskID][e.EventID] = true
 				f.newest[e.TaskID] = max(f.newest[e.TaskID], e.Seq)
+				f.at = append(f.at, time.Now())
 			}
 			f.mu.Unlock()
 		}
@@ -577,6 +579,24 @@ func (f *follower) waitEvery(t testing.TB, accepted map[string]int, name string)
 		}
 		return short
 	})
+}
+
+// longestPause returns the longest time between since and until that
+// the follower went without a live event, and when that time began.
+func (f *follower) longestPause(since, until time.Time) (pause time.Duration, from time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	prev := since
+	for _, at := range append(slices.Clone(f.at), until) {
+		if at.Before(since) || at.After(until) {
+			continue
+		}
+		if gap := at.Sub(prev); gap > pause {
+			pause, from = gap, prev
+		}
+		prev = at
+	}
+	return pause, from
 }
 
 // waitNewest waits until the follower knows each task's newest

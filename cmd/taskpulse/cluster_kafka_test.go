@@ -57,15 +57,20 @@ func topicRecords(t *testing.T, brokers []string, topic string) int64 {
 // partition of the progress topic while clients post, restarts it, and
 // checks that every acknowledged event is read back exactly once: kafka-go
 // has no idempotent producer, so the records a retried request writes twice
-// must be removed by their event ids.
+// must be removed by their event ids. A WebSocket client is sent every
+// event, and a task failed during the fault alerts once.
 func TestKafkaBrokerKilledUnderLoadCountsOnce(t *testing.T) {
 	shared := requireCluster(t)
 	brokers := requireKafkaCluster(t)
 	c := newCluster(t, strings.Join(brokers, ","), shared.clickhouse)
 	replicated := []string{"--kafka-replication-factor", "3", "--kafka-min-insync-replicas", "2"}
-	ingest := c.start(t, "ingest", replicated...)
-	c.start(t, "writer", replicated...)
-	query := c.start(t, "query", replicated...)
+	start := func(t testing.TB, services string, extra ...string) *process {
+		return c.start(t, services, append(slices.Clone(replicated), extra...)...)
+	}
+	ingest := start(t, "ingest")
+	start(t, "writer")
+	query := start(t, "query")
+	signals := watchSignals(t, c, start(t, "stream"), start)
 
 	load := startCarefulLoad(3, ingest.base)
 	require.Eventually(t, func() bool { return load.total() > 2000 }, 60*time.Second, 10*time.Millisecond)
@@ -76,6 +81,7 @@ func TestKafkaBrokerKilledUnderLoadCountsOnce(t *testing.T) {
 	killed := time.Now()
 	before := load.total()
 	kafkaNode(t, brokers, "kill", leader)
+	signals.failDuring(load)
 	restart := undo(func() { kafkaNode(t, brokers, "restart", leader) })
 	t.Cleanup(restart) // a failed test leaves the cluster whole
 	// Two of three replicas are in sync, so acks=all with
@@ -91,6 +97,7 @@ func TestKafkaBrokerKilledUnderLoadCountsOnce(t *testing.T) {
 	require.Eventually(t, func() bool { return load.total() > restarted+2000 }, 60*time.Second, 50*time.Millisecond)
 
 	accepted := load.finish()
+	loadEnded := time.Now()
 	require.Empty(t, queries.finish().errs, "queries answer throughout: they read ClickHouse, not Kafka")
 	refused := "never"
 	if !load.firstRefused.IsZero() {
@@ -99,4 +106,5 @@ func TestKafkaBrokerKilledUnderLoadCountsOnce(t *testing.T) {
 	t.Logf("acknowledged %d events over %d tasks; %d posts refused or unanswered (%s); slowest batch took %s from first post to 202; the topic holds %d records",
 		load.total(), len(accepted), load.refused.Load(), refused, load.slowest.Round(time.Millisecond), topicRecords(t, brokers, topic))
 	waitCounts(t, query, accepted)
+	signals.finish(t, killed, loadEnded, accepted)
 }

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,10 +45,7 @@ func startProcess(t *testing.T, dir string) *process {
 	t.Helper()
 	bin, err := buildBinary()
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	cmd := exec.Command(bin, "serve", "--listen", addr, "--data-dir", dir, "--writer-wait", "20ms")
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())

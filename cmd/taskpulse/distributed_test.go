@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,10 +68,7 @@ func startBinary(t testing.TB, dir string, args ...string) *process {
 	t.Helper()
 	bin, err := buildBinary()
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", addr, "--data-dir", dir}, args...)...)
 	cmd.Stderr = &prefixWriter{t: t, prefix: strings.Join(args[:2], " ")}
 	require.NoError(t, cmd.Start())

@@ -51,7 +51,8 @@ func (d *dedicated) run(t *testing.T, verb string) {
 	require.NoError(t, err, "%s %s: %s", d.script, verb, out)
 }
 
-func freePort(t *testing.T) int {
+// freePort returns a loopback port no one listens on.
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
