@@ -69,18 +69,42 @@ const localSuffix = "_local"
 // or replicated and sharded over a cluster.
 type layout struct {
 	cluster, database string
+	// shards reaches one replica of every shard, for the statements that
+	// change stored parts at run time (shards.go).
+	shards *shardSet
 }
 
 func (l layout) clustered() bool { return l.cluster != "" }
 
-// alter starts an ALTER TABLE of table: on a cluster, of its local tables
-// on every server, since mutations and TTLs act on stored parts and a
-// Distributed table has none.
+// alter starts a migration's ALTER TABLE of table: on a cluster, of its
+// local tables on every server, since mutations and TTLs act on stored
+// parts and a Distributed table has none. At run time such statements go
+// to each shard instead (shards.go).
 func (l layout) alter(table string) string {
 	if !l.clustered() {
 		return "ALTER TABLE " + table
 	}
 	return "ALTER TABLE " + l.local(table) + l.onCluster()
+}
+
+// stored names the table that stores table's rows on the server a
+// statement goes to: table itself on a single server, its local table
+// in full on a cluster's replica, whose connection names no database.
+func (l layout) stored(table string) string {
+	if !l.clustered() {
+		return table
+	}
+	return l.local(table)
+}
+
+// inDatabase is the database of the store's tables as system tables
+// filter it, on the server stored's statements go to.
+func (l layout) inDatabase() string {
+	if !l.clustered() {
+		return "currentDatabase()"
+	}
+	// Validate allows letters, digits and underscores only.
+	return "'" + l.database + "'"
 }
 
 // localName is table's local table, unqualified, as system tables name it.
@@ -162,7 +186,9 @@ func (l layout) createDistributed(table string) (string, error) {
 		l.database, table, l.onCluster(), l.local(table), l.cluster, l.database, table, localSuffix, key), nil
 }
 
-func (c Config) layout() layout { return layout{cluster: c.Cluster, database: c.Database} }
+func (c Config) layout() layout {
+	return layout{cluster: c.Cluster, database: c.Database}
+}
 
 // clusterSettings go with every statement on a cluster; withStrings when
 // the server takes settings as strings (19.x and newer).

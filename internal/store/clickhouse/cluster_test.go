@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,19 +73,110 @@ func nodeConn(t testing.TB, addr, database string) ch.Conn {
 
 // TestClusterConformance runs the conformance suites on one store on the
 // cluster: every scenario writes under tenants of its own, and migrating a
-// database on the cluster takes several seconds.
-//
-// The deletion suite is not among them: on 18.16, the servers this
-// machine runs, an ALTER ... DELETE ON CLUSTER of a replicated table can
-// stop a server's DDL worker for good (a ZooKeeper "Node exists" error),
-// after which every ON CLUSTER query waits out its timeout; see
-// schema/clickhouse/CLUSTER.md.
+// database on the cluster takes several seconds. The deletion suite sends
+// its mutations to one replica of every shard (shards.go).
 func TestClusterConformance(t *testing.T) {
 	cfg := freshClusterConfig(t)
 	s := openStore(t, cfg, nil)
 	shared := func(testing.TB) store.Store { return s }
 	t.Run("Store", func(t *testing.T) { storetest.Run(t, shared) })
 	t.Run("Export", func(t *testing.T) { storetest.RunExport(t, shared) })
+	t.Run("Deletion", func(t *testing.T) { storetest.RunDeletion(t, shared) })
+}
+
+// TestClusterDeletionReachesEveryReplica deletes a task on the cluster and
+// requires its covered rows gone from every server's local tables, the
+// replica that took each mutation and the one that took it from ZooKeeper.
+func TestClusterDeletionReachesEveryReplica(t *testing.T) {
+	cfg := freshClusterConfig(t)
+	s := openStore(t, cfg, nil)
+	ctx := t.Context()
+	const tenant, ts = "acme", int64(1_750_000_000_000)
+	var events []schema.Progress
+	for i := range 8 {
+		task := fmt.Sprintf("t%d", i)
+		events = append(events,
+			schema.Progress{Tenant: tenant, EventID: task + "-old", Timestamp: ts, TaskID: task, Status: schema.StatusRunning},
+			schema.Progress{Tenant: tenant, EventID: task + "-new", Timestamp: ts + 2, TaskID: task, Status: schema.StatusRunning})
+		require.NoError(t, s.InsertLogs(ctx, []schema.Log{{Tenant: tenant, EventID: task + "-l", Timestamp: ts, TaskID: task, Level: schema.LevelInfo, Message: "m"}}))
+	}
+	require.NoError(t, s.InsertProgress(ctx, events))
+	var tombs []schema.Progress
+	for i := range 8 {
+		task := fmt.Sprintf("t%d", i)
+		tombs = append(tombs, schema.Progress{Tenant: tenant, EventID: task + "-tomb", Timestamp: ts + 1, TaskID: task, Status: schema.StatusDeleted})
+	}
+	require.NoError(t, s.InsertProgress(ctx, tombs))
+
+	for _, addr := range cfg.Addr {
+		conn := nodeConn(t, addr, cfg.Database)
+		defer conn.Close()
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			var events, old, logs uint64
+			require.NoError(c, conn.QueryRow(ctx, "SELECT count(), countIf(event_id LIKE '%-old') FROM progress_events_local WHERE tenant = ?", tenant).Scan(&events, &old))
+			require.NoError(c, conn.QueryRow(ctx, "SELECT count() FROM logs_local WHERE tenant = ?", tenant).Scan(&logs))
+			require.Zero(c, old, "server %s keeps covered events", addr)
+			require.Zero(c, logs, "server %s keeps covered logs", addr)
+			require.NotZero(c, events, "server %s holds the events after the tombstones of its shard", addr)
+		}, time.Minute, 200*time.Millisecond)
+	}
+	for i := range 8 {
+		task, err := s.Task(ctx, tenant, fmt.Sprintf("t%d", i))
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("t%d-new", i), task.EventID)
+	}
+}
+
+// TestClusterRetention runs a retention pass on the cluster, keeping a
+// week of signals forty days and an hour old: on every server the local
+// tables end with the recent rows only, and a second pass changes
+// nothing.
+func TestClusterRetention(t *testing.T) {
+	cfg := freshClusterConfig(t)
+	s := openStore(t, cfg, nil)
+	ctx := t.Context()
+	now := time.Now()
+	for i, at := range []time.Time{now.Add(-40 * 24 * time.Hour), now.Add(-time.Hour)} {
+		ts := at.UnixMilli()
+		for j := range 8 {
+			id := fmt.Sprintf("%d-%d", i, j)
+			require.NoError(t, s.InsertProgress(ctx, []schema.Progress{{Tenant: "acme", EventID: "p" + id, Timestamp: ts, TaskID: "task-" + id, Status: schema.StatusRunning}}))
+			require.NoError(t, s.InsertLogs(ctx, []schema.Log{{Tenant: "acme", EventID: "l" + id, Timestamp: ts, TaskID: "task-" + id, Level: schema.LevelError, Message: "failed"}}))
+		}
+	}
+	week := 7 * 24 * time.Hour
+	policy := clickhouse.Retention{Progress: week, Logs: week, Metrics: week, Rollups: week}
+	res, err := s.EnforceRetention(ctx, policy, now)
+	require.NoError(t, err)
+	t.Log(res)
+	for _, shard := range []string{"shard 1: ", "shard 2: "} {
+		require.True(t, slices.ContainsFunc(res.Actions, func(a string) bool { return strings.HasPrefix(a, shard+"progress_events: ") }),
+			"no action on progress_events of %s: %v", shard, res.Actions)
+	}
+
+	horizon := now.Add(-week).UnixMilli()
+	for _, addr := range cfg.Addr {
+		conn := nodeConn(t, addr, cfg.Database)
+		defer conn.Close()
+		if slices.Compare(serverVersion(t, conn), []int{20, 1}) >= 0 {
+			for _, table := range []string{"progress_events_local", "logs_local"} {
+				require.NoError(t, conn.Exec(ctx, "OPTIMIZE TABLE "+table+" FINAL"))
+			}
+		}
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			for _, table := range []string{"progress_events_local", "task_events_local", "logs_local"} {
+				var oldest int64
+				var n uint64
+				require.NoError(c, conn.QueryRow(ctx, "SELECT toInt64(min(timestamp)), count() FROM "+table).Scan(&oldest, &n))
+				require.NotZero(c, n, "%s on %s lost its recent rows", table, addr)
+				require.GreaterOrEqual(c, oldest, horizon, "%s on %s keeps rows past the horizon", table, addr)
+			}
+		}, time.Minute, 200*time.Millisecond)
+	}
+
+	again, err := s.EnforceRetention(ctx, policy, now)
+	require.NoError(t, err)
+	require.Empty(t, again.Actions, "a second pass changed more")
 }
 
 // TestClusterMigrateConcurrently migrates one database on the cluster from

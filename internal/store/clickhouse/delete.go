@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/taskpulse/taskpulse/schema"
 )
@@ -24,7 +25,8 @@ import (
 //   - Inserts drop them, looking the batch's tasks up in task_deletions, so
 //     an older record arriving after the tombstone is never stored.
 //   - InsertProgress starts one ALTER TABLE ... DELETE per table that holds
-//     the task's rows, which the server carries out in the background. The
+//     the task's rows (on a cluster, on one replica of every shard: see
+//     shards.go), which the server carries out in the background. The
 //     per-task tables that materialized views fill (task_summary,
 //     task_spans, task_updates, task_snapshots) lose every row of the task
 //     and get rows computed again from the events after the tombstone. A
@@ -115,8 +117,8 @@ WHERE task_id = ? AND timestamp <= ?`
 
 const insertStaleMinutes = `INSERT INTO metric_stale_minutes (tenant, name, minute)`
 
-// deleteRollupMinutes follows the ALTER TABLE of metric_rollup (layout.alter).
-const deleteRollupMinutes = ` DELETE WHERE (tenant, name, minute) IN ?`
+// deleteRollupMinutes is the condition of the mutation of metric_rollup.
+const deleteRollupMinutes = `(tenant, name, minute) IN ?`
 
 // deletedKeyJoin follows a subquery of one tenant's events, with a
 // task_id column, and joins them to the order key of their task's
@@ -218,7 +220,10 @@ func taskArgs(k taskKey, _ schema.Order) []any   { return []any{k.tenant, k.task
 
 // splitTombstones takes the tombstones out of events. It returns the
 // latest tombstone of each task that del, the stored deletions, does not
-// cover, and adds them to del; and the other events.
+// cover, and adds them to del; and the other events. The stored deletion
+// itself, delivered again, is returned too: its batch is delivered again
+// when applyDeletions failed after storing it, and its mutations must
+// then be made.
 func splitTombstones(events []schema.Progress, del deletions) (deletions, []schema.Progress) {
 	var tombs deletions
 	for i := range events {
@@ -227,7 +232,7 @@ func splitTombstones(events []schema.Progress, del deletions) (deletions, []sche
 		if e.Status != schema.StatusDeleted {
 			continue
 		}
-		if o, ok := del[k]; ok && !e.Order().After(o) {
+		if o, ok := del[k]; ok && o.After(e.Order()) {
 			continue
 		}
 		if tombs == nil {
@@ -323,6 +328,16 @@ func withoutCovered[R any](recs []R, del deletions, task func(*R) taskKey, cover
 
 // applyDeletions stores tombs, starts the mutations that remove what they
 // cover, and computes the per-task tables of their tasks again.
+//
+// A deletion is done when every step is, on a cluster when every shard
+// took its mutations (onEveryShard). Until then applyDeletions fails, so
+// the writer does not acknowledge the batch and delivers it again, and
+// splitTombstones hands the stored tombstone back for every step to run
+// again; each is safe to repeat. Meanwhile the stored tombstone already
+// hides what it covers from reads and drops it from inserts. The rollup
+// goes before the mutations: its minutes are found from the covered
+// samples, which a mutation of metrics made by a failed attempt may have
+// removed by the next one.
 func (s *Store) applyDeletions(ctx context.Context, tombs deletions) error {
 	keys := make([]taskKey, 0, len(tombs))
 	for k := range tombs {
@@ -354,27 +369,29 @@ func (s *Store) applyDeletions(ctx context.Context, tombs deletions) error {
 	if err != nil {
 		return err
 	}
-	for _, m := range mutations {
+	if len(minutes) > 0 {
+		if err := s.deleteMinutes(ctx, minutes); err != nil {
+			return err
+		}
+	}
+	dels := make([]rowDeletion, len(mutations))
+	for j, m := range mutations {
 		conds := make([]string, len(keys))
 		var args []any
 		for i, k := range keys {
 			conds[i] = m.cond
 			args = append(args, m.args(k, tombs[k])...)
 		}
-		stmt := s.tables.alter(m.table) + " DELETE WHERE " + strings.Join(conds, " OR ")
-		if err := s.conn.Exec(ctx, stmt, args...); err != nil {
-			return fmt.Errorf("delete from %s: %w", m.table, err)
-		}
+		dels[j] = rowDeletion{m.table, strings.Join(conds, " OR "), args}
 	}
-	if len(minutes) > 0 {
-		if err := s.deleteMinutes(ctx, minutes); err != nil {
-			return err
-		}
+	if err := s.deleteRows(ctx, dels); err != nil {
+		return err
 	}
+	refold := s.computedAgain(ctx)
 	for _, k := range keys {
 		o := tombs[k]
 		for _, stmt := range []string{refoldSummary, refoldSpans, refoldUpdates, refoldSnapshots} {
-			if err := s.conn.Exec(ctx, stmt, k.tenant, k.taskID, o.Timestamp, o.Seq, o.IngestOrder, o.EventID); err != nil {
+			if err := s.conn.Exec(refold, stmt, k.tenant, k.taskID, o.Timestamp, o.Seq, o.IngestOrder, o.EventID); err != nil {
 				return fmt.Errorf("compute task %s again: %w", k.taskID, err)
 			}
 		}
@@ -419,14 +436,51 @@ func (s *Store) deleteMinutes(ctx context.Context, minutes map[minuteKey]bool) e
 	if err != nil {
 		return fmt.Errorf("list stale rollup minutes: %w", err)
 	}
+	var dels []rowDeletion
 	for chunk := range slices.Chunk(list, maxMinutes) {
 		triples := make([]any, len(chunk))
 		for i, m := range chunk {
 			triples[i] = clickhouse.GroupSet{Value: []any{m.tenant, m.name, m.minute}}
 		}
-		if err := s.conn.Exec(ctx, s.tables.alter("metric_rollup")+deleteRollupMinutes, clickhouse.GroupSet{Value: triples}); err != nil {
-			return fmt.Errorf("delete from metric_rollup: %w", err)
-		}
+		dels = append(dels, rowDeletion{"metric_rollup", deleteRollupMinutes, []any{clickhouse.GroupSet{Value: triples}}})
 	}
-	return s.recomputeRollup(ctx, minutes)
+	if err := s.deleteRows(ctx, dels); err != nil {
+		return err
+	}
+	return s.recomputeRollup(s.computedAgain(ctx), minutes)
+}
+
+// computedAgain is ctx for inserting the rows a deletion computes again.
+// A replicated table drops an inserted block equal to one of the last it
+// took (replicated_deduplication_window), even one the deletion's own
+// mutation removes: the rows of a task computed again may equal those a
+// view inserted with its newer events, or an earlier attempt of the same
+// deletion, and would then be lost. Tables that are not replicated do not
+// deduplicate.
+func (s *Store) computedAgain(ctx context.Context) context.Context {
+	if !s.tables.clustered() {
+		return ctx
+	}
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_deduplicate": 0}))
+}
+
+// rowDeletion is one mutation: the deletion of table's rows that match
+// where.
+type rowDeletion struct {
+	table, where string
+	args         []any
+}
+
+// deleteRows starts dels, on a cluster on every shard. A mutation of a
+// replicated table made on one replica is the shard's: the others take
+// it from ZooKeeper.
+func (s *Store) deleteRows(ctx context.Context, dels []rowDeletion) error {
+	return s.onEveryShard(ctx, func(ctx context.Context, _ int, conn driver.Conn) error {
+		for _, d := range dels {
+			if err := conn.Exec(ctx, "ALTER TABLE "+s.tables.stored(d.table)+" DELETE WHERE "+d.where, d.args...); err != nil {
+				return fmt.Errorf("delete from %s: %w", d.table, err)
+			}
+		}
+		return nil
+	})
 }

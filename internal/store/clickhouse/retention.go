@@ -3,8 +3,13 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Retention is how long the store keeps each signal, counted back from
@@ -33,6 +38,12 @@ type Retention struct {
 //
 // Both ways are idempotent: a second writer running the same pass sets the
 // same TTL, or finds the mutation running or the rows gone.
+//
+// On a cluster the pass runs on one replica of every shard (shards.go), on
+// the local tables: each shard's TTL, mutations and expired rows are its
+// own, and a replicated table's TTL or mutation set on one replica reaches
+// the shard's others. A shard none of whose replicas answers fails the
+// pass; the others keep what it did there, and the next pass finishes it.
 var (
 	ttlSince       = []int{20, 1}
 	removeTTLSince = []int{20, 12}
@@ -120,11 +131,41 @@ func (s *Store) EnforceRetention(ctx context.Context, r Retention, now time.Time
 	if err != nil {
 		return res, fmt.Errorf("retention: read server version: %w", err)
 	}
-	engines, err := s.tableEngines(ctx)
+	var mu sync.Mutex
+	byShard := map[int][]string{}
+	err = s.onEveryShard(ctx, func(ctx context.Context, shard int, conn driver.Conn) error {
+		actions, err := s.retain(ctx, conn, server, r, now)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		byShard[shard] = actions
+		return nil
+	})
+	for _, shard := range slices.Sorted(maps.Keys(byShard)) {
+		for _, a := range byShard[shard] {
+			if shard > 0 {
+				a = fmt.Sprintf("shard %d: %s", shard, a)
+			}
+			res.Actions = append(res.Actions, a)
+		}
+	}
 	if err != nil {
 		return res, fmt.Errorf("retention: %w", err)
 	}
+	return res, nil
+}
+
+// retain brings the tables on the server of conn in line with r, server
+// being its version, and says what it changed, a line per table.
+func (s *Store) retain(ctx context.Context, conn driver.Conn, server []int, r Retention, now time.Time) ([]string, error) {
+	engines, err := s.tableEngines(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
 	useTTL := compareVersions(server, ttlSince) >= 0
+	var actions []string
 	for _, e := range expiries {
 		// On a cluster the TTL is the local table's, which holds the rows.
 		engine, ok := engines[s.tables.localName(e.table)]
@@ -133,24 +174,24 @@ func (s *Store) EnforceRetention(ctx context.Context, r Retention, now time.Time
 		}
 		var action string
 		if useTTL {
-			action, err = s.setTTL(ctx, e, engine, e.horizon(r), compareVersions(server, removeTTLSince) >= 0)
+			action, err = s.setTTL(ctx, conn, e, engine, e.horizon(r), compareVersions(server, removeTTLSince) >= 0)
 		} else {
-			action, err = s.deleteExpired(ctx, e, e.horizon(r), now)
+			action, err = s.deleteExpired(ctx, conn, e, e.horizon(r), now)
 		}
 		if err != nil {
-			return res, fmt.Errorf("retention: %s: %w", e.table, err)
+			return nil, fmt.Errorf("%s: %w", e.table, err)
 		}
 		if action != "" {
-			res.Actions = append(res.Actions, e.table+": "+action)
+			actions = append(actions, e.table+": "+action)
 		}
 	}
-	return res, nil
+	return actions, nil
 }
 
-// tableEngines maps the database's tables to their engine_full, which
-// holds their TTL.
-func (s *Store) tableEngines(ctx context.Context) (map[string]string, error) {
-	rows, err := s.conn.Query(ctx, `SELECT name, engine_full FROM system.tables WHERE database = currentDatabase()`)
+// tableEngines maps the database's tables on the server of conn to their
+// engine_full, which holds their TTL.
+func (s *Store) tableEngines(ctx context.Context, conn driver.Conn) (map[string]string, error) {
+	rows, err := conn.Query(ctx, `SELECT name, engine_full FROM system.tables WHERE database = `+s.tables.inDatabase())
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
@@ -169,9 +210,9 @@ func (s *Store) tableEngines(ctx context.Context) (map[string]string, error) {
 	return engines, nil
 }
 
-// setTTL gives e's table, of the engine given, the TTL of horizon h, or
-// none for 0, unless it has it already.
-func (s *Store) setTTL(ctx context.Context, e expiry, engine string, h time.Duration, canRemove bool) (string, error) {
+// setTTL gives e's table on the server of conn, of the engine given, the
+// TTL of horizon h, or none for 0, unless it has it already.
+func (s *Store) setTTL(ctx context.Context, conn driver.Conn, e expiry, engine string, h time.Duration, canRemove bool) (string, error) {
 	hasTTL := strings.Contains(engine, " TTL ")
 	switch {
 	case h <= 0 && !hasTTL:
@@ -179,19 +220,19 @@ func (s *Store) setTTL(ctx context.Context, e expiry, engine string, h time.Dura
 	case h <= 0 && !canRemove:
 		return "", fmt.Errorf("keeping it forever takes REMOVE TTL, which this server lacks (ClickHouse 20.12 has it)")
 	case h <= 0:
-		return "TTL removed", s.conn.Exec(ctx, s.tables.alter(e.table)+" REMOVE TTL")
+		return "TTL removed", conn.Exec(ctx, "ALTER TABLE "+s.tables.stored(e.table)+" REMOVE TTL")
 	}
 	want := e.ttl(h)
 	if strings.Contains(engine, " TTL "+want) {
 		return "", nil
 	}
-	return "TTL " + want, s.conn.Exec(ctx, s.tables.alter(e.table)+" MODIFY TTL "+want)
+	return "TTL " + want, conn.Exec(ctx, "ALTER TABLE "+s.tables.stored(e.table)+" MODIFY TTL "+want)
 }
 
-// deleteExpired starts a mutation deleting e's rows past horizon h as of
-// the start of now's day, when there are any and no earlier one is still
-// running.
-func (s *Store) deleteExpired(ctx context.Context, e expiry, h time.Duration, now time.Time) (string, error) {
+// deleteExpired starts a mutation deleting e's rows on the server of conn
+// past horizon h as of the start of now's day, when there are any and no
+// earlier one is still running.
+func (s *Store) deleteExpired(ctx context.Context, conn driver.Conn, e expiry, h time.Duration, now time.Time) (string, error) {
 	if h <= 0 {
 		return "", nil
 	}
@@ -201,7 +242,7 @@ func (s *Store) deleteExpired(ctx context.Context, e expiry, h time.Duration, no
 		bound = fmt.Sprintf("toDateTime(%d)", cutoff.Unix())
 	}
 	var running uint64
-	if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = ? AND is_done = 0`,
+	if err := conn.QueryRow(ctx, `SELECT count() FROM system.mutations WHERE database = `+s.tables.inDatabase()+` AND table = ? AND is_done = 0`,
 		s.tables.localName(e.table)).Scan(&running); err != nil {
 		return "", fmt.Errorf("read running mutations: %w", err)
 	}
@@ -210,13 +251,13 @@ func (s *Store) deleteExpired(ctx context.Context, e expiry, h time.Duration, no
 	}
 	where := e.column + " < " + bound
 	var expired uint64
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+e.table+" WHERE "+where).Scan(&expired); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+s.tables.stored(e.table)+" WHERE "+where).Scan(&expired); err != nil {
 		return "", fmt.Errorf("count expired rows: %w", err)
 	}
 	if expired == 0 {
 		return "", nil
 	}
-	if err := s.conn.Exec(ctx, s.tables.alter(e.table)+" DELETE WHERE "+where); err != nil {
+	if err := conn.Exec(ctx, "ALTER TABLE "+s.tables.stored(e.table)+" DELETE WHERE "+where); err != nil {
 		return "", fmt.Errorf("delete expired rows: %w", err)
 	}
 	return fmt.Sprintf("deleting %d rows before %s", expired, cutoff.Format(time.DateOnly)), nil

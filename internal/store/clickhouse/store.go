@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -43,7 +44,11 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &Store{conn: conn, tables: cfg.layout()}, nil
+	tables := cfg.layout()
+	if tables.clustered() {
+		tables.shards = newShardSet(cfg)
+	}
+	return &Store{conn: conn, tables: tables}, nil
 }
 
 // openDatabase creates cfg.Database when it is missing and returns a
@@ -148,7 +153,11 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the connections to the server.
 func (s *Store) Close() error {
-	return s.conn.Close()
+	err := s.conn.Close()
+	if s.tables.shards != nil {
+		err = errors.Join(err, s.tables.shards.close())
+	}
+	return err
 }
 
 // writeStamp is the version of a row whose latest write must win: the time
