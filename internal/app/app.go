@@ -70,6 +70,14 @@ func Run(ctx context.Context, s *Settings, ln net.Listener, log *slog.Logger, op
 		return err
 	}
 	defer tracing.Shutdown(s.shutdownGrace)
+	if s.pprofAddr != "" {
+		stopPprof, err := servePprof(s.pprofAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopPprof()
+	}
 
 	var chosen []service
 	var needBus, needStore bool

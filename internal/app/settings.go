@@ -42,6 +42,9 @@ type Settings struct {
 	alertRules    string
 	shutdownGrace time.Duration
 	otlpEndpoint  string
+	// pprofAddr is where net/http/pprof is served, apart from the API;
+	// empty: nowhere.
+	pprofAddr string
 
 	// alertChannelAllow and alertChannelDeny are the hosts and networks
 	// tenants' alert channels may and may not reach.
@@ -108,6 +111,7 @@ func (s *Settings) RegisterFlags(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.DurationVar(&s.shutdownGrace, "shutdown-grace", 30*time.Second, "how long a stop waits for in-flight work")
+	fs.StringVar(&s.pprofAddr, "pprof-addr", "", "address (127.0.0.1:6060) to serve Go profiles at /debug/pprof/ on, apart from the API, without authentication (default: not served)")
 	fs.StringVar(&s.otlpEndpoint, "otlp-endpoint", "", "base URL of an OTLP/HTTP collector to export spans to, such as http://127.0.0.1:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT, else no export)")
 	fs.StringVar(&s.ui.Query, "ui-query-url", "", "base URL (http://query:8080) of the query service, to which a process serving the web UI without running query forwards the pages' reads")
 	fs.StringVar(&s.ui.Alerting, "ui-alerting-url", "", "base URL of the alerting service, to which a process serving the web UI without running alerting forwards the pages' alert calls")
@@ -146,6 +150,11 @@ func (s *Settings) validate() error {
 	if len(s.keys) == 0 && !isLoopback(host) {
 		return errors.New("refusing to listen on " + s.listen + " without API keys: anyone who can reach it could read and write every task. " +
 			"Set --api-keys (or TASKPULSE_API_KEYS, or --api-keys-file), or listen on 127.0.0.1")
+	}
+	if s.pprofAddr != "" {
+		if _, _, err := net.SplitHostPort(s.pprofAddr); err != nil {
+			return fmt.Errorf("--pprof-addr %q: %w", s.pprofAddr, err)
+		}
 	}
 	if s.bodyLimit <= 0 {
 		return errors.New("--body-limit must be positive")
