@@ -10,16 +10,33 @@ import (
 // progress_events holds, keys sorted so that equal maps are stored
 // identically.
 func attrArrays(m map[string]string) (keys, values []string) {
-	keys = make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys = sortedKeys(m)
 	values = make([]string, len(keys))
 	for i, k := range keys {
 		values[i] = m[k]
 	}
 	return keys, values
+}
+
+// attrLists is attrArrays as the appender takes a list: []any, which it
+// reads as is, where it copies any other slice element by element through
+// reflection.
+func attrLists(m map[string]string) (keys, values []any) {
+	sorted := sortedKeys(m)
+	keys, values = make([]any, len(sorted)), make([]any, len(sorted))
+	for i, k := range sorted {
+		keys[i], values[i] = k, m[k]
+	}
+	return keys, values
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // attrMap rebuilds an event's attributes from the arrays as the driver

@@ -20,14 +20,20 @@
 // order and any redelivery. Readers use the other pooled connections and
 // see each batch whole once InsertProgress returns.
 //
-// Logs and metric samples take the same path into the logs and metrics
-// tables. InsertMetrics also folds the samples it really inserted into
-// metric_rollup, one row per series and minute, merging with the stored
-// row in the same transaction, so that a redelivered batch reaches neither
-// table twice. MetricSeries reads whole minutes from the rollup when its
-// buckets are whole minutes starting on one, and everything else from the
-// raw samples; both give the same sums, counts, minimums, maximums and last
-// values, and quantiles within 1/63 of a bucket's range (sketch.go).
+// Logs and metric samples are never updated, and their tables have no
+// primary key, whose index every append would maintain: an insert looks
+// its batch's event ids up in one join that reads only the row groups
+// whose id_time (the millisecond of a UUIDv7 id) range meets the batch's,
+// then appends the records that were not there (eventids.go). Inserts are
+// serialised on the writer connection, so nothing is stored between the
+// look-up and the append. InsertMetrics also folds the samples it really
+// inserted into metric_rollup, one row per series and minute, merging with
+// the stored row in the same transaction, so that a redelivered batch
+// reaches neither table twice. MetricSeries reads whole minutes from the
+// rollup when its buckets are whole minutes starting on one, and
+// everything else from the raw samples; both give the same sums, counts,
+// minimums, maximums and last values, and quantiles within 1/63 of a
+// bucket's range (sketch.go).
 //
 // Stats reads the tasks table, which already holds each task's current
 // state, and the logs. Dashboards are rows of their own table, written

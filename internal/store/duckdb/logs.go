@@ -13,21 +13,12 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// logColumns fixes the order in which log rows are appended and read.
+// logColumns fixes the order in which log rows are read; appends add
+// id_time (see eventids.go).
 const logColumns = `tenant, event_id, timestamp, ingest_order, task_id, user_id, level, level_rank,
     message, source, trace_id, span_id, attr_keys, attr_values`
 
-var logColumnNames = columnNames(logColumns)
-
-// A log batch that holds a stored record (see writeBatch) is appended to
-// staging_logs, replaced per batch like the progress staging tables, then
-// copied with INSERT OR IGNORE so that records already stored are skipped.
-const (
-	createStagingLogs = `CREATE OR REPLACE TEMP TABLE staging_logs AS
-SELECT ` + logColumns + ` FROM logs LIMIT 0`
-	insertNewLogs = `INSERT OR IGNORE INTO logs (` + logColumns + `)
-SELECT ` + logColumns + ` FROM staging_logs`
-)
+var logAppendColumns = append(columnNames(logColumns), "id_time")
 
 // InsertLogs stores logs in one transaction, all or none. Records already
 // stored, repeats within the batch and records of a deleted task from
@@ -75,32 +66,31 @@ func distinctLogs(logs []schema.Log) ([]*schema.Log, error) {
 	return batch, nil
 }
 
+// insertLogs appends the records of batch that logs does not hold yet.
 func (s *Store) insertLogs(ctx context.Context, batch []*schema.Log) error {
-	fill := func(row []driver.Value, i int) []driver.Value { return logRow(row, batch[i]) }
-	return s.writeBatch(ctx, func(*sql.Tx) error {
-		if err := s.appendRows(ctx, "logs", logColumnNames, len(batch), fill); err != nil {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		batch, times, err := unstored(ctx, s, tx, "logs", batch, func(l *schema.Log) eventKey { return eventKey{l.Tenant, l.EventID} })
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := s.appendRows(ctx, "logs", logAppendColumns, len(batch), func(row []driver.Value, i int) []driver.Value {
+			return logRow(row, batch[i], times[i])
+		}); err != nil {
 			return fmt.Errorf("append logs: %w", err)
-		}
-		return nil
-	}, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, createStagingLogs); err != nil {
-			return fmt.Errorf("create staging_logs: %w", err)
-		}
-		if err := s.appendRows(ctx, "temp.staging_logs", logColumnNames, len(batch), fill); err != nil {
-			return fmt.Errorf("stage logs: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, insertNewLogs); err != nil {
-			return fmt.Errorf("insert logs: %w", err)
 		}
 		return nil
 	})
 }
 
-// logRow appends l's values in the order of logColumns.
-func logRow(row []driver.Value, l *schema.Log) []driver.Value {
-	keys, values := attrArrays(l.Attributes)
+// logRow appends l's values, idTime its id's, in the order of
+// logAppendColumns.
+func logRow(row []driver.Value, l *schema.Log, idTime int64) []driver.Value {
+	keys, values := attrLists(l.Attributes)
 	return append(row, l.Tenant, l.EventID, l.Timestamp, l.IngestOrder, l.TaskID, l.UserID,
-		string(l.Level), int8(l.Level.Rank()), l.Message, l.Source, l.TraceID, l.SpanID, keys, values)
+		string(l.Level), int8(l.Level.Rank()), l.Message, l.Source, l.TraceID, l.SpanID, keys, values, idTime)
 }
 
 // scanLog reads a row selected with logColumns.

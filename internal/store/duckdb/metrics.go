@@ -10,22 +10,14 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// metricColumns fixes the order in which samples are appended.
+// metricColumns fixes the order in which samples are read; appends add
+// id_time (see eventids.go).
 const metricColumns = `tenant, event_id, timestamp, ingest_order, name, kind, value, unit,
     label_keys, label_values, task_id`
 
-var metricColumnNames = columnNames(metricColumns)
+var metricAppendColumns = append(columnNames(metricColumns), "id_time")
 
-// A metric batch that holds a stored sample is staged like such a log
-// batch; the samples really inserted come back from RETURNING so that only
-// they reach the rollup.
 const (
-	createStagingMetrics = `CREATE OR REPLACE TEMP TABLE staging_metrics AS
-SELECT ` + metricColumns + ` FROM metrics LIMIT 0`
-	insertNewMetrics = `INSERT OR IGNORE INTO metrics (` + metricColumns + `)
-SELECT ` + metricColumns + ` FROM staging_metrics
-RETURNING tenant, event_id`
-
 	createStagingRollup = `CREATE OR REPLACE TEMP TABLE staging_rollup AS
 SELECT ` + rollupColumns + ` FROM metric_rollup LIMIT 0`
 	// selectStoredRollup reads the stored rows the batch touches. The
@@ -93,69 +85,36 @@ func distinctMetrics(samples []schema.Metric) ([]*schema.Metric, error) {
 	return batch, nil
 }
 
+// insertMetrics appends the samples of batch that metrics does not hold
+// yet and folds them, and only them, into the rollup.
 func (s *Store) insertMetrics(ctx context.Context, batch []*schema.Metric) error {
-	fill := func(row []driver.Value, i int) []driver.Value { return metricRow(row, batch[i]) }
-	return s.writeBatch(ctx, func(tx *sql.Tx) error {
-		if err := s.appendRows(ctx, "metrics", metricColumnNames, len(batch), fill); err != nil {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		batch, times, err := unstored(ctx, s, tx, "metrics", batch, func(m *schema.Metric) eventKey { return eventKey{m.Tenant, m.EventID} })
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := s.appendRows(ctx, "metrics", metricAppendColumns, len(batch), func(row []driver.Value, i int) []driver.Value {
+			return metricRow(row, batch[i], times[i])
+		}); err != nil {
 			return fmt.Errorf("append metrics: %w", err)
 		}
 		return s.mergeRollup(ctx, tx, foldSamples(batch))
-	}, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, createStagingMetrics); err != nil {
-			return fmt.Errorf("create staging_metrics: %w", err)
-		}
-		if err := s.appendRows(ctx, "temp.staging_metrics", metricColumnNames, len(batch), fill); err != nil {
-			return fmt.Errorf("stage metrics: %w", err)
-		}
-		fresh, err := insertNewSamples(ctx, tx, batch)
-		if err != nil || len(fresh) == 0 {
-			return err
-		}
-		return s.mergeRollup(ctx, tx, foldSamples(fresh))
 	})
 }
 
-// metricRow appends m's values in the order of metricColumns; a sample
-// without a kind is a gauge.
-func metricRow(row []driver.Value, m *schema.Metric) []driver.Value {
+// metricRow appends m's values, idTime its id's, in the order of
+// metricAppendColumns; a sample without a kind is a gauge.
+func metricRow(row []driver.Value, m *schema.Metric, idTime int64) []driver.Value {
 	kind := m.Kind
 	if kind == "" {
 		kind = schema.KindGauge
 	}
-	keys, values := attrArrays(m.Labels)
+	keys, values := attrLists(m.Labels)
 	return append(row, m.Tenant, m.EventID, m.Timestamp, m.IngestOrder, m.Name, string(kind), m.Value, m.Unit,
-		keys, values, m.TaskID)
-}
-
-// insertNewSamples copies the staged samples into metrics and returns the
-// ones that were not stored before.
-func insertNewSamples(ctx context.Context, tx *sql.Tx, batch []*schema.Metric) ([]*schema.Metric, error) {
-	rows, err := tx.QueryContext(ctx, insertNewMetrics)
-	if err != nil {
-		return nil, fmt.Errorf("insert metrics: %w", err)
-	}
-	defer rows.Close()
-	inserted := make(map[eventKey]struct{}, len(batch))
-	for rows.Next() {
-		var k eventKey
-		if err := rows.Scan(&k.tenant, &k.eventID); err != nil {
-			return nil, fmt.Errorf("insert metrics: %w", err)
-		}
-		inserted[k] = struct{}{}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insert metrics: %w", err)
-	}
-	if len(inserted) == len(batch) {
-		return batch, nil
-	}
-	fresh := make([]*schema.Metric, 0, len(inserted))
-	for _, m := range batch {
-		if _, ok := inserted[eventKey{m.Tenant, m.EventID}]; ok {
-			fresh = append(fresh, m)
-		}
-	}
-	return fresh, nil
+		keys, values, m.TaskID, idTime)
 }
 
 // mergeRollup merges the batch's rows with the stored rows of the same

@@ -20,9 +20,11 @@ type Retention struct {
 // Expired rows leave a table in one of two ways, because DuckDB never
 // reclaims the space of deleted rows in a table with an index: its
 // checkpoint vacuums row groups only when the table has none, and every
-// table here has its primary key. A DELETE would hide the rows and keep
-// the file as large, and it is slow besides, since each row leaves the
-// key's ART (some 20,000 rows a second here).
+// table but logs and metrics has its primary key. A DELETE would hide the
+// rows and keep the file as large, and it is slow besides, since each row
+// leaves the key's ART (some 20,000 rows a second here). Logs and metrics
+// are compacted all the same, which keeps their rows in the order they
+// were appended, the order their look-ups by id_time prune on.
 //
 //   - The event tables, progress_events, logs and metrics, are only ever
 //     appended to, so they are compacted: the rows within the horizon are

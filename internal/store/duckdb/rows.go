@@ -11,7 +11,7 @@ import (
 
 // eventRow appends e's values in the order of eventColumns.
 func eventRow(row []driver.Value, e *schema.Progress) []driver.Value {
-	keys, values := attrArrays(e.Attributes)
+	keys, values := attrLists(e.Attributes)
 	return append(row,
 		e.Tenant, e.EventID, e.Timestamp, e.Seq, e.IngestOrder, e.TaskID, e.UserID, e.TaskType, e.TaskName,
 		string(e.Status), nullable(e.Progress), e.CurrentStep, e.StepsDone, e.StepsTotal, e.Message,

@@ -25,7 +25,7 @@ func BenchmarkInsertLogs(b *testing.B) {
 					n++
 					batch[i] = schema.Log{
 						Tenant:      "bench",
-						EventID:     fmt.Sprintf("0190b5a4-%012d", n),
+						EventID:     benchEventID(n),
 						Timestamp:   1_750_000_000_000 + n,
 						IngestOrder: n,
 						TaskID:      fmt.Sprintf("task-%04d", n%1000),
@@ -47,6 +47,13 @@ func BenchmarkInsertLogs(b *testing.B) {
 	}
 }
 
+// benchEventID is the UUIDv7 text ingest would stamp on the n-th record,
+// timestamped 1_750_000_000_000 + n.
+func benchEventID(n int64) string {
+	ms := 1_750_000_000_000 + n
+	return fmt.Sprintf("%08x-%04x-7000-8000-%012x", ms>>16, ms&0xffff, n)
+}
+
 // BenchmarkInsertMetrics measures InsertMetrics, rollup included, with
 // samples of 200 series arriving a thousand a second, so that every batch
 // also merges into minutes that earlier batches wrote.
@@ -62,7 +69,7 @@ func BenchmarkInsertMetrics(b *testing.B) {
 					n++
 					batch[i] = schema.Metric{
 						Tenant:      "bench",
-						EventID:     fmt.Sprintf("0190b5a4-%012d", n),
+						EventID:     benchEventID(n),
 						Timestamp:   1_750_000_000_000 + n,
 						IngestOrder: n,
 						Name:        "http_request_duration_ms",

@@ -51,6 +51,9 @@ type Store struct {
 	// deletingTenants holds every tenant with a row in task_deletions
 	// (see deletionsOf); writeMu guards it.
 	deletingTenants map[string]bool
+	// idTimeCeiling holds, per table read on the first insert into it, a
+	// number no stored id_time exceeds (see unstored); writeMu guards it.
+	idTimeCeiling map[string]int64
 
 	// dashboardWrites orders dashboard writes (see dashboards.go).
 	dashboardWrites sync.Mutex
@@ -69,7 +72,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb %q: %w", path, err)
 	}
-	s := &Store{db: sql.OpenDB(connector), log: log.With("component", "store", "store", "duckdb"), queryLog: opts.QueryLog}
+	s := &Store{db: sql.OpenDB(connector), log: log.With("component", "store", "store", "duckdb"), queryLog: opts.QueryLog,
+		idTimeCeiling: map[string]int64{}}
 	if err := s.open(context.Background()); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("open duckdb %q: %w", path, err)

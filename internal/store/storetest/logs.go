@@ -123,6 +123,28 @@ func testLogRedelivery(t *testing.T, f *fixture) {
 	c := f.log("c", baseTime+2, schema.LevelInfo, "third")
 	f.insertLogs(batch[1], c, c, f.log("a", baseTime+9, schema.LevelCritical, "impostor"))
 	require.Equal(t, expectLogs(append(batch, c)), f.logs(store.LogFilter{}))
+
+	// UUIDv7 ids, as ingest and the clients stamp them, retried hours
+	// later with another timestamp (ingest stamps its own clock on a
+	// record sent without one) and in a batch with new ids.
+	early := []schema.Log{
+		f.log(uuidV7(baseTime, 1), baseTime+100, schema.LevelInfo, "early one"),
+		f.log(uuidV7(baseTime+1, 2), baseTime+101, schema.LevelInfo, "early two"),
+	}
+	f.insertLogs(early...)
+	hour := int64(3_600_000)
+	late := f.log(uuidV7(baseTime+2*hour, 3), baseTime+2*hour, schema.LevelWarning, "late")
+	f.insertLogs(late)
+	retried := early[0]
+	retried.Timestamp, retried.Message = baseTime+3*hour, "retried"
+	newer := f.log(uuidV7(baseTime+3*hour, 4), baseTime+3*hour, schema.LevelInfo, "new")
+	f.insertLogs(retried, late, newer, early[1])
+	require.Equal(t, expectLogs(append(append(batch, c), early[0], early[1], late, newer)), f.logs(store.LogFilter{}))
+}
+
+// uuidV7 is a UUIDv7 text for unix millisecond ms, n in its random bits.
+func uuidV7(ms int64, n int) string {
+	return fmt.Sprintf("%08x-%04x-7000-8000-%012x", ms>>16, ms&0xffff, n)
 }
 
 // testLogFilters checks every LogFilter field alone and some combined, on
