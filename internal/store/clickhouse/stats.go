@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/taskpulse/taskpulse/internal/store"
 	"github.com/taskpulse/taskpulse/schema"
@@ -41,9 +42,11 @@ import (
 // snapshot rows are filtered above FINAL, which must pick each task's
 // newest row before any filter on columns outside the sorting key sees it.
 //
-// A task whose current status is deleted is left out. Statuses are
-// compared as text, which holds whether or not the server's enum names
-// deleted yet, and counted by their place in statusOrder.
+// A task whose current status is deleted is left out. Statuses go
+// through the fold as their Enum8 values (statusCode), which task_events
+// and task_snapshots share, rather than as text: converting every snapshot
+// row's status to a string and looking it up costs the fold a fifth of its
+// time.
 //
 // Of the spans that meet [from, to), a task counts by status when its
 // latest event is before to (ended); it counts as started in the bucket of
@@ -73,7 +76,7 @@ FROM
     (
         SELECT
             task_type,
-            indexOf(` + statusOrder + `, status) AS place,
+            status AS place,
             created - (created - from_ms) % step_ms AS first_bucket,
             updated - (updated - from_ms) % step_ms AS last_bucket,
             created >= from_ms AS in_range,
@@ -86,7 +89,7 @@ FROM
                 status, task_type, created, started AS started_at, updated,
                 toInt64(?) AS from_ms, toInt64(?) AS step_ms,
                 updated < ? AS ended,
-                ended AND status IN ('completed', 'failed', 'cancelled') AS done
+                ended AND status IN (` + doneCodes + `) AS done
             FROM
             (
             `
@@ -99,21 +102,29 @@ const statsFoldTail = `
     GROUP BY task_type
 )`
 
-// statusOrder lists the statuses a task span counts, as statusOf names
-// them by place.
-const statusOrder = `['pending', 'running', 'paused', 'completed', 'failed', 'cancelled']`
+// statusCode is the Enum8 value of a status of task_events and
+// task_snapshots (schema/clickhouse/0017_task_events.sql, 0019), as
+// statusOf names it: both enums give every status the same value. Spans
+// computed from events carry the status as text, which statusCode maps to
+// the same number. doneCodes are the codes of completed, failed and
+// cancelled, deletedCode that of deleted.
+const (
+	statusCode  = `toUInt8(indexOf(['pending', 'running', 'paused', 'completed', 'failed', 'cancelled', 'deleted'], status))`
+	doneCodes   = `4, 5, 6`
+	deletedCode = `7`
+)
 
 // snapshotSpans are the snapshot rows that meet [from, to), less the stale
 // tasks when followed by " AND task_id NOT IN" and their list. Arguments:
 // tenant, from, to.
-const snapshotSpans = `SELECT status_name AS status, task_type, created, started, updated
+const snapshotSpans = `SELECT status_code AS status, task_type, created, started, updated
             FROM
             (
-                SELECT task_id, toString(status) AS status_name, task_type, created, started, updated
+                SELECT task_id, toUInt8(status) AS status_code, task_type, created, started, updated
                 FROM task_snapshots FINAL
                 WHERE tenant = ?
             )
-            WHERE updated >= ? AND created < ? AND status_name != 'deleted'`
+            WHERE updated >= ? AND created < ? AND status_code != ` + deletedCode
 
 // spansOf computes the spans of the tasks a set names from their
 // deduplicated events, as stateSelect computes a task's state, leaving
@@ -142,12 +153,12 @@ const spansOf = `SELECT task_id, toString(latest.1) AS status, latest.2 AS task_
 // snapshotSpans. Arguments: those of spansOf, from, to.
 const staleSpans = `
             UNION ALL
-            SELECT status, task_type, created_at, started_at, updated_at
+            SELECT ` + statusCode + ` AS status_code, task_type, created_at, started_at, updated_at
             FROM
             (
                 ` + spansOf + `
             )
-            WHERE updated_at >= ? AND created_at < ? AND status != 'deleted'`
+            WHERE updated_at >= ? AND created_at < ? AND status_code != ` + deletedCode
 
 // mergedSpans are the spans that meet [from, to) of every task, taken from
 // its events when the set names it (fresh) and else from its snapshot.
@@ -155,18 +166,14 @@ const staleSpans = `
 const mergedSpans = `SELECT span.1 AS status, span.2 AS task_type, span.3 AS created, span.4 AS started, span.5 AS updated
             FROM
             (
-                SELECT task_id, argMax((status_name, task_type, created, started, updated), fresh) AS span
+                SELECT task_id, argMax((status_code, task_type, created, started, updated), fresh) AS span
                 FROM
                 (
-                    SELECT task_id, status_name, task_type, created, started, updated, 0 AS fresh
-                    FROM
-                    (
-                        SELECT task_id, toString(status) AS status_name, task_type, created, started, updated
-                        FROM task_snapshots FINAL
-                        WHERE tenant = ?
-                    )
+                    SELECT task_id, toUInt8(status) AS status_code, task_type, created, started, updated, 0 AS fresh
+                    FROM task_snapshots FINAL
+                    WHERE tenant = ?
                     UNION ALL
-                    SELECT task_id, status, task_type, created_at, started_at, updated_at, 1
+                    SELECT task_id, ` + statusCode + `, task_type, created_at, started_at, updated_at, 1
                     FROM
                     (
                         ` + spansOf + `
@@ -174,7 +181,7 @@ const mergedSpans = `SELECT span.1 AS status, span.2 AS task_type, span.3 AS cre
                 )
                 GROUP BY task_id
             )
-            WHERE span.5 >= ? AND span.3 < ? AND span.1 != 'deleted'`
+            WHERE span.5 >= ? AND span.3 < ? AND span.1 != ` + deletedCode
 
 // staleTasks are the tasks changed at or after a unix second, and those
 // whose span reaches from before the retention horizon to from or later,
@@ -274,7 +281,8 @@ const errorLogMargin = int64(time.Hour / time.Millisecond)
 
 // Stats computes a tenant's task statistics over [q.From, q.To) on the
 // server: the task statistics by taskStats, the error counts by
-// selectErrorLogs.
+// selectErrorLogs. The two read different tables and take about as long,
+// so they run at once, each on a connection of its own.
 func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error) {
 	st := store.Stats{ByStatus: map[schema.Status]int64{}, Intervals: []store.IntervalCounts{}, Types: []store.TypeStats{}, ErrorLogs: []store.Point{}}
 	if q.Tenant == "" {
@@ -283,16 +291,28 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 	if q.Step <= 0 || q.To <= q.From {
 		return st, fmt.Errorf("task stats: need step > 0 and to > from, got step %d over [%d, %d)", q.Step, q.From, q.To)
 	}
-	since, _, err := s.snapshotTimes(ctx, q.Tenant)
-	if err != nil {
-		return st, fmt.Errorf("task stats: %w", err)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		since, _, err := s.snapshotTimes(gctx, q.Tenant)
+		if err == nil {
+			err = s.taskStats(gctx, &st, q, since)
+		}
+		if err != nil {
+			return fmt.Errorf("task stats: %w", err)
+		}
+		return nil
+	})
+	var logs []store.Point
+	g.Go(func() (err error) {
+		if logs, err = s.errorLogs(gctx, q); err != nil {
+			return fmt.Errorf("task stats: error logs: %w", err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return st, err
 	}
-	if err := s.taskStats(ctx, &st, q, since); err != nil {
-		return st, fmt.Errorf("task stats: %w", err)
-	}
-	if st.ErrorLogs, err = s.errorLogs(ctx, q); err != nil {
-		return st, fmt.Errorf("task stats: error logs: %w", err)
-	}
+	st.ErrorLogs = logs
 	return st, nil
 }
 
@@ -393,7 +413,8 @@ func (s *Store) taskStats(ctx context.Context, st *store.Stats, q store.StatsQue
 	for rows.Next() {
 		var (
 			ts                 store.TypeStats
-			places, counts     []uint64
+			places             []uint8
+			counts             []uint64
 			firsts, lasts      []int64
 			inRange, ended     []uint8
 			finished, failures uint64
@@ -440,8 +461,8 @@ func (s *Store) taskStats(ctx context.Context, st *store.Stats, q store.StatsQue
 	return nil
 }
 
-// statusOf names the status at a place in statusOrder, counted from 1.
-func statusOf(place uint64) schema.Status {
+// statusOf names the status of a statusCode.
+func statusOf(place uint8) schema.Status {
 	statuses := [...]schema.Status{schema.StatusPending, schema.StatusRunning, schema.StatusPaused, schema.StatusCompleted, schema.StatusFailed, schema.StatusCancelled}
 	return statuses[place-1]
 }
