@@ -285,6 +285,17 @@ func generate(ctx context.Context, st store.Store, retain retainFunc, cfg Config
 	if err != nil {
 		return stored, err
 	}
+	// A store with task snapshots has a writer refresh them now and then;
+	// a data set is read as soon as it is made, so it is refreshed here.
+	if r, ok := st.(interface {
+		RefreshTaskSnapshots(ctx context.Context, tenant string) error
+	}); ok {
+		for t := range cfg.Tenants {
+			if err := r.RefreshTaskSnapshots(ctx, tenantName(t)); err != nil {
+				return stored, fmt.Errorf("refresh task snapshots: %w", err)
+			}
+		}
+	}
 	elapsed := time.Since(start)
 	fmt.Fprintf(out, "datagen: stored %d records in %s: %.0f rows/s (%d jobs: %d progress events, %d logs, %d metric samples of %d series every %s)\n",
 		stored.Total(), elapsed.Round(time.Millisecond), float64(stored.Total())/elapsed.Seconds(),

@@ -22,7 +22,9 @@ const insertProgress = `INSERT INTO progress_events (tenant, task_id, event_id, 
 // several copies of one event the one stored first wins, in this call or
 // across calls (see the events table). Tombstones delete their tasks
 // first, and events a deletion covers are dropped (see delete.go); a
-// redelivered tombstone, which a stored deletion covers, changes nothing.
+// tombstone older than its task's stored deletion changes nothing, and the
+// stored one delivered again runs the deletion again, which finishes one a
+// failed batch left undone.
 func (s *Store) InsertProgress(ctx context.Context, events []schema.Progress) error {
 	if len(events) == 0 {
 		return nil
