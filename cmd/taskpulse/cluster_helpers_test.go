@@ -73,10 +73,13 @@ func deployScript(t testing.TB, env []string, script string, args ...string) {
 // kafkaNode runs deploy/kafka.sh on one node of the cluster: node i is the
 // i-th broker of the list, and the script finds the cluster's state from
 // the first broker's port and TASKPULSE_KAFKA_DIR, as when it started it.
+// A restarted broker loads every partition it holds before it answers,
+// which takes minutes on a busy machine.
 func kafkaNode(t testing.TB, brokers []string, verb string, node int) {
 	t.Helper()
 	_, port, _ := strings.Cut(brokers[0], ":")
-	deployScript(t, []string{"TASKPULSE_KAFKA_PORT=" + port}, "kafka.sh", verb, fmt.Sprint(node), "--brokers", fmt.Sprint(len(brokers)))
+	env := []string{"TASKPULSE_KAFKA_PORT=" + port, "TASKPULSE_KAFKA_WAIT=300"}
+	deployScript(t, env, "kafka.sh", verb, fmt.Sprint(node), "--brokers", fmt.Sprint(len(brokers)))
 }
 
 // clickhouseNode kills or restarts node k of the ClickHouse cluster; the

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 )
 
@@ -32,7 +33,40 @@ func newCluster(t testing.TB, brokers, clickhouseAddr string) *cluster {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
-	return &cluster{brokers: brokers, clickhouse: clickhouseAddr, prefix: "t" + id + "-", database: "tp_test_" + id}
+	c := &cluster{brokers: brokers, clickhouse: clickhouseAddr, prefix: "t" + id + "-", database: "tp_test_" + id}
+	t.Cleanup(func() { c.deleteTopics(t) })
+	return c
+}
+
+// deleteTopics deletes the topics of the cluster's prefix, once its
+// processes are gone: the partitions of every run's topics would pile up
+// on the long-lived brokers and slow each broker's restart.
+func (c *cluster) deleteTopics(t testing.TB) {
+	if c.brokers == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	admin := &kafka.Client{Addr: kafka.TCP(strings.Split(c.brokers, ",")...), Transport: tr}
+	meta, err := admin.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		t.Logf("cannot list test topics: %v", err)
+		return
+	}
+	var topics []string
+	for _, topic := range meta.Topics {
+		if strings.HasPrefix(topic.Name, c.prefix) {
+			topics = append(topics, topic.Name)
+		}
+	}
+	if len(topics) == 0 {
+		return
+	}
+	if _, err := admin.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {
+		t.Logf("cannot delete test topics: %v", err)
+	}
 }
 
 // requireCluster returns the servers from TASKPULSE_KAFKA_BROKERS and

@@ -1,9 +1,7 @@
 package clickhouse_test
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -19,50 +17,6 @@ import (
 	"github.com/taskpulse/taskpulse/schema"
 )
 
-// clusterAddrs returns the servers of the ClickHouse cluster the tests
-// use (deploy/clickhouse.sh start --shards 2 --replicas 2). In CI a missing
-// cluster is a failure; elsewhere the tests skip.
-func clusterAddrs(t testing.TB) []string {
-	t.Helper()
-	addrs := os.Getenv("TASKPULSE_CLICKHOUSE_CLUSTER_ADDRS")
-	switch {
-	case addrs != "":
-		return strings.Split(addrs, ",")
-	case os.Getenv("CI") == "true":
-		t.Fatal("TASKPULSE_CLICKHOUSE_CLUSTER_ADDRS is not set; CI must run the ClickHouse cluster tests (deploy/clickhouse.sh start --shards 2 --replicas 2)")
-	default:
-		t.Skip("TASKPULSE_CLICKHOUSE_CLUSTER_ADDRS is not set; start a cluster with deploy/clickhouse.sh start --shards 2 --replicas 2 to run these tests")
-	}
-	return nil
-}
-
-// clusterName is the cluster of the servers' remote_servers the tests
-// use, TASKPULSE_CLICKHOUSE_CLUSTER or the one deploy/clickhouse.sh makes.
-func clusterName() string {
-	if name := os.Getenv("TASKPULSE_CLICKHOUSE_CLUSTER"); name != "" {
-		return name
-	}
-	return "taskpulse"
-}
-
-// freshClusterConfig returns a configuration of the cluster naming a
-// database of its own, dropped on every server when the test ends.
-func freshClusterConfig(t testing.TB) clickhouse.Config {
-	t.Helper()
-	addrs := clusterAddrs(t)
-	cfg := clickhouse.DefaultConfig()
-	cfg.Addr = addrs
-	cfg.Cluster = clusterName()
-	cfg.Database = fmt.Sprintf("taskpulse_test_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		admin, err := ch.Open(&ch.Options{Addr: addrs, DialTimeout: 10 * time.Second})
-		require.NoError(t, err)
-		defer admin.Close()
-		require.NoError(t, admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+cfg.Database+" ON CLUSTER "+cfg.Cluster))
-	})
-	return cfg
-}
-
 // nodeConn connects to one server of the cluster only.
 func nodeConn(t testing.TB, addr, database string) ch.Conn {
 	t.Helper()
@@ -76,7 +30,7 @@ func nodeConn(t testing.TB, addr, database string) ch.Conn {
 // database on the cluster takes several seconds. The deletion suite sends
 // its mutations to one replica of every shard (shards.go).
 func TestClusterConformance(t *testing.T) {
-	cfg := freshClusterConfig(t)
+	cfg := clickhouse.FreshClusterConfig(t)
 	s := openStore(t, cfg, nil)
 	shared := func(testing.TB) store.Store { return s }
 	t.Run("Store", func(t *testing.T) { storetest.Run(t, shared) })
@@ -88,7 +42,7 @@ func TestClusterConformance(t *testing.T) {
 // requires its covered rows gone from every server's local tables, the
 // replica that took each mutation and the one that took it from ZooKeeper.
 func TestClusterDeletionReachesEveryReplica(t *testing.T) {
-	cfg := freshClusterConfig(t)
+	cfg := clickhouse.FreshClusterConfig(t)
 	s := openStore(t, cfg, nil)
 	ctx := t.Context()
 	const tenant, ts = "acme", int64(1_750_000_000_000)
@@ -132,7 +86,7 @@ func TestClusterDeletionReachesEveryReplica(t *testing.T) {
 // tables end with the recent rows only, and a second pass changes
 // nothing.
 func TestClusterRetention(t *testing.T) {
-	cfg := freshClusterConfig(t)
+	cfg := clickhouse.FreshClusterConfig(t)
 	s := openStore(t, cfg, nil)
 	ctx := t.Context()
 	now := time.Now()
@@ -184,7 +138,7 @@ func TestClusterRetention(t *testing.T) {
 // applies nothing, and every server holds every table and the record of
 // every migration.
 func TestClusterMigrateConcurrently(t *testing.T) {
-	cfg := freshClusterConfig(t)
+	cfg := clickhouse.FreshClusterConfig(t)
 	ctx := t.Context()
 	errs := make(chan error, 2)
 	for range 2 {
@@ -225,7 +179,7 @@ func TestClusterMigrateConcurrently(t *testing.T) {
 // logs are on one shard, and the replicas of each shard hold the same
 // rows.
 func TestClusterPlacement(t *testing.T) {
-	cfg := freshClusterConfig(t)
+	cfg := clickhouse.FreshClusterConfig(t)
 	ctx := t.Context()
 	writer := cfg
 	writer.Addr = cfg.Addr[:1]

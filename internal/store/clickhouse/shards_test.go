@@ -19,10 +19,13 @@ import (
 // deadReplica is an address nothing listens on: connecting fails at once.
 const deadReplica = "127.0.0.1:1"
 
-// testClusterConfig is a configuration of the cluster the tests use
-// (deploy/clickhouse.sh start --shards 2 --replicas 2) naming a database
-// of its own, dropped when the test ends.
-func testClusterConfig(t *testing.T) Config {
+// FreshClusterConfig is a configuration of the cluster the tests use
+// (deploy/clickhouse.sh start --shards 2 --replicas 2, or
+// TASKPULSE_CLICKHOUSE_CLUSTER) naming a database of its own, dropped on
+// every server when the test ends. In CI a missing cluster is a failure;
+// elsewhere the test skips. It is exported for the package's external
+// tests.
+func FreshClusterConfig(t testing.TB) Config {
 	t.Helper()
 	addrs := os.Getenv("TASKPULSE_CLICKHOUSE_CLUSTER_ADDRS")
 	if addrs == "" {
@@ -68,7 +71,7 @@ func withShards(cfg Config, edit func(shards [][]string)) *shardSet {
 // second fails the call, naming its replicas, and the shards are read
 // again on the next call.
 func TestShardSetFailsOver(t *testing.T) {
-	cfg := testClusterConfig(t)
+	cfg := FreshClusterConfig(t)
 	ctx := t.Context()
 	via, err := connect(ctx, cfg, "", options{})
 	require.NoError(t, err)
@@ -116,7 +119,7 @@ func TestShardSetFailsOver(t *testing.T) {
 // Delivered again once the shard is back, the tombstones make their
 // mutations there too, and every server loses the covered rows.
 func TestDeletionWaitsForEveryShard(t *testing.T) {
-	cfg := testClusterConfig(t)
+	cfg := FreshClusterConfig(t)
 	ctx := t.Context()
 	s, err := Open(ctx, cfg)
 	require.NoError(t, err)
