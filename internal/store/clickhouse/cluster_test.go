@@ -201,20 +201,7 @@ func TestClusterPlacement(t *testing.T) {
 	require.NoError(t, s.InsertProgress(ctx, events[:tasks]), "a redelivered batch")
 	require.NoError(t, s.InsertLogs(ctx, logs))
 
-	shards := map[string]uint32{}
-	first := nodeConn(t, cfg.Addr[0], cfg.Database)
-	defer first.Close()
-	rows, err := first.Query(ctx, "SELECT host_address, port, shard_num FROM system.clusters WHERE cluster = ?", cfg.Cluster)
-	require.NoError(t, err)
-	for rows.Next() {
-		var host string
-		var port uint16
-		var shard uint32
-		require.NoError(t, rows.Scan(&host, &port, &shard))
-		shards[fmt.Sprintf("%s:%d", host, port)] = shard
-	}
-	require.NoError(t, rows.Err())
-	rows.Close()
+	shards := clickhouse.ShardOfEachServer(t, cfg)
 
 	taskShards := map[string]map[uint32]bool{} // the shards holding a task's events or logs
 	replicaRows := map[uint32][]string{}

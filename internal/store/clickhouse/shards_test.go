@@ -47,6 +47,25 @@ func FreshClusterConfig(t testing.TB) Config {
 	return cfg
 }
 
+// ShardOfEachServer is the shard number of each server of cfg's
+// cluster, read as the store reads them (readShards). It is exported for
+// the package's external tests.
+func ShardOfEachServer(t testing.TB, cfg Config) map[string]uint32 {
+	t.Helper()
+	conn, err := connect(context.Background(), cfg, "", options{})
+	require.NoError(t, err)
+	defer conn.Close()
+	shards, err := readShards(context.Background(), conn, cfg.Cluster)
+	require.NoError(t, err)
+	of := map[string]uint32{}
+	for i, replicas := range shards {
+		for _, addr := range replicas {
+			of[addr] = uint32(i + 1)
+		}
+	}
+	return of
+}
+
 // withShards is a shardSet of cfg's cluster whose shards are those of
 // system.clusters changed by edit.
 func withShards(cfg Config, edit func(shards [][]string)) *shardSet {
